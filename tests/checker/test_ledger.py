@@ -1,0 +1,418 @@
+"""The embedded ledger: canonical JSON, transactional imports, history, CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from checker.ledger import (
+    Ledger,
+    LedgerError,
+    default_ledger_path,
+    from_canonical_json,
+    to_canonical_json,
+)
+
+CST = dt.timezone(dt.timedelta(hours=8))
+
+
+def rec(rid: str, official: str = "O-0042", day: int = 5, **extra: Any) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "id": rid,
+        "stage": "completed",
+        "jurisdiction": "150300",
+        "date": dt.date(2024, 3, day),
+        "official": {"id": official, "name": "张三"},
+    }
+    record.update(extra)
+    return record
+
+
+def full_record() -> dict[str, Any]:
+    return rec(
+        "R-1",
+        start_at=dt.datetime(2024, 3, 5, 11, 30, tzinfo=CST),
+        enterprise={"name": "某某科技有限公司", "uscc": "91150300MA0N000000"},
+        meals=[
+            {
+                "type": "lunch",
+                "total_cny": Decimal("75.00"),
+                "diners": 5,
+                "official_paid_cny": Decimal("30"),
+            }
+        ],
+        gifts=[{"value_cny": Decimal("150"), "received_on": dt.date(2024, 9, 14)}],
+    )
+
+
+@pytest.fixture
+def ledger(tmp_path: Path):
+    with Ledger(tmp_path / "ledger.sqlite3") as opened:
+        yield opened
+
+
+# --------------------------------------------------------------------------- canonical JSON
+
+
+def test_canonical_json_is_sorted_compact_and_exact() -> None:
+    text = to_canonical_json(
+        {"b": Decimal("75.00"), "a": dt.date(2024, 3, 5), "名": "张三", "n": Decimal("1E+2")}
+    )
+    assert text == '{"a":"2024-03-05","b":"75.00","n":"100","名":"张三"}'
+
+
+def test_canonical_json_datetime_keeps_offset_and_rejects_naive() -> None:
+    aware = dt.datetime(2024, 3, 5, 11, 30, tzinfo=CST)
+    assert to_canonical_json({"t": aware}) == '{"t":"2024-03-05T11:30:00+08:00"}'
+    with pytest.raises(ValueError, match="time zone"):
+        to_canonical_json({"t": dt.datetime(2024, 3, 5, 11, 30)})
+
+
+def test_canonical_json_rejects_non_finite() -> None:
+    with pytest.raises(ValueError):
+        to_canonical_json({"x": Decimal("NaN")})
+    with pytest.raises(ValueError):
+        to_canonical_json({"x": float("inf")})
+
+
+def test_canonical_round_trip_restores_types() -> None:
+    record = full_record()
+    restored = from_canonical_json(to_canonical_json(record))
+    assert restored["date"] == dt.date(2024, 3, 5)
+    assert restored["start_at"] == dt.datetime(2024, 3, 5, 11, 30, tzinfo=CST)
+    meal = restored["meals"][0]
+    assert meal["total_cny"] == Decimal("75.00") and isinstance(meal["total_cny"], Decimal)
+    assert restored["gifts"][0]["received_on"] == dt.date(2024, 9, 14)
+    assert restored["official"] == {"id": "O-0042", "name": "张三"}
+    # and the canonical text is a fixed point
+    assert to_canonical_json(restored) == to_canonical_json(record)
+
+
+def test_canonical_fallback_keeps_unparseable_strings(monkeypatch) -> None:
+    import checker.ledger as ledger_mod
+
+    monkeypatch.setattr(ledger_mod, "_validator", lambda: None)
+    restored = from_canonical_json(
+        '{"date":"not a date","x_cny":"abc","at":"x","y_at":"2024-01-01"}'
+    )
+    assert restored["date"] == "not a date"
+    assert restored["x_cny"] == "abc"
+    assert restored["y_at"] == "2024-01-01"  # naive: left as text
+
+
+# --------------------------------------------------------------------------- opening
+
+
+def test_default_path_is_in_user_data_dir() -> None:
+    from platformdirs import user_data_dir
+
+    assert default_ledger_path() == Path(user_data_dir("qinqing")) / "ledger.sqlite3"
+
+
+def test_new_ledger_has_wal_full_sync_and_schema_version(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "l.sqlite3"
+    with Ledger(path) as ledger:
+        conn = ledger._conn
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert ledger.count() == 0
+    with Ledger(path) as again:  # reopening keeps one version row
+        assert again._conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 1
+
+
+def test_missing_ledger_when_create_is_false(tmp_path: Path) -> None:
+    with pytest.raises(LedgerError) as info:
+        Ledger(tmp_path / "none.sqlite3", create=False)
+    assert info.value.code == "ledger_missing"
+    assert info.value.message("zh") == f"账本不存在：{tmp_path / 'none.sqlite3'}"
+    assert info.value.message("en") == f"Ledger not found: {tmp_path / 'none.sqlite3'}"
+    assert not (tmp_path / "none.sqlite3").exists()
+
+
+def test_not_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "junk.sqlite3"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(LedgerError) as info:
+        Ledger(path)
+    assert info.value.code == "ledger_unreadable"
+    assert info.value.message_zh.startswith(f"无法打开账本 {path}：")
+    assert info.value.message_en.startswith(f"Cannot open ledger {path}: ")
+
+
+def test_newer_format_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite3"
+    Ledger(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE schema_version SET version = 9")
+    conn.commit()
+    conn.close()
+    with pytest.raises(LedgerError) as info:
+        Ledger(path)
+    assert info.value.code == "ledger_newer"
+    assert info.value.message_zh == f"账本 {path} 的格式版本为 9，本程序只支持 1"
+    assert info.value.message_en == f"Ledger {path} has format version 9; this program supports 1"
+
+
+# --------------------------------------------------------------------------- adding
+
+
+def test_add_and_read_back(ledger: Ledger) -> None:
+    assert ledger.add_records([full_record(), rec("R-2", day=6)], source="a.jsonl") == 2
+    assert ledger.count() == 2
+    got = ledger.get("R-1")
+    assert got is not None
+    assert got["meals"][0]["total_cny"] == Decimal("75.00")
+    assert got["enterprise"]["uscc"] == "91150300MA0N000000"
+    assert ledger.get("R-404") is None
+    row = ledger._conn.execute(
+        "SELECT official_id, enterprise_uscc, date, stage, jurisdiction, source, added_at"
+        " FROM records WHERE id = 'R-1'"
+    ).fetchone()
+    assert row[:6] == (
+        "O-0042",
+        "91150300MA0N000000",
+        "2024-03-05",
+        "completed",
+        "150300",
+        "a.jsonl",
+    )
+    assert row[6].endswith("Z") and dt.datetime.fromisoformat(row[6]).tzinfo is not None
+
+
+def test_empty_file_adds_nothing(ledger: Ledger) -> None:
+    assert ledger.add_records([], source="empty.jsonl") == 0
+    assert ledger.count() == 0
+
+
+def test_duplicate_against_ledger_rejects_whole_file(ledger: Ledger) -> None:
+    ledger.add_records([rec("R-1")], source="a.jsonl")
+    with pytest.raises(LedgerError) as info:
+        ledger.add_records([rec("R-2"), rec("R-1"), rec("R-3")], source="b.jsonl")
+    err = info.value
+    assert err.code == "duplicate_ids"
+    assert err.duplicate_ids == ("R-1",)
+    assert (
+        err.message_zh == "b.jsonl：整个文件未导入（0 条记录写入）。账本中已有这些记录编号：R-1。"
+    )
+    assert err.message_en == (
+        "b.jsonl: file rejected, no record added. Record ids already in the ledger: R-1."
+    )
+    assert ledger.count() == 1
+    assert ledger.get("R-2") is None
+    assert ledger._conn.execute("SELECT COUNT(*) FROM imports").fetchone()[0] == 1
+
+
+def test_duplicate_within_file(ledger: Ledger) -> None:
+    with pytest.raises(LedgerError) as info:
+        ledger.add_records([rec("R-1"), rec("R-2"), rec("R-1"), rec("R-1")], source="a.jsonl")
+    assert info.value.message_zh == (
+        "a.jsonl：整个文件未导入（0 条记录写入）。文件内重复的记录编号：R-1。"
+    )
+    assert info.value.message_en == (
+        "a.jsonl: file rejected, no record added. Record ids repeated within the file: R-1."
+    )
+    assert ledger.count() == 0
+
+
+def test_many_duplicates_are_listed_up_to_ten(ledger: Ledger) -> None:
+    ledger.add_records([rec(f"R-{i:02d}") for i in range(25)], source="a.jsonl")
+    with pytest.raises(LedgerError) as info:
+        ledger.add_records([rec(f"R-{i:02d}") for i in range(25)], source="a.jsonl")
+    ids = "、".join(f"R-{i:02d}" for i in range(10))
+    assert info.value.message_zh.endswith(f"账本中已有这些记录编号：{ids} …另有 15 个。")
+    ids_en = ", ".join(f"R-{i:02d}" for i in range(10))
+    assert info.value.message_en.endswith(
+        f"Record ids already in the ledger: {ids_en} …and 15 more."
+    )
+    assert len(info.value.duplicate_ids) == 25
+    assert ledger.count() == 25
+
+
+def test_invalid_dicts_are_named(ledger: Ledger) -> None:
+    bad_date = rec("R-2")
+    bad_date["date"] = "2024-03-05"  # not normalised
+    no_official = rec("R-3")
+    del no_official["official"]
+    with pytest.raises(LedgerError) as info:
+        ledger.add_records([rec("R-1"), bad_date, no_official], source="x.json")
+    err = info.value
+    assert err.code == "invalid_records"
+    assert err.message_zh == (
+        "x.json：整个文件未导入（0 条记录写入）。"
+        "无效记录：x.json#2 date 须为日期、x.json#3 缺少 official.id。"
+    )
+    assert err.message_en == (
+        "x.json: file rejected, no record added. "
+        "Invalid records: x.json#2 date must be a date, x.json#3 missing official.id."
+    )
+    assert ledger.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "zh", "en"),
+    [
+        ({"id": ""}, "缺少记录编号 id", "missing record id"),
+        (
+            {"stage": "done"},
+            "stage 须为 planned 或 completed",
+            "stage must be planned or completed",
+        ),
+        ({"jurisdiction": None}, "缺少 jurisdiction", "missing jurisdiction"),
+        ({"official": {"id": ""}}, "缺少 official.id", "missing official.id"),
+        (
+            {"date": dt.datetime(2024, 3, 5, tzinfo=CST)},
+            "date 须为日期",
+            "date must be a date",
+        ),
+    ],
+)
+def test_structural_checks(ledger: Ledger, change: dict, zh: str, en: str) -> None:
+    record = rec("R-1")
+    record.update(change)
+    with pytest.raises(LedgerError) as info:
+        ledger.add_records([record], source="f")
+    assert info.value.message_zh.endswith(f"无效记录：f#1 {zh}。")
+    assert info.value.message_en.endswith(f"Invalid records: f#1 {en}.")
+
+
+def test_unencodable_record_is_invalid(ledger: Ledger) -> None:
+    with pytest.raises(LedgerError) as info:
+        ledger.add_records([rec("R-1", start_at=dt.datetime(2024, 3, 5))], source="f")
+    assert "f#1 无法编码：datetime without a time zone" in info.value.message_zh
+    assert "f#1 cannot encode: datetime without a time zone" in info.value.message_en
+
+
+def test_loaded_records_are_named_by_location(ledger: Ledger) -> None:
+    error = SimpleNamespace(
+        path="official.id", code="required", message_zh="缺少必填字段", message_en="required"
+    )
+    good = SimpleNamespace(
+        source="a.jsonl",
+        line=1,
+        location="a.jsonl:1",
+        record_id="R-1",
+        raw={},
+        data=rec("R-1"),
+        errors=[],
+        valid=True,
+    )
+    bad = SimpleNamespace(
+        source="a.jsonl",
+        line=2,
+        location="a.jsonl:2",
+        record_id="R-2",
+        raw={},
+        data=None,
+        errors=[error],
+        valid=False,
+    )
+    with pytest.raises(LedgerError) as info:
+        ledger.add_records([good, bad], source="a.jsonl")
+    assert info.value.message_zh.endswith("无效记录：a.jsonl:2 official.id：缺少必填字段。")
+    assert info.value.message_en.endswith("Invalid records: a.jsonl:2 official.id: required.")
+    assert ledger.add_records([good], source="a.jsonl") == 1
+
+
+def test_mixed_problems_report_everything(ledger: Ledger) -> None:
+    ledger.add_records([rec("R-9")], source="old")
+    bad = rec("R-3")
+    bad["stage"] = None
+    with pytest.raises(LedgerError) as info:
+        ledger.add_records([rec("R-1"), rec("R-1"), bad, rec("R-9")], source="new")
+    err = info.value
+    assert err.code == "invalid_records"
+    assert err.message_en == (
+        "new: file rejected, no record added. Record ids already in the ledger: R-9. "
+        "Record ids repeated within the file: R-1. "
+        "Invalid records: new#3 stage must be planned or completed."
+    )
+    assert ledger.count() == 1
+
+
+def test_error_while_streaming_rolls_back(ledger: Ledger) -> None:
+    def records():
+        yield rec("R-1")
+        yield rec("R-2")
+        raise OSError("disk went away")
+
+    with pytest.raises(OSError, match="disk went away"):
+        ledger.add_records(records(), source="a")
+    assert ledger.count() == 0
+    assert ledger.add_records([rec("R-1")], source="a") == 1  # usable afterwards
+
+
+def test_imports_table_counts_each_file(ledger: Ledger) -> None:
+    ledger.add_records([rec("R-1"), rec("R-2")], source="a")
+    ledger.add_records([rec("R-3")], source="b")
+    rows = ledger._conn.execute("SELECT source, record_count FROM imports ORDER BY id").fetchall()
+    assert rows == [("a", 2), ("b", 1)]
+
+
+def test_too_many_records(ledger: Ledger, monkeypatch) -> None:
+    import checker.ledger as ledger_mod
+
+    monkeypatch.setattr(ledger_mod, "MAX_RECORDS_PER_FILE", 3)
+    with pytest.raises(LedgerError) as info:
+        ledger.add_records([rec(f"R-{i}") for i in range(5)], source="big")
+    assert info.value.code == "too_many_records"
+    assert info.value.message_zh == "big：整个文件未导入：记录超过 3 条，请拆分文件"
+    assert info.value.message_en == "big: file rejected: more than 3 records; split the file"
+    assert ledger.count() == 0
+
+
+# --------------------------------------------------------------------------- history
+
+
+def test_history_orders_by_date_then_id_and_filters(ledger: Ledger) -> None:
+    ledger.add_records(
+        [
+            rec("R-b", day=7),
+            rec("R-a", day=7),
+            rec("R-c", day=3),
+            rec("R-x", official="O-1", day=4),
+            rec("R-p", day=9, stage="planned"),
+        ],
+        source="a",
+    )
+    ids = lambda records: [r["id"] for r in records]  # noqa: E731
+    assert ids(ledger.history("O-0042")) == ["R-c", "R-a", "R-b", "R-p"]
+    assert ids(ledger.history("O-0042", until=dt.date(2024, 3, 7))) == ["R-c", "R-a", "R-b"]
+    assert ids(ledger.history("O-0042", since=dt.date(2024, 3, 7))) == ["R-a", "R-b", "R-p"]
+    assert ids(ledger.history("O-0042", since=dt.date(2024, 3, 4), until=dt.date(2024, 3, 6))) == []
+    assert ids(ledger.history("O-0042", stage="completed")) == ["R-c", "R-a", "R-b"]
+    assert ids(ledger.history("O-1")) == ["R-x"]
+    assert ledger.history("O-404") == []
+    assert isinstance(ledger.history("O-1")[0]["date"], dt.date)
+
+
+def test_rows(ledger: Ledger) -> None:
+    ledger.add_records([rec("R-2", day=6), rec("R-1", official="O-1")], source="a.jsonl")
+    rows = list(ledger.rows())
+    assert [r.id for r in rows] == ["R-1", "R-2"]
+    assert rows[0].date == dt.date(2024, 3, 5) and rows[0].source == "a.jsonl"
+    assert [r.id for r in ledger.rows("O-1")] == ["R-1"]
+
+
+def test_two_connections_see_committed_data(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite3"
+    with Ledger(path) as one, Ledger(path) as two:
+        one.add_records([rec("R-1")], source="a")
+        assert two.count() == 1
+        with pytest.raises(LedgerError):
+            two.add_records([rec("R-1")], source="b")
+
+
+def test_canonical_json_stored_verbatim(ledger: Ledger) -> None:
+    record = full_record()
+    ledger.add_records([record], source="a")
+    stored = ledger._conn.execute("SELECT record_json FROM records").fetchone()[0]
+    assert stored == to_canonical_json(record)
+    assert json.loads(stored)["meals"][0]["total_cny"] == "75.00"
