@@ -45,10 +45,10 @@ def full_record() -> dict[str, Any]:
                 "type": "lunch",
                 "total_cny": Decimal("75.00"),
                 "diners": 5,
-                "official_paid_cny": Decimal("30"),
+                "official_paid_cny": Decimal(30),
             }
         ],
-        gifts=[{"value_cny": Decimal("150"), "received_on": dt.date(2024, 9, 14)}],
+        gifts=[{"value_cny": Decimal(150), "received_on": dt.date(2024, 9, 14)}],
     )
 
 
@@ -382,7 +382,10 @@ def test_history_orders_by_date_then_id_and_filters(ledger: Ledger) -> None:
         ],
         source="a",
     )
-    ids = lambda records: [r["id"] for r in records]  # noqa: E731
+
+    def ids(records: list[dict]) -> list[str]:
+        return [r["id"] for r in records]
+
     assert ids(ledger.history("O-0042")) == ["R-c", "R-a", "R-b", "R-p"]
     assert ids(ledger.history("O-0042", until=dt.date(2024, 3, 7))) == ["R-c", "R-a", "R-b"]
     assert ids(ledger.history("O-0042", since=dt.date(2024, 3, 7))) == ["R-a", "R-b", "R-p"]
