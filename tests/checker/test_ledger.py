@@ -419,3 +419,190 @@ def test_canonical_json_stored_verbatim(ledger: Ledger) -> None:
     stored = ledger._conn.execute("SELECT record_json FROM records").fetchone()[0]
     assert stored == to_canonical_json(record)
     assert json.loads(stored)["meals"][0]["total_cny"] == "75.00"
+
+
+def test_round_trip_uses_the_validator_when_available() -> None:
+    pytest.importorskip("checker.validate")
+    from checker.ledger import _validator
+
+    validator = _validator()
+    assert validator is not None
+    text = to_canonical_json(full_record())
+    data, errors = validator.validate(json.loads(text))
+    assert errors == []
+    assert from_canonical_json(text) == data
+
+
+def test_round_trip_falls_back_when_the_validator_rejects(monkeypatch) -> None:
+    import checker.ledger as ledger_mod
+
+    class Refusing:
+        def validate(self, raw):
+            return None, ["changed schema"]
+
+    monkeypatch.setattr(ledger_mod, "_validator", lambda: Refusing())
+    restored = from_canonical_json(to_canonical_json(full_record()))
+    assert restored["meals"][0]["total_cny"] == Decimal("75.00")
+    assert restored["start_at"] == dt.datetime(2024, 3, 5, 11, 30, tzinfo=CST)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+@pytest.fixture(scope="module")
+def cli_app():
+    from checker.cli import _register_all, app
+
+    _register_all()
+    return app
+
+
+def invoke(app, *args: str):
+    from typer.testing import CliRunner
+
+    return CliRunner().invoke(app, list(args))
+
+
+def seeded(tmp_path: Path) -> Path:
+    path = tmp_path / "l.sqlite3"
+    with Ledger(path) as ledger:
+        ledger.add_records([rec("R-2", day=6), rec("R-1", official="O-1")], source="a.jsonl")
+    return path
+
+
+def test_cli_count(tmp_path: Path, cli_app) -> None:
+    path = seeded(tmp_path)
+    result = invoke(cli_app, "ledger", "count", "--ledger", str(path))
+    assert result.exit_code == 0
+    assert result.stdout == "账本共有 2 条记录\n"
+    result = invoke(cli_app, "ledger", "count", "--ledger", str(path), "--lang", "en")
+    assert result.stdout == "The ledger holds 2 records\n"
+
+
+def test_cli_count_missing_ledger(tmp_path: Path, cli_app) -> None:
+    path = tmp_path / "none.sqlite3"
+    result = invoke(cli_app, "ledger", "count", "--ledger", str(path))
+    assert result.exit_code == 2
+    assert result.stderr == f"账本不存在：{path}\n"
+    assert not path.exists()
+
+
+def test_cli_list(tmp_path: Path, cli_app) -> None:
+    path = seeded(tmp_path)
+    result = invoke(cli_app, "ledger", "list", "--ledger", str(path))
+    assert result.exit_code == 0
+    assert result.stdout == (
+        "编号\t日期\t公职人员\t阶段\t地区\t来源文件\n"
+        "R-1\t2024-03-05\tO-1\tcompleted\t150300\ta.jsonl\n"
+        "R-2\t2024-03-06\tO-0042\tcompleted\t150300\ta.jsonl\n"
+        "共 2 条记录\n"
+    )
+    result = invoke(
+        cli_app, "ledger", "list", "--ledger", str(path), "--official", "O-1", "--lang", "en"
+    )
+    assert result.stdout == (
+        "id\tdate\tofficial\tstage\tjurisdiction\tsource\n"
+        "R-1\t2024-03-05\tO-1\tcompleted\t150300\ta.jsonl\n"
+        "1 records\n"
+    )
+    result = invoke(cli_app, "ledger", "list", "--ledger", str(path), "--official", "O-9")
+    assert result.stdout == "账本中没有记录\n"
+
+
+def test_cli_list_json(tmp_path: Path, cli_app) -> None:
+    path = seeded(tmp_path)
+    result = invoke(cli_app, "ledger", "list", "--ledger", str(path), "--json")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert [json.loads(line)["id"] for line in lines] == ["R-1", "R-2"]
+    assert lines[0] == to_canonical_json(rec("R-1", official="O-1"))
+
+
+# --------------------------------------------------------------------------- CLI: add
+
+
+def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in records),
+        encoding="utf-8",
+    )
+    return path
+
+
+def raw(rid: str, official: str = "O-0042", **extra: Any) -> dict[str, Any]:
+    record = {
+        "id": rid,
+        "stage": "completed",
+        "jurisdiction": "150300",
+        "date": "2024-03-05",
+        "official": {"id": official, "name": "张三"},
+    }
+    record.update(extra)
+    return record
+
+
+def test_cli_add_files(tmp_path: Path, cli_app) -> None:
+    pytest.importorskip("checker.records")
+    ledger = tmp_path / "l.sqlite3"
+    a = write_jsonl(tmp_path / "a.jsonl", [raw("R-1"), raw("R-2", meals=[{"total_cny": "75.00"}])])
+    b = write_jsonl(tmp_path / "b.jsonl", [raw("R-3")])
+    result = invoke(cli_app, "ledger", "add", str(a), str(b), "--ledger", str(ledger))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        f"已导入 {a}：2 条记录\n"
+        f"已导入 {b}：1 条记录\n"
+        f"共导入 3 条记录（2 个文件）；拒绝 0 个文件；无法读取 0 个文件。"
+        f"账本 {ledger} 现有 3 条记录。\n"
+    )
+    with Ledger(ledger) as opened:
+        assert opened.get("R-2")["meals"][0]["total_cny"] == Decimal("75.00")
+        assert [r.source for r in opened.rows()] == [str(a), str(a), str(b)]
+
+
+def test_cli_add_rejects_a_file_and_keeps_the_others(tmp_path: Path, cli_app) -> None:
+    pytest.importorskip("checker.records")
+    ledger = tmp_path / "l.sqlite3"
+    a = write_jsonl(tmp_path / "a.jsonl", [raw("R-1")])
+    dup = write_jsonl(tmp_path / "dup.jsonl", [raw("R-1"), raw("R-5")])
+    c = write_jsonl(tmp_path / "c.jsonl", [raw("R-6")])
+    result = invoke(
+        cli_app, "ledger", "add", str(a), str(dup), str(c), "--ledger", str(ledger), "--lang", "en"
+    )
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"{dup}: file rejected, no record added. Record ids already in the ledger: R-1.\n"
+    )
+    assert result.stdout.splitlines()[-1] == (
+        f"Added 2 records from 2 files; 1 files rejected; 0 files unreadable. "
+        f"Ledger {ledger} now holds 2 records."
+    )
+    with Ledger(ledger) as opened:
+        assert opened.get("R-5") is None and opened.count() == 2
+
+
+def test_cli_add_invalid_record_names_file_and_line(tmp_path: Path, cli_app) -> None:
+    pytest.importorskip("checker.records")
+    ledger = tmp_path / "l.sqlite3"
+    bad = raw("R-2")
+    del bad["official"]
+    f = write_jsonl(tmp_path / "f.jsonl", [raw("R-1"), bad])
+    result = invoke(cli_app, "ledger", "add", str(f), "--ledger", str(ledger))
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"{f}：整个文件未导入（0 条记录写入）。无效记录：{f}:2 ")
+    assert "official" in result.stderr
+
+
+def test_cli_add_unreadable_input(tmp_path: Path, cli_app) -> None:
+    pytest.importorskip("checker.records")
+    ledger = tmp_path / "l.sqlite3"
+    good = write_jsonl(tmp_path / "good.jsonl", [raw("R-1")])
+    missing = tmp_path / "missing.jsonl"
+    result = invoke(cli_app, "ledger", "add", str(missing), str(good), "--ledger", str(ledger))
+    assert result.exit_code == 2
+    assert result.stderr == f"无法读取 {missing}：No such file or directory\n"
+    assert f"已导入 {good}：1 条记录" in result.stdout
+    result = invoke(
+        cli_app, "ledger", "add", str(tmp_path), "--ledger", str(ledger), "--lang", "en"
+    )
+    assert result.exit_code == 2
+    assert result.stderr == f"Cannot read {tmp_path}: is a directory\n"

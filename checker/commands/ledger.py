@@ -1,0 +1,182 @@
+"""`qinqing ledger add|list|count`: record completed interactions in the ledger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+EXIT_OK, EXIT_REJECTED, EXIT_UNREADABLE = 0, 1, 2
+
+LedgerOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--ledger",
+        help="账本文件（默认在用户数据目录）/ Ledger file (default: the user data directory).",
+        dir_okay=False,
+    ),
+]
+LangOption = Annotated[
+    str,
+    typer.Option("--lang", help="输出语言 zh|en / Output language.", case_sensitive=False),
+]
+
+
+def _lang(value: str) -> str:
+    value = value.lower()
+    if value not in ("zh", "en"):
+        raise typer.BadParameter("zh | en", param_hint="--lang")
+    return value
+
+
+def _t(lang: str, zh: str, en: str) -> str:
+    return en if lang == "en" else zh
+
+
+def _open(path: Path | None, lang: str, *, create: bool):  # -> Ledger
+    from checker.ledger import Ledger, LedgerError, default_ledger_path
+
+    try:
+        return Ledger(path or default_ledger_path(), create=create)
+    except LedgerError as exc:
+        typer.echo(exc.message(lang), err=True)
+        raise typer.Exit(EXIT_UNREADABLE) from None
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why a file cannot be read at all, or None."""
+    try:
+        with path.open("rb") as handle:
+            handle.read(1)
+    except IsADirectoryError:
+        return "is a directory"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
+def add(
+    files: Annotated[
+        list[Path], typer.Argument(help="记录文件 / Record files.", show_default=False)
+    ],
+    ledger: LedgerOption = None,
+    input_format: Annotated[
+        str | None,
+        typer.Option(
+            "--input-format",
+            help="输入格式（默认按扩展名）/ Input format (default: by extension).",
+        ),
+    ] = None,
+    lang: LangOption = "zh",
+) -> None:
+    """导入已完成的交往记录；每个文件一个事务 / Add records, one transaction per file."""
+    from checker.ledger import LedgerError
+    from checker.records import iter_records
+
+    lang = _lang(lang)
+    added = rejected = unreadable = records_added = 0
+    with _open(ledger, lang, create=True) as store:
+        for path in files:
+            reason = _unreadable(path)
+            if reason is None:
+                try:
+                    count = store.add_records(
+                        iter_records([path], input_format=input_format), source=str(path)
+                    )
+                except LedgerError as exc:
+                    rejected += 1
+                    typer.echo(exc.message(lang), err=True)
+                    continue
+                except (OSError, UnicodeError, ValueError) as exc:
+                    reason = str(exc)
+                else:
+                    added += 1
+                    records_added += count
+                    typer.echo(
+                        _t(lang, f"已导入 {path}：{count} 条记录", f"Added {path}: {count} records")
+                    )
+                    continue
+            unreadable += 1
+            typer.echo(
+                _t(lang, f"无法读取 {path}：{reason}", f"Cannot read {path}: {reason}"), err=True
+            )
+        total = store.count()
+        where = store.path
+    typer.echo(
+        _t(
+            lang,
+            f"共导入 {records_added} 条记录（{added} 个文件）；拒绝 {rejected} 个文件；"
+            f"无法读取 {unreadable} 个文件。账本 {where} 现有 {total} 条记录。",
+            f"Added {records_added} records from {added} files; {rejected} files rejected; "
+            f"{unreadable} files unreadable. Ledger {where} now holds {total} records.",
+        )
+    )
+    if unreadable:
+        raise typer.Exit(EXIT_UNREADABLE)
+    if rejected:
+        raise typer.Exit(EXIT_REJECTED)
+
+
+def list_(
+    official: Annotated[
+        str | None,
+        typer.Option("--official", help="只列出该公职人员编号 / Only this official id."),
+    ] = None,
+    ledger: LedgerOption = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="每行输出一条完整记录的 JSON / One full record per line as JSON."
+        ),
+    ] = False,
+    lang: LangOption = "zh",
+) -> None:
+    """列出账本中的记录 / List the records in the ledger."""
+    from checker.ledger import to_canonical_json
+
+    lang = _lang(lang)
+    with _open(ledger, lang, create=False) as store:
+        if as_json:
+            ids = [row.id for row in store.rows(official)]
+            for rid in ids:
+                record = store.get(rid)
+                if record is not None:
+                    typer.echo(to_canonical_json(record))
+            return
+        rows = list(store.rows(official))
+    if not rows:
+        typer.echo(_t(lang, "账本中没有记录", "The ledger holds no records"))
+        return
+    header = _t(
+        lang,
+        "编号\t日期\t公职人员\t阶段\t地区\t来源文件",
+        "id\tdate\tofficial\tstage\tjurisdiction\tsource",
+    )
+    typer.echo(header)
+    for row in rows:
+        typer.echo(
+            f"{row.id}\t{row.date.isoformat()}\t{row.official_id}\t{row.stage}\t"
+            f"{row.jurisdiction}\t{row.source}"
+        )
+    typer.echo(_t(lang, f"共 {len(rows)} 条记录", f"{len(rows)} records"))
+
+
+def count(ledger: LedgerOption = None, lang: LangOption = "zh") -> None:
+    """账本中的记录数 / Number of records in the ledger."""
+    lang = _lang(lang)
+    with _open(ledger, lang, create=False) as store:
+        total = store.count()
+    typer.echo(_t(lang, f"账本共有 {total} 条记录", f"The ledger holds {total} records"))
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(
+        name="ledger",
+        help="交往记录账本 / The ledger of recorded interactions.",
+        no_args_is_help=True,
+    )
+    group.command("add")(add)
+    group.command("list")(list_)
+    group.command("count")(count)
+    app.add_typer(group, name="ledger")
