@@ -53,6 +53,7 @@ VERSION = 1
 ZERO_HASH = "0" * 64
 MASK_PREFIX = "masked:"
 MAX_LINE_BYTES = 1 << 20  # a decision line is small; anything bigger is not ours
+_BLOCK = 8192
 
 ENTRY_FIELDS = (
     "record_id",
@@ -346,8 +347,26 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def _read_first_line(fd: int) -> bytes:
-    data = os.pread(fd, MAX_LINE_BYTES, 0)
+    data = b""
+    while len(data) <= MAX_LINE_BYTES:
+        block = os.pread(fd, _BLOCK, len(data))
+        data += block
+        if b"\n" in block or len(block) < _BLOCK:
+            break
     return data.split(b"\n", 1)[0]
+
+
+def _last_line_bytes(fd: int, size: int) -> bytes:
+    """The bytes of the last line (the file ends with a newline, not included)."""
+    end = size - 1
+    data = b""
+    while end > 0 and len(data) <= MAX_LINE_BYTES:
+        start = max(0, end - _BLOCK)
+        data = os.pread(fd, end - start, start) + data
+        end = start
+        if b"\n" in data:
+            break
+    return data.rsplit(b"\n", 1)[-1]
 
 
 def _read_last_line(fd: int, size: int, path: Path) -> dict[str, Any]:
@@ -358,9 +377,7 @@ def _read_last_line(fd: int, size: int, path: Path) -> dict[str, Any]:
             f"{path} 的最后一行不完整；请先运行 qinqing audit verify",
             f"The last line of {path} is incomplete; run qinqing audit verify first",
         )
-    start = max(0, size - 1 - MAX_LINE_BYTES)
-    chunk = os.pread(fd, size - 1 - start, start)
-    line = chunk.rsplit(b"\n", 1)[-1]
+    line = _last_line_bytes(fd, size)
     try:
         obj = json.loads(line)
         ok = (

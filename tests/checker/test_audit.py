@@ -591,3 +591,24 @@ def test_cli_bad_lang(tmp_path: Path, runner_app) -> None:
     result = CliRunner().invoke(runner_app, ["audit", "verify", str(path), "--lang", "fr"])
     assert result.exit_code == 2
     assert "zh | en" in result.output
+
+
+def test_long_lines_span_read_blocks(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    log = DecisionLog(path)
+    log.append(entry(1, official_name="张" * 9000))  # a line longer than one read block
+    DecisionLog(path).append(entry(2, enterprise_name="某" * 20000))
+    DecisionLog(path).append(entry(3))
+    report = verify(path)
+    assert report.ok and report.entries == 3
+
+
+def test_overlong_line_is_not_json(tmp_path: Path, monkeypatch) -> None:
+    import checker.audit as audit_mod
+
+    path = tmp_path / "log.jsonl"
+    lines = make_log(path, 3)
+    monkeypatch.setattr(audit_mod, "MAX_LINE_BYTES", 1000)
+    lines[2] = '{"x": "' + "y" * 5000 + '"}\n'
+    write(path, lines)
+    assert kinds(verify(path)) == [(3, "not_json")]
