@@ -1,0 +1,283 @@
+"""Evaluate one record against the compiled rules in force, and decide its outcome.
+
+Semantics (docs/language.md, "Evaluation"):
+- forbid / boundary with `when`: condition true → its outcome (violation, or review if
+  declared `outcome review`); unknown → review naming the missing facts.
+- permit: `when` true → each `require` is checked: false → a finding of the named
+  boundary; unknown → review; all true → the permit's `compliant` finding. `when`
+  unknown → review (cannot tell whether the item applies).
+- `overrides`: when the overriding rule holds (a forbid fired; a permit is compliant) for
+  the same element, the overridden rule's findings are suppressed (kept for --explain).
+- A compliant permit and a fired forbid on the same element with no override between
+  them are a conflict: both stay, plus a `conflict` review finding.
+- tolerance: when it holds, covered violation/review findings become `tolerated`.
+- Outcome precedence: violation > review > tolerated > compliant > unlisted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from . import ir
+from .backends.python import compile_expr
+from .explain import Tracer
+from .params import ParamSet
+
+PRECEDENCE = ("invalid", "violation", "review", "tolerated", "compliant", "unlisted")
+RANK = {o: i for i, o in enumerate(PRECEDENCE)}
+
+
+@dataclass(slots=True)
+class Finding:
+    rule: ir.RuleIR  # the rule whose id is reported (the boundary, for a failed require)
+    kind: str  # forbid | permit | boundary | tolerance | conflict
+    outcome: str  # violation | review | tolerated | compliant
+    severity: str
+    via: ir.RuleIR | None = None  # the permit whose `require` produced this finding
+    scope: tuple | None = None  # (collection path, index) for `for each` rules
+    bindings: dict = field(default_factory=dict)
+    paths: dict = field(default_factory=dict)
+    cond: ir.Expr | None = None  # decides `missing` for review findings
+    tolerated_by: str | None = None
+    suppressed_by: str | None = None
+    conflict: tuple[str, str] | None = None
+    covered: tuple[str, ...] = ()
+
+    @property
+    def rule_id(self) -> str:
+        if self.conflict:
+            return f"{self.conflict[0]}/{self.conflict[1]}"
+        return self.rule.id
+
+    @property
+    def element(self) -> str | None:
+        return f"{self.scope[0]}[{self.scope[1]}]" if self.scope else None
+
+
+@dataclass(slots=True)
+class TraceEntry:
+    rule: ir.RuleIR
+    element: str | None
+    status: Any  # True | False | None
+    requires: tuple = ()  # (RequireIR, status)
+
+
+@dataclass(slots=True)
+class RecordResult:
+    outcome: str
+    findings: list[Finding]
+    suppressed: list[Finding]
+    params: dict
+    trace: list[TraceEntry] | None = None
+
+
+class CompiledRule:
+    __slots__ = ("ir", "when", "unless", "requires", "coll", "var", "coll_path", "keys", "order")
+
+    def __init__(self, rule: ir.RuleIR, order: int):
+        self.ir = rule
+        self.order = order
+        self.when = compile_expr(rule.when) if rule.when is not None else None
+        self.unless = compile_expr(rule.unless) if rule.unless is not None else None
+        self.requires = tuple((q, compile_expr(q.cond)) for q in rule.requires)
+        self.coll = compile_expr(rule.foreach[1]) if rule.foreach else None
+        self.var = rule.foreach[0] if rule.foreach else None
+        self.coll_path = _coll_path(rule.foreach[1]) if rule.foreach else None
+        self.keys = tuple(compile_expr(k) for k in rule.window.keys) if rule.window else ()
+
+    def condition(self, r: dict, p: dict, v: dict):
+        x = self.when(r, p, v)
+        if self.unless is None or x is False:
+            return x
+        u = self.unless(r, p, v)
+        if u is True:
+            return False
+        if x is None or u is None:
+            return None
+        return True
+
+
+def _coll_path(e: ir.Expr) -> str:
+    if isinstance(e, ir.Field):
+        return e.path
+    return "items"
+
+
+def covers_jurisdiction(claim: tuple[str, ...] | None, code: str) -> bool:
+    """A pack claiming `150300` applies to 150300 and its districts (1503xx); `150000` to the
+    whole province; `000000` (or no claim) everywhere."""
+    if claim is None:
+        return True
+    for c in claim:
+        if c == code or c == "000000":
+            return True
+        if c.endswith("0000") and code[:2] == c[:2]:
+            return True
+        if c.endswith("00") and code[:4] == c[:4]:
+            return True
+    return False
+
+
+WindowLookup = Callable[[CompiledRule, dict, dict], Any]
+
+
+class Evaluator:
+    """A compiled program plus its parameters: evaluates records one at a time."""
+
+    def __init__(self, program: ir.ProgramIR, params: ParamSet):
+        self.program = program
+        self.params = params
+        self.rules = [CompiledRule(r, i) for i, r in enumerate(program.rules)]
+        self.by_id = {c.ir.id: c for c in self.rules}
+        self.packs = {p.name: p for p in program.packs}
+        self._in_force: dict[tuple[str, dt.date], tuple[list[CompiledRule], list[CompiledRule]]] = {}
+        self.window_rules = [c for c in self.rules if c.ir.window is not None]
+
+    def rules_in_force(self, code: str, day: dt.date) -> tuple[list[CompiledRule], list[CompiledRule]]:
+        """(rules with a condition, tolerance rules) in force for a jurisdiction and date."""
+        key = (code, day)
+        hit = self._in_force.get(key)
+        if hit is None:
+            active = [c for c in self.rules
+                      if c.ir.in_force(day) and self.packs[c.ir.pack].in_force(day)
+                      and covers_jurisdiction(self.packs[c.ir.pack].applies_to, code)]
+            hit = ([c for c in active if c.when is not None and c.ir.kind != "tolerance"],
+                   [c for c in active if c.ir.kind == "tolerance"])
+            if len(self._in_force) > 100_000:
+                self._in_force.clear()
+            self._in_force[key] = hit
+        return hit
+
+    def evaluate(self, r: dict, window: WindowLookup | None = None, *, trace: bool = False) -> RecordResult:
+        code, day = r["jurisdiction"], r["date"]
+        p = self.params.values_for(code, day)
+        rules, tolerances = self.rules_in_force(code, day)
+        findings: list[Finding] = []
+        entries: list[TraceEntry] | None = [] if trace else None
+        for c in rules:
+            v: dict = {}
+            if c.ir.window is not None:
+                v["$window"] = window(c, r, p) if window is not None else None
+            if c.coll is None:
+                self._instance(c, r, p, v, None, findings, entries)
+                continue
+            items = c.coll(r, p, v)
+            if items is None:
+                f = Finding(c.ir, c.ir.kind, "review", c.ir.severity, cond=c.ir.foreach[1])
+                findings.append(f)
+                if entries is not None:
+                    entries.append(TraceEntry(c.ir, None, None))
+                continue
+            for i, item in enumerate(items):
+                self._instance(c, r, p, {**v, c.var: item}, i, findings, entries)
+        findings, suppressed = _apply_overrides(findings, self.by_id)
+        findings.extend(_conflicts(findings, self.by_id))
+        for t in tolerances:
+            status = t.condition(r, p, {})
+            if entries is not None:
+                entries.append(TraceEntry(t.ir, None, status))
+            if status is True:
+                findings = _tolerate(t.ir, findings)
+        outcome = "unlisted"
+        for f in findings:
+            if RANK[f.outcome] < RANK[outcome]:
+                outcome = f.outcome
+        return RecordResult(outcome, findings, suppressed, p, entries)
+
+    def _instance(self, c: CompiledRule, r, p, v, index, findings, entries) -> None:
+        rule = c.ir
+        status = c.condition(r, p, v)
+        scope = (c.coll_path, index) if index is not None else None
+        paths = {c.var: f"{c.coll_path}[{index}]"} if index is not None else {}
+        req_status: list = []
+        if status is True and rule.kind == "permit":
+            ok = True
+            for q, fn in c.requires:
+                s = fn(r, p, v)
+                req_status.append((q, s))
+                if s is not True:
+                    ok = False
+                    b = self.by_id.get(q.boundary)
+                    brule = b.ir if b is not None else rule
+                    out = "review" if s is None else brule.outcome
+                    findings.append(Finding(brule, "boundary", out, q.severity, rule, scope, v, paths,
+                                            q.cond))
+            if ok:
+                findings.append(Finding(rule, "permit", "compliant", rule.severity, None, scope, v, paths))
+        elif status is True:
+            findings.append(Finding(rule, rule.kind, rule.outcome, rule.severity, None, scope, v, paths))
+        elif status is None:
+            cond = rule.when if rule.unless is None else ir.And(
+                (rule.when, ir.Not(rule.unless, rule.when.type)), rule.when.type)
+            findings.append(Finding(rule, rule.kind, "review", rule.severity, None, scope, v, paths, cond))
+        if entries is not None:
+            entries.append(TraceEntry(rule, paths.get(c.var) if index is not None else None, status,
+                                      tuple(req_status)))
+
+    def tracer(self, r: dict, f: Finding, params: dict) -> Tracer:
+        t = Tracer(r, params, dict(f.bindings), dict(f.paths))
+        rule = f.via or f.rule
+        for w in rule.witnesses:
+            t.witness(w)
+        return t
+
+
+def _holds(f: Finding) -> bool:
+    return (f.kind == "permit" and f.outcome == "compliant") or (
+        f.kind == "forbid" and f.outcome == "violation")
+
+
+def _same_scope(a: tuple | None, b: tuple | None) -> bool:
+    return a is None or b is None or a == b
+
+
+def _apply_overrides(findings: list[Finding], by_id: dict) -> tuple[list[Finding], list[Finding]]:
+    holding = [f for f in findings if _holds(f) and f.rule.overrides]
+    if not holding:
+        return findings, []
+    kept, suppressed = [], []
+    for f in findings:
+        winner = next((h for h in holding if f.rule.id in h.rule.overrides and h is not f
+                       and f.via is None and _same_scope(h.scope, f.scope)), None)
+        if winner is not None:
+            f.suppressed_by = winner.rule.id
+            suppressed.append(f)
+        else:
+            kept.append(f)
+    return kept, suppressed
+
+
+def _conflicts(findings: list[Finding], by_id: dict) -> list[Finding]:
+    permits = [f for f in findings if f.kind == "permit" and f.outcome == "compliant"]
+    forbids = [f for f in findings if f.kind == "forbid" and f.outcome == "violation"]
+    out = []
+    for pf in permits:
+        for nf in forbids:
+            if pf.scope != nf.scope:
+                continue
+            if nf.rule.id in pf.rule.overrides or pf.rule.id in nf.rule.overrides:
+                continue
+            out.append(Finding(pf.rule, "conflict", "review", "medium", None, pf.scope, pf.bindings,
+                               pf.paths, conflict=(pf.rule.id, nf.rule.id)))
+    return out
+
+
+def _tolerate(t: ir.RuleIR, findings: list[Finding]) -> list[Finding]:
+    covered = []
+    for f in findings:
+        if f.outcome not in ("violation", "review") or f.kind == "conflict":
+            continue
+        rid = f.rule.id
+        if t.covers is not None:
+            ok = rid in t.covers
+        else:
+            ok = rid not in t.covers_except and (f.via is None or f.via.id not in t.covers_except)
+        if ok:
+            f.outcome = "tolerated"
+            f.tolerated_by = t.id
+            covered.append(rid)
+    if covered:
+        findings.append(Finding(t, "tolerance", "tolerated", t.severity, covered=tuple(covered)))
+    return findings

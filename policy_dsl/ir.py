@@ -1,0 +1,314 @@
+"""The intermediate representation: typed, names resolved, definitions inlined.
+
+Nothing here is backend-specific: no Python callables, only data. Unknown (an absent
+fact) behaves like SQL NULL, so each node has a direct SQL reading; see docs/language.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Union
+
+from .errors import Span
+from .types import T
+
+
+@dataclass(frozen=True, slots=True)
+class Const:
+    value: Any  # bool | int | Decimal | str | date | Duration | None
+    type: T
+
+
+@dataclass(frozen=True, slots=True)
+class Duration:
+    amount: int
+    unit: str  # days | weeks | months | years
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.unit}"
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    base: "Expr | None"  # None: the record itself
+    name: str
+    type: T
+    path: str  # schema path, e.g. "meals[].total_cny" or "official.rank"
+
+
+@dataclass(frozen=True, slots=True)
+class Var:
+    name: str
+    type: T
+
+
+@dataclass(frozen=True, slots=True)
+class ParamRef:
+    name: str
+    type: T
+
+
+@dataclass(frozen=True, slots=True)
+class WindowRef:
+    """The records sharing the rule's window keys within its date range (current included)."""
+
+    type: T
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    operand: "Expr"
+    type: T
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    items: tuple["Expr", ...]
+    type: T
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    items: tuple["Expr", ...]
+    type: T
+
+
+@dataclass(frozen=True, slots=True)
+class Cmp:
+    op: str  # == != < <= > >=
+    left: "Expr"
+    right: "Expr"
+    type: T
+
+
+@dataclass(frozen=True, slots=True)
+class Arith:
+    op: str  # + - * / %
+    left: "Expr"
+    right: "Expr"
+    type: T
+    span: Span  # for the "division by zero" diagnostic at run time
+
+
+@dataclass(frozen=True, slots=True)
+class Neg:
+    operand: "Expr"
+    type: T
+
+
+@dataclass(frozen=True, slots=True)
+class InSet:
+    item: "Expr"
+    options: tuple["Expr", ...]
+    negated: bool
+    type: T
+
+
+@dataclass(frozen=True, slots=True)
+class IsKnown:
+    operand: "Expr"
+    negated: bool
+    type: T
+
+
+@dataclass(frozen=True, slots=True)
+class If:
+    cond: "Expr"
+    then: "Expr"
+    otherwise: "Expr"
+    type: T
+
+
+@dataclass(frozen=True, slots=True)
+class Quant:
+    kind: str  # some | all
+    var: str
+    coll: "Expr"
+    body: "Expr"
+    type: T
+
+
+@dataclass(frozen=True, slots=True)
+class Agg:
+    kind: str  # count | sum
+    var: str
+    coll: "Expr"
+    where: "Expr | None"
+    value: "Expr | None"
+    type: T
+
+
+@dataclass(frozen=True, slots=True)
+class ListExpr:
+    items: tuple["Expr", ...]
+    type: T
+
+
+@dataclass(frozen=True, slots=True)
+class IndexExpr:
+    base: "Expr"
+    index: "Expr"
+    type: T
+
+
+@dataclass(frozen=True, slots=True)
+class Builtin:
+    fn: str
+    args: tuple["Expr", ...]
+    type: T
+
+
+Expr = Union[Const, Field, Var, ParamRef, WindowRef, Not, And, Or, Cmp, Arith, Neg, InSet,
+             IsKnown, If, Quant, Agg, ListExpr, IndexExpr, Builtin]
+
+
+# ---- rules -------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Message:
+    """Literal text and placeholder expressions, in order."""
+
+    parts: tuple[Union[str, Expr], ...]
+    sources: tuple[str, ...]  # the placeholder source texts, for `--explain`
+
+
+@dataclass(frozen=True, slots=True)
+class Bilingual:
+    zh: Message
+    en: Message
+
+
+@dataclass(frozen=True, slots=True)
+class RequireIR:
+    cond: Expr
+    boundary: str  # id of the boundary rule whose finding a failure produces
+    severity: str  # effective severity (override or the boundary's own)
+    span: Span
+    evidence: tuple[tuple[str, "Expr"], ...] = ()  # values shown with its finding
+
+
+@dataclass(frozen=True, slots=True)
+class Witness:
+    """A top-level `some x in L: body` of the condition; `x` is usable in messages."""
+
+    var: str
+    coll: Expr
+    body: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class WindowIR:
+    keys: tuple[Expr, ...]
+    days: int  # the window covers [date - days, date], both ends inclusive
+
+
+@dataclass(frozen=True, slots=True)
+class RuleIR:
+    id: str
+    kind: str  # forbid | permit | boundary | tolerance
+    pack: str
+    title: tuple[str, str]  # zh, en (titles are literal text)
+    severity: str
+    cite: str
+    basis: str  # sourced | inferred
+    basis_refs: str
+    start: dt.date | None
+    until: dt.date | None  # exclusive
+    foreach: tuple[str, Expr] | None
+    window: WindowIR | None
+    when: Expr | None  # None: a boundary template, evaluated only through `require`
+    unless: Expr | None
+    requires: tuple[RequireIR, ...]
+    overrides: tuple[str, ...]
+    covers: tuple[str, ...] | None  # tolerance: None = all rules
+    covers_except: tuple[str, ...]
+    outcome: str  # what firing yields: violation | review
+    say: Bilingual | None
+    remedy: Bilingual | None
+    witnesses: tuple[Witness, ...]
+    evidence: tuple[tuple[str, Expr], ...]  # (label, expression) of `when`/`unless` facts
+    span: Span
+
+    def in_force(self, day: dt.date) -> bool:
+        return (self.start is None or self.start <= day) and (self.until is None or day < self.until)
+
+
+@dataclass(frozen=True, slots=True)
+class PackIR:
+    name: str
+    title: tuple[str, str]
+    version: str
+    source: str
+    start: dt.date | None
+    until: dt.date | None
+    applies_to: tuple[str, ...] | None  # None = every jurisdiction
+    imports: tuple[str, ...]
+    rules: tuple[RuleIR, ...]
+    file: str
+
+    def in_force(self, day: dt.date) -> bool:
+        return (self.start is None or self.start <= day) and (self.until is None or day < self.until)
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramIR:
+    packs: tuple[PackIR, ...]
+    content_hash: str  # sha256 over the policy and parameter sources
+
+    @property
+    def rules(self) -> tuple[RuleIR, ...]:
+        return tuple(r for p in self.packs for r in p.rules)
+
+
+def children(e: Expr) -> tuple[Expr, ...]:
+    """Direct sub-expressions of an IR node."""
+    if isinstance(e, Field):
+        return (e.base,) if e.base is not None else ()
+    if isinstance(e, (Not, Neg, IsKnown)):
+        return (e.operand,)
+    if isinstance(e, (And, Or, ListExpr)):
+        return e.items
+    if isinstance(e, (Cmp, Arith)):
+        return (e.left, e.right)
+    if isinstance(e, InSet):
+        return (e.item, *e.options)
+    if isinstance(e, If):
+        return (e.cond, e.then, e.otherwise)
+    if isinstance(e, Quant):
+        return (e.coll, e.body)
+    if isinstance(e, Agg):
+        return tuple(x for x in (e.coll, e.where, e.value) if x is not None)
+    if isinstance(e, IndexExpr):
+        return (e.base, e.index)
+    if isinstance(e, Builtin):
+        return e.args
+    return ()
+
+
+def walk(e: Expr):
+    """Every node of an expression, depth first."""
+    stack = [e]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(children(node)))
+
+
+def rule_exprs(r: RuleIR):
+    """Every expression of a rule (conditions, keys, messages, evidence)."""
+    if r.foreach:
+        yield r.foreach[1]
+    if r.window:
+        yield from r.window.keys
+    for x in (r.when, r.unless):
+        if x is not None:
+            yield x
+    for q in r.requires:
+        yield q.cond
+    for w in r.witnesses:
+        yield w.coll
+        yield w.body
+    for text in (r.say, r.remedy):
+        if text is not None:
+            for msg in (text.zh, text.en):
+                yield from (p for p in msg.parts if not isinstance(p, str))

@@ -1,0 +1,258 @@
+"""Load a rule set: find files, parse, resolve packs and imports, check, lower to IR."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import ast as A
+from . import ir
+from . import types as ty
+from .errors import Diagnostic, Span, did_you_mean
+from .lower import RuleLowerer
+from .params import ParamSet, load_params
+from .parser import parse
+from .typecheck import Checker, Scope
+
+POLICY_SUFFIX = ".policy"
+
+
+@dataclass
+class LoadResult:
+    program: ir.ProgramIR | None
+    params: ParamSet
+    diagnostics: list[Diagnostic]
+    sources: dict[str, str] = field(default_factory=dict)
+    files: list[A.PolicyFile] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def ok(self) -> bool:
+        return self.program is not None and not self.errors
+
+
+def discover(paths: list[str | Path]) -> tuple[list[Path], list[Path], list[Diagnostic]]:
+    """Policy files and parameter files under the given files or folders."""
+    policies: list[Path] = []
+    params: list[Path] = []
+    diags: list[Diagnostic] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            policies.extend(sorted(p.rglob(f"*{POLICY_SUFFIX}")))
+            params.extend(sorted(q for q in p.rglob("*.yaml") if q.parent.name == "params"))
+        elif p.is_file():
+            if p.suffix == ".yaml" and p.parent.name == "params":
+                params.append(p)
+            else:
+                policies.append(p)
+        else:
+            diags.append(Diagnostic("E301" if p.suffix == ".yaml" else "E100",
+                                    f"no such file or folder: {raw}", Span(str(raw), 1, 1, 1, 1)))
+    # Parameters live beside the packs: a file's or folder's nearest `params/` folder.
+    if not params:
+        for pol in policies:
+            for parent in pol.resolve().parents:
+                cand = parent / "params"
+                if cand.is_dir():
+                    params.extend(sorted(cand.glob("*.yaml")))
+                    break
+    return _unique(policies), _unique(params), diags
+
+
+def _unique(paths: list[Path]) -> list[Path]:
+    seen, out = set(), []
+    for p in paths:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+def content_hash(sources: dict[str, str], param_paths: list[Path]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(sources):
+        h.update(Path(name).name.encode() + b"\0" + sources[name].encode("utf-8") + b"\0")
+    for p in sorted(param_paths):
+        try:
+            h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
+        except OSError:
+            pass
+    return h.hexdigest()
+
+
+def load(paths: list[str | Path]) -> LoadResult:
+    policy_paths, param_paths, diags = discover(paths)
+    params = load_params(param_paths, diags)
+    sources: dict[str, str] = {}
+    files: list[A.PolicyFile] = []
+    for path in policy_paths:
+        name = str(path)
+        try:
+            text = path.read_bytes().decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            diags.append(Diagnostic("E007", f"policy file is not UTF-8 (byte {exc.start})",
+                                    Span(name, 1, 1, 1, 1), "save the file as UTF-8"))
+            continue
+        except OSError as exc:
+            diags.append(Diagnostic("E100", f"cannot read policy file: {exc.strerror}", Span(name, 1, 1, 1, 1)))
+            continue
+        sources[name] = text
+        pf, d = parse(text, name)
+        diags.extend(d)
+        if pf is not None:
+            files.append(pf)
+    program = compile_files(files, params, diags)
+    if program is not None:
+        program = ir.ProgramIR(program.packs, content_hash(sources, param_paths))
+    diags.extend(_lint_notes(params))
+    return LoadResult(program, params, diags, sources, files)
+
+
+def compile_files(files: list[A.PolicyFile], params: ParamSet, diags: list[Diagnostic]) -> ir.ProgramIR | None:
+    packs: dict[str, A.PolicyFile] = {}
+    for pf in files:
+        if pf.policy is None:
+            diags.append(Diagnostic("E110", "file has no `policy` declaration", Span(pf.path, 1, 1, 1, 1),
+                                    'start the file with `policy city.list "中文名" / "English name"`'))
+            continue
+        if pf.policy.name in packs:
+            diags.append(Diagnostic("E113", f"pack `{pf.policy.name}` is declared twice", pf.policy.span,
+                                    f"the other declaration is in {packs[pf.policy.name].path}"))
+            continue
+        packs[pf.policy.name] = pf
+    # Imports must exist and not form a cycle.
+    for pf in packs.values():
+        for imp in pf.imports:
+            if imp.name not in packs:
+                best = did_you_mean(imp.name, packs)
+                diags.append(Diagnostic("E103", f"unknown pack `{imp.name}`", imp.span,
+                                        f"did you mean `{best}`?" if best else
+                                        "load the imported pack too (pass its folder to --rules)"))
+    for name in packs:
+        cycle = _find_cycle(name, packs)
+        if cycle:
+            pf = packs[name]
+            imp = next(i for i in pf.imports if i.name == cycle[1])
+            diags.append(Diagnostic("E109", "import cycle: " + " → ".join(cycle), imp.span,
+                                    "move shared definitions into a pack both can import"))
+            return None
+    # Rule ids are unique across everything loaded.
+    rules_by_id: dict[str, A.Rule] = {}
+    owner: dict[str, str] = {}
+    for pf in packs.values():
+        for r in pf.rules:
+            if r.id in rules_by_id:
+                first = rules_by_id[r.id]
+                diags.append(Diagnostic("E101", f"duplicate rule id {r.id}", r.id_span,
+                                        "rule ids are stable and unique; choose another id",
+                                        notes=(f"first defined at {first.span.file}:{first.span.line}",)))
+                continue
+            rules_by_id[r.id] = r
+            owner[r.id] = pf.policy.name
+    checker = Checker(ty.record_type())
+    lowerer = RuleLowerer(checker, rules_by_id, diags)
+    out_packs = []
+    used_defines: set[tuple[str, str]] = set()
+    for name in sorted(packs):
+        pf = packs[name]
+        visible_packs = _import_closure(name, packs)
+        defines: dict[str, A.Define] = {}
+        for vp in reversed(visible_packs):  # own definitions shadow imported ones
+            for d in packs[vp].defines:
+                if vp == name and d.name in defines and defines[d.name] in packs[name].defines:
+                    diags.append(Diagnostic("E114", f"`{d.name}` is defined twice", d.span))
+                defines[d.name] = d
+        visible_rules = {rid for rid, p in owner.items() if p in visible_packs}
+        scope = Scope(defines=defines, params=params, diags=diags)
+        rules = []
+        for r in pf.rules:
+            if owner.get(r.id) != name or rules_by_id.get(r.id) is not r:
+                continue
+            rules.append(lowerer.lower(r, name, scope, visible_rules))
+        _check_defines(pf, checker, scope)
+        p = pf.policy
+        out_packs.append(ir.PackIR(
+            name=name, title=(p.title.zh.raw, p.title.en.raw if p.title.en else p.title.zh.raw),
+            version=p.version or "", source=p.source or "",
+            start=p.in_force.start if p.in_force else None,
+            until=p.in_force.until if p.in_force else None,
+            applies_to=p.applies_to, imports=tuple(i.name for i in pf.imports),
+            rules=tuple(rules), file=pf.path))
+    program = ir.ProgramIR(tuple(out_packs), "")
+    _check_program(program, packs, params, diags)
+    return program
+
+
+def _check_defines(pf: A.PolicyFile, checker: Checker, scope: Scope) -> None:
+    """Constants are checked on their own; parameterised definitions where they are used."""
+    for d in pf.defines:
+        if d.params is None:
+            checker._expand(d, [], scope, d.span)
+
+
+def _check_program(program: ir.ProgramIR, packs: dict[str, A.PolicyFile], params: ParamSet,
+                   diags: list[Diagnostic]) -> None:
+    used_boundaries = {q.boundary for r in program.rules for q in r.requires}
+    for pack in program.packs:
+        for r in pack.rules:
+            if r.kind == "boundary" and r.when is None and r.id not in used_boundaries:
+                diags.append(Diagnostic("W101", f"boundary {r.id} has no `when` and no `require` uses it",
+                                        r.span, "reference it with `require … else "
+                                        f"{r.id}` in a permit, or give it a `when`", "warning"))
+        # Every parameter a pack uses must resolve for each jurisdiction it claims.
+        claimed = pack.applies_to or ("000000",)
+        day = pack.start or dt.date(2000, 1, 1)
+        for r in pack.rules:
+            names = sorted({n.name for e in ir.rule_exprs(r) for n in ir.walk(e) if isinstance(n, ir.ParamRef)})
+            for code in claimed:
+                for n in names:
+                    if params.resolve(n, code, max(day, r.start or day)) is None:
+                        diags.append(Diagnostic(
+                            "E208", f"parameter `param.{n}` has no value for jurisdiction {code} "
+                            f"on {max(day, r.start or day)}", r.span,
+                            f"add a value in force from that date to rules/params/{code}.yaml or the baseline"))
+
+
+def _lint_notes(params: ParamSet) -> list[Diagnostic]:
+    out = []
+    for prof, name, v in params.assumed():
+        out.append(Diagnostic("N301", f"assumed value: {name} = {v.value} for {prof.code} from {v.start}",
+                              Span(prof.file, v.line, 1, v.line, 2),
+                              "replace it with a sourced value when the local rule is known", "note"))
+    return out
+
+
+def _import_closure(name: str, packs: dict[str, A.PolicyFile]) -> list[str]:
+    out, stack = [], [name]
+    while stack:
+        n = stack.pop()
+        if n in out or n not in packs:
+            continue
+        out.append(n)
+        stack.extend(i.name for i in packs[n].imports)
+    return out
+
+
+def _find_cycle(start: str, packs: dict[str, A.PolicyFile]) -> list[str] | None:
+    path: list[str] = []
+
+    def dfs(n: str) -> list[str] | None:
+        if n in path:
+            return path[path.index(n):] + [n] if n == start else None
+        if n not in packs:
+            return None
+        path.append(n)
+        for imp in packs[n].imports:
+            found = dfs(imp.name)
+            if found:
+                return found
+        path.pop()
+        return None
+    return dfs(start)

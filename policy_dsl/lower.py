@@ -1,0 +1,178 @@
+"""Checked rules → IR: clause checks, scopes of messages, evidence and witnesses."""
+
+from __future__ import annotations
+
+from . import ast as A
+from . import ir
+from . import types as ty
+from .errors import Diagnostic, Span, did_you_mean
+from .typecheck import Checker, Scope
+
+REQUIRED_SEVERITY = ("forbid", "permit", "boundary")
+
+
+def _witness_vars(when: A.Expr | None) -> list[A.Quant]:
+    """Top-level `some` quantifiers of a condition (alone or inside a top-level `and`)."""
+    if isinstance(when, A.Quant) and when.kind == "some":
+        return [when, *_witness_vars(when.body)]
+    if isinstance(when, A.BoolOp) and when.op == "and":
+        out: list[A.Quant] = []
+        for item in when.items:
+            out.extend(_witness_vars(item))
+        return out
+    return []
+
+
+class RuleLowerer:
+    def __init__(self, checker: Checker, rules_by_id: dict[str, A.Rule], diags: list[Diagnostic]):
+        self.checker = checker
+        self.rules_by_id = rules_by_id
+        self.diags = diags
+
+    def error(self, code: str, msg: str, span: Span, hint: str | None = None, severity: str = "error"):
+        d = Diagnostic(code, msg, span, hint, severity)
+        if d not in self.diags:
+            self.diags.append(d)
+
+    def _ref(self, ref_id: str, span: Span, visible: set[str], what: str) -> bool:
+        if ref_id in visible:
+            return True
+        best = did_you_mean(ref_id, visible)
+        self.error("E102", f"{what} `{ref_id}` is not a rule of this pack or its imports", span,
+                   f"did you mean `{best}`?" if best else "check the rule id, or add an `import`")
+        return False
+
+    def lower(self, r: A.Rule, pack: str, scope: Scope, visible: set[str]) -> ir.RuleIR:
+        cs = r.clause_spans
+        if r.severity is None and r.kind in REQUIRED_SEVERITY:
+            self.error("E104", f"rule {r.id} has no `severity`", r.id_span,
+                       "add `severity critical|high|medium|low`")
+        if r.cite is None:
+            self.error("E104", f"rule {r.id} has no `cite`", r.id_span,
+                       "add `cite \"document, clause\"` so findings name their source")
+        if r.when is None and r.kind != "boundary":
+            self.error("E104", f"rule {r.id} has no `when` condition", r.id_span,
+                       "add `when <condition>` describing the conduct the item covers")
+        if r.title.en is None:
+            self.error("W103", f"rule {r.id} has no English title", r.title.span,
+                       'write the title as "中文" / "English"', severity="warning")
+        if r.requires and r.kind != "permit":
+            self.error("E112", f"`require` is only allowed in a `permit` rule, not in `{r.kind}`",
+                       r.requires[0].span, "a forbid rule fires on its `when`; use `unless` for exceptions")
+        if r.kind == "tolerance" and "covers" not in cs:
+            self.error("E104", f"tolerance {r.id} has no `covers` clause", r.id_span,
+                       "say which findings it can tolerate: `covers all except N1, N2, N3, N7`")
+        if r.kind != "tolerance" and "covers" in cs:
+            self.error("E112", "`covers` is only allowed in a `tolerance` rule", cs["covers"])
+        if r.window is not None and r.foreach is not None:
+            self.error("E112", "a rule cannot have both `for each` and `window`", cs["window"],
+                       "use `some`/`count` over `window` inside the condition instead")
+
+        vars_: dict[str, ir.Expr] = {}
+        foreach = None
+        if r.foreach is not None:
+            coll = self.checker._collection(r.foreach.coll, scope)
+            foreach = (r.foreach.var, coll)
+            vars_[r.foreach.var] = ir.Var(r.foreach.var, self.checker._elem(coll))
+        window = None
+        if r.window is not None:
+            keys = tuple(self.checker.check(k, scope) for k in r.window.keys)
+            if r.window.within.unit not in ("days", "weeks"):
+                self.error("E203", "a window is measured in days or weeks", r.window.within.span,
+                           "write e.g. `within 30 days`")
+            days = r.window.within.amount * (7 if r.window.within.unit == "weeks" else 1)
+            window = ir.WindowIR(keys, days)
+        has_window = window is not None
+        evidence: list[tuple[str, ir.Expr]] = []
+        witnesses = _witness_vars(r.when)
+        base = scope.child(vars={**scope.vars, **vars_}, window=has_window, evidence=evidence,
+                           witness_vars=frozenset(q.var for q in witnesses))
+
+        when = self.checker.check_bool(r.when, base, "`when`") if r.when is not None else None
+        unless = self.checker.check_bool(r.unless, base, "`unless`") if r.unless is not None else None
+        wit_ir: list[ir.Witness] = []
+        wscope = base.child(evidence=None)
+        for q in witnesses:
+            coll = self.checker._collection(q.coll, wscope)
+            wscope = wscope.child(vars={**wscope.vars, q.var: ir.Var(q.var, self.checker._elem(coll))})
+            body = self.checker.check_bool(q.body, wscope, "the body of `some`")
+            wit_ir.append(ir.Witness(q.var, coll, body))
+
+        requires = []
+        for req in r.requires:
+            req_evidence: list[tuple[str, ir.Expr]] = []
+            cond = self.checker.check_bool(req.cond, base.child(evidence=req_evidence), "`require`")
+            target = self.rules_by_id.get(req.boundary)
+            sev = req.severity
+            if req.boundary not in visible:
+                self._ref(req.boundary, req.boundary_span, visible, "boundary")
+            elif target is not None and target.kind != "boundary":
+                self.error("E111", f"`else {req.boundary}` must name a `boundary` rule, not a `{target.kind}`",
+                           req.boundary_span, "declare the boundary policy with `boundary "
+                           f"{req.boundary} \"…\" / \"…\"`")
+            elif target is not None and target.foreach is not None:
+                same = (r.foreach is not None and
+                        _coll_text(target.foreach.coll) == _coll_text(r.foreach.coll))
+                if not same:
+                    self.error("E111", f"boundary {req.boundary} is about each element of "
+                               f"`{_coll_text(target.foreach.coll)}`, but this rule is not", req.boundary_span,
+                               f"add `for each … in {_coll_text(target.foreach.coll)}` to {r.id}")
+            if sev is None:
+                sev = (target.severity if target is not None else None) or r.severity or "medium"
+            requires.append(ir.RequireIR(cond, req.boundary, sev, req.span, tuple(req_evidence)))
+
+        for ref in r.overrides:
+            self._ref(ref.id, ref.span, visible, "overridden rule")
+            if ref.id == r.id:
+                self.error("E102", f"rule {r.id} cannot override itself", ref.span)
+        for ref in (r.covers or ()) + r.covers_except:
+            self._ref(ref.id, ref.span, visible, "covered rule")
+
+        msg_scope = base.child(evidence=None, placeholder=True,
+                               vars={**base.vars, **{w.var: ir.Var(w.var, self.checker._elem(w.coll))
+                                                     for w in wit_ir}})
+        say = self._text(r.say, msg_scope) if r.say is not None else None
+        remedy = self._text(r.remedy, msg_scope) if r.remedy is not None else None
+        title = (r.title.zh.raw, r.title.en.raw if r.title.en else r.title.zh.raw)
+        if any(isinstance(p, A.Placeholder) for p in r.title.zh.parts):
+            self.error("E209", "titles are fixed text; placeholders belong in `say`", r.title.span)
+        return ir.RuleIR(
+            id=r.id, kind=r.kind, pack=pack, title=title,
+            severity=r.severity or "medium", cite=r.cite or "",
+            basis=r.basis or "inferred", basis_refs=r.basis_refs or "",
+            start=r.in_force.start if r.in_force else None,
+            until=r.in_force.until if r.in_force else None,
+            foreach=foreach, window=window, when=when, unless=unless, requires=tuple(requires),
+            overrides=tuple(o.id for o in r.overrides),
+            covers=tuple(c.id for c in r.covers) if r.covers is not None else None,
+            covers_except=tuple(c.id for c in r.covers_except),
+            outcome=r.outcome or "violation", say=say, remedy=remedy, witnesses=tuple(wit_ir),
+            evidence=tuple(evidence), span=r.span)
+
+    def _text(self, t: A.Text, scope: Scope) -> ir.Bilingual:
+        zh = self._message(t.zh, scope)
+        if t.en is None:
+            self.error("W103", "message has no English text", t.span,
+                       'write it as "中文" / "English"', severity="warning")
+        en = self._message(t.en, scope) if t.en is not None else zh
+        return ir.Bilingual(zh, en)
+
+    def _message(self, tpl: A.Template, scope: Scope) -> ir.Message:
+        parts: list = []
+        sources = []
+        for p in tpl.parts:
+            if isinstance(p, str):
+                parts.append(p)
+            else:
+                parts.append(self.checker.check(p.expr, scope))
+                sources.append(p.source)
+        return ir.Message(tuple(parts), tuple(sources))
+
+
+def _coll_text(e: A.Expr) -> str:
+    from .unparse import unparse
+    return unparse(e)
+
+
+def record_type() -> ty.T:
+    return ty.record_type()

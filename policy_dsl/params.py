@@ -1,0 +1,336 @@
+"""Parameters by jurisdiction and date (OpenFisca-style), each value with its provenance.
+
+A profile file (`rules/params/<code>.yaml`) gives values for one jurisdiction. The
+national baseline `000000` declares every parameter (type, unit, titles). A profile
+inherits, in order: the profiles it names in `inherits`, then its GB/T 2260 parents
+(XXYYZZ → XXYY00 → XX0000), then `000000`. For a date, a profile's value is the latest
+version with `from <= date` (and `date < until` when given); a profile without one
+defers to the next in the chain.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import Diagnostic, Span
+from .ir import Duration
+from . import types as ty
+
+BASELINE = "000000"
+MAX_PARAM_BYTES = 512 * 1024
+PARAM_TYPES = {"money": ty.MONEY, "integer": ty.INT, "number": ty.NUMBER, "boolean": ty.BOOL,
+               "string": ty.STRING, "duration": ty.DURATION, "date": ty.DATE}
+
+
+@dataclass(frozen=True)
+class Version:
+    start: dt.date
+    until: dt.date | None
+    value: Any
+    source: str | None  # "document, clause [S:n]"
+    assumed: bool
+    note: str | None
+    line: int
+
+
+@dataclass(frozen=True)
+class ParamDecl:
+    name: str
+    type: ty.T
+    unit: str | None
+    title: tuple[str, str]
+    line: int
+
+
+@dataclass
+class Profile:
+    code: str
+    title: tuple[str, str]
+    inherits: tuple[str, ...]
+    values: dict[str, list[Version]]
+    file: str
+    decls: dict[str, ParamDecl] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A parameter value with where it came from."""
+
+    name: str
+    value: Any
+    profile: str
+    start: dt.date
+    source: str | None
+    assumed: bool
+
+    def provenance(self) -> str:
+        origin = self.source or "assumed"
+        return f"{self.profile} from {self.start.isoformat()} ({origin})"
+
+
+class ParamSet:
+    def __init__(self, profiles: dict[str, Profile]):
+        self.profiles = profiles
+        base = profiles.get(BASELINE)
+        self.decls: dict[str, ParamDecl] = dict(base.decls) if base else {}
+        self._cache: dict[tuple[str, dt.date], dict[str, Any]] = {}
+
+    def chain(self, code: str) -> list[str]:
+        return _chain(code, self.profiles)
+
+    def resolve(self, name: str, code: str, day: dt.date) -> Resolved | None:
+        for prof_code in self.chain(code):
+            versions = self.profiles[prof_code].values.get(name)
+            if not versions:
+                continue
+            best = None
+            for v in versions:
+                if v.start <= day and (v.until is None or day < v.until):
+                    if best is None or v.start >= best.start:
+                        best = v
+            if best is not None:
+                return Resolved(name, best.value, prof_code, best.start, best.source, best.assumed)
+        return None
+
+    def resolve_all(self, code: str, day: dt.date) -> dict[str, Resolved]:
+        out = {}
+        for name in self.decls:
+            r = self.resolve(name, code, day)
+            if r is not None:
+                out[name] = r
+        return out
+
+    def values_for(self, code: str, day: dt.date) -> dict[str, Any]:
+        """Plain values in force (cached: called once per record)."""
+        key = (code, day)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = {n: r.value for n, r in self.resolve_all(code, day).items()}
+            if len(self._cache) > 100_000:
+                self._cache.clear()
+            self._cache[key] = hit
+        return hit
+
+    def assumed(self) -> list[tuple[Profile, str, Version]]:
+        out = []
+        for code in sorted(self.profiles):
+            prof = self.profiles[code]
+            for name in sorted(prof.values):
+                for v in prof.values[name]:
+                    if v.assumed:
+                        out.append((prof, name, v))
+        return out
+
+
+def _chain(code: str, profiles: dict[str, Profile]) -> list[str]:
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(c: str) -> None:
+        if c in seen:
+            return
+        seen.add(c)
+        if c in profiles:
+            order.append(c)
+            for parent in profiles[c].inherits:
+                visit(parent)
+        if re.fullmatch(r"\d{6}", c):
+            for parent in (c[:4] + "00", c[:2] + "0000"):
+                if parent != c:
+                    visit(parent)
+    visit(code)
+    if BASELINE in profiles and BASELINE not in order:
+        order.append(BASELINE)
+    return order
+
+
+# ---- loading ------------------------------------------------------------------------
+def _line_of(node: Any, default: int = 1) -> int:
+    return getattr(node, "_line", default)
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A safe loader that remembers the line of each mapping (for diagnostics)."""
+
+
+def _construct_mapping(loader, node, deep=False):
+    mapping = yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+    out = _LineDict(mapping)
+    out._line = node.start_mark.line + 1
+    return out
+
+
+class _LineDict(dict):
+    _line = 1
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _text_pair(value: Any, fallback: str) -> tuple[str, str]:
+    if isinstance(value, dict):
+        zh = str(value.get("zh") or fallback)
+        return zh, str(value.get("en") or zh)
+    if value:
+        return str(value), str(value)
+    return fallback, fallback
+
+
+def convert_value(raw: Any, t: ty.T) -> Any:
+    """A YAML value as the language's value of type `t`; raises ValueError."""
+    if raw is None:
+        return None
+    if t.kind in ("money", "number"):
+        if isinstance(raw, bool):
+            raise ValueError("expected a number")
+        try:
+            return Decimal(str(raw))
+        except InvalidOperation:
+            raise ValueError(f"`{raw}` is not a number")
+    if t.kind == "int":
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise ValueError(f"`{raw}` is not an integer")
+        return raw
+    if t.kind == "bool":
+        if not isinstance(raw, bool):
+            raise ValueError(f"`{raw}` is not true/false")
+        return raw
+    if t.kind == "date":
+        if isinstance(raw, dt.date):
+            return raw
+        return dt.date.fromisoformat(str(raw))
+    if t.kind == "duration":
+        m = re.fullmatch(r"(\d+)\s*(days?|weeks?|months?|years?)", str(raw).strip())
+        if not m:
+            raise ValueError(f"`{raw}` is not a duration such as `30 days`")
+        unit = m.group(2) if m.group(2).endswith("s") else m.group(2) + "s"
+        return Duration(int(m.group(1)), unit)
+    if t.kind == "enum":
+        if raw not in t.values:
+            raise ValueError(f"`{raw}` is not one of {', '.join(t.values)}")
+        return raw
+    return str(raw)
+
+
+def load_profile(path: Path, diags: list[Diagnostic]) -> Profile | None:
+    file = str(path)
+    try:
+        raw_bytes = path.read_bytes()
+    except OSError as exc:
+        diags.append(Diagnostic("E301", f"cannot read parameter file: {exc.strerror}", Span(file, 1, 1, 1, 1)))
+        return None
+    if len(raw_bytes) > MAX_PARAM_BYTES:
+        diags.append(Diagnostic("E301", "parameter file too large", Span(file, 1, 1, 1, 1)))
+        return None
+    try:
+        data = yaml.load(raw_bytes.decode("utf-8"), Loader=_LineLoader)  # noqa: S506 - safe subclass
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        diags.append(Diagnostic("E301", f"invalid YAML: {getattr(exc, 'problem', exc)}",
+                                Span(file, line, col, line, col + 1), "check indentation and quoting"))
+        return None
+    if not isinstance(data, dict) or "jurisdiction" not in data:
+        diags.append(Diagnostic("E301", "a parameter file needs `jurisdiction` and `parameters`",
+                                Span(file, 1, 1, 1, 1),
+                                'start with `jurisdiction: "150300"` (quoted: codes like 000000 are text)'))
+        return None
+    code = str(data["jurisdiction"])
+    if not re.fullmatch(r"\d{6}", code):
+        diags.append(Diagnostic("E301", f"jurisdiction `{code}` is not a 6-digit GB/T 2260 code",
+                                Span(file, _line_of(data), 1, _line_of(data), 2),
+                                "quote the code: `jurisdiction: \"000000\"`"))
+        return None
+    inherits = data.get("inherits") or ()
+    if isinstance(inherits, str):
+        inherits = (inherits,)
+    prof = Profile(code, _text_pair(data.get("name"), code), tuple(str(i) for i in inherits), {}, file)
+    params = data.get("parameters") or {}
+    if not isinstance(params, dict):
+        diags.append(Diagnostic("E301", "`parameters` must be a mapping of names to definitions",
+                                Span(file, _line_of(data), 1, _line_of(data), 2)))
+        return prof
+    for name, spec in params.items():
+        line = _line_of(spec, _line_of(params))
+        sp = Span(file, line, 1, line, 2)
+        if not isinstance(spec, dict):
+            diags.append(Diagnostic("E301", f"parameter `{name}` must be a mapping", sp))
+            continue
+        if "type" in spec:
+            tname = str(spec["type"])
+            if tname == "enum":
+                ptype = ty.T("enum", path=f"param.{name}", values=tuple(str(v) for v in spec.get("values_allowed", [])))
+            elif tname in PARAM_TYPES:
+                ptype = PARAM_TYPES[tname]
+            else:
+                diags.append(Diagnostic("E302", f"unknown parameter type `{tname}`", sp,
+                                        f"use one of: {', '.join(sorted(PARAM_TYPES) + ['enum'])}"))
+                continue
+            prof.decls[name] = ParamDecl(name, ptype, spec.get("unit"), _text_pair(spec.get("title"), name), line)
+        versions = []
+        for v in spec.get("values") or []:
+            vline = _line_of(v, line)
+            vsp = Span(file, vline, 1, vline, 2)
+            if not isinstance(v, dict) or "from" not in v or "value" not in v:
+                diags.append(Diagnostic("E301", f"each value of `{name}` needs `from` and `value`", vsp))
+                continue
+            try:
+                start = v["from"] if isinstance(v["from"], dt.date) else dt.date.fromisoformat(str(v["from"]))
+                until = v.get("until")
+                if until is not None and not isinstance(until, dt.date):
+                    until = dt.date.fromisoformat(str(until))
+            except ValueError:
+                diags.append(Diagnostic("E301", f"`from`/`until` of `{name}` must be dates (YYYY-MM-DD)", vsp))
+                continue
+            src = v.get("source")
+            if isinstance(src, dict):
+                src = ", ".join(str(src[k]) for k in ("document", "clause", "ref") if src.get(k))
+            assumed = bool(v.get("assumed", False))
+            if not src and not assumed:
+                diags.append(Diagnostic("E303", f"value of `{name}` from {start} has no source", vsp,
+                                        "add `source: {document: …, clause: …}` or mark it `assumed: true`"))
+            versions.append(Version(start, until, v["value"], src or None, assumed, v.get("note"), vline))
+        prof.values[name] = versions
+    return prof
+
+
+def load_params(paths: list[Path], diags: list[Diagnostic]) -> ParamSet:
+    profiles: dict[str, Profile] = {}
+    for path in sorted(paths):
+        prof = load_profile(path, diags)
+        if prof is None:
+            continue
+        if prof.code in profiles:
+            diags.append(Diagnostic("E301", f"two parameter files for jurisdiction {prof.code}",
+                                    Span(str(path), 1, 1, 1, 2), f"the other is {profiles[prof.code].file}"))
+            continue
+        profiles[prof.code] = prof
+    ps = ParamSet(profiles)
+    # Type-check every value against its declaration.
+    for prof in profiles.values():
+        for name, versions in prof.values.items():
+            decl = ps.decls.get(name) or prof.decls.get(name)
+            if decl is None:
+                line = versions[0].line if versions else 1
+                diags.append(Diagnostic("E304", f"parameter `{name}` is not declared in the baseline {BASELINE}",
+                                        Span(prof.file, line, 1, line, 2),
+                                        "declare it (with `type`) in the 000000 profile first"))
+                continue
+            converted = []
+            for v in versions:
+                try:
+                    value = convert_value(v.value, decl.type)
+                except ValueError as exc:
+                    diags.append(Diagnostic("E302", f"value of `{name}` does not fit type {decl.type}: {exc}",
+                                            Span(prof.file, v.line, 1, v.line, 2)))
+                    continue
+                converted.append(Version(v.start, v.until, value, v.source, v.assumed, v.note, v.line))
+            versions[:] = converted
+    return ps

@@ -1,0 +1,130 @@
+"""Runtime value operations shared by every Python evaluator (dates, durations, builtins).
+
+Unknown is `None` and behaves like SQL NULL: every operation on it is unknown, except
+`is known`/`is missing` and `coalesce`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import math
+import re
+from decimal import Decimal, ROUND_HALF_UP
+from functools import lru_cache
+
+from .ir import Duration
+
+
+def add_duration(day: dt.date | dt.datetime, dur: Duration, sign: int = 1) -> dt.date | dt.datetime:
+    """Calendar arithmetic. Months and years keep the day of month, clamped to the month's
+    last day: 2024-01-31 + 1 month = 2024-02-29; 2023-01-31 + 1 month = 2023-02-28."""
+    n = dur.amount * sign
+    if dur.unit == "days":
+        return day + dt.timedelta(days=n)
+    if dur.unit == "weeks":
+        return day + dt.timedelta(weeks=n)
+    months = n * (12 if dur.unit == "years" else 1)
+    total = day.year * 12 + (day.month - 1) + months
+    year, month = divmod(total, 12)
+    month += 1
+    last = calendar.monthrange(year, month)[1]
+    return day.replace(year=year, month=month, day=min(day.day, last))
+
+
+def as_date(x: dt.date | dt.datetime) -> dt.date:
+    return x.date() if isinstance(x, dt.datetime) else x
+
+
+def days_between(a, b) -> int:
+    return (as_date(b) - as_date(a)).days
+
+
+@lru_cache(maxsize=256)
+def _regex(pattern: str) -> re.Pattern:
+    return re.compile(pattern)
+
+
+def _round(x, n):
+    q = Decimal(1).scaleb(-n)
+    return Decimal(x).quantize(q, rounding=ROUND_HALF_UP)
+
+
+def _char_at(s: str, i: int):
+    return s[i] if 0 <= i < len(s) else None
+
+
+def _substr(s: str, start: int, length: int):
+    return s[start:start + length] if start >= 0 and length >= 0 else None
+
+
+def _quarter(d) -> int:
+    return (as_date(d).month - 1) // 3 + 1
+
+
+# Builtins that return unknown when any argument is unknown.
+STRICT_BUILTINS = {
+    "length": len,
+    "upper": str.upper,
+    "char_at": _char_at,
+    "index_of": lambda s, sub: s.find(sub),
+    "substr": _substr,
+    "matches": lambda s, pat: _regex(pat).fullmatch(s) is not None,
+    "days_between": days_between,
+    "date_of": as_date,
+    "year": lambda d: d.year,
+    "month": lambda d: d.month,
+    "quarter": _quarter,
+    "floor": lambda x: math.floor(x),
+    "abs": abs,
+    "round": _round,
+    "min": min,
+    "max": max,
+    "range": lambda a, b: list(range(a, b)),
+}
+
+
+def arith(op: str, a, b):
+    """Exact arithmetic; returns None for division by zero (the caller reports it)."""
+    if op == "+":
+        if isinstance(b, Duration):
+            return add_duration(a, b)
+        return a + b
+    if op == "-":
+        if isinstance(b, Duration):
+            return add_duration(a, b, -1)
+        return a - b
+    if op == "*":
+        return a * b
+    if b == 0:
+        return None
+    if op == "/":
+        return Decimal(a) / Decimal(b)
+    return a % b
+
+
+def format_value(value, labels: dict | None = None, lang: str = "zh") -> str:
+    """How a value appears in a message: enum labels in the reader's language, exact decimals."""
+    if value is None:
+        return "未知" if lang == "zh" else "unknown"
+    if isinstance(value, bool):
+        if lang == "zh":
+            return "是" if value else "否"
+        return "yes" if value else "no"
+    if isinstance(value, Decimal):
+        text = format(value, "f")
+        if "." in text:
+            text = text.rstrip("0").rstrip(".") if len(text.split(".")[1]) > 2 else text
+        return text
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, str) and labels and value in labels:
+        return labels[value].get(lang) or value
+    if isinstance(value, (list, tuple)):
+        return "、".join(format_value(v, labels, lang) for v in value) if lang == "zh" else \
+            ", ".join(format_value(v, labels, lang) for v in value)
+    if isinstance(value, dict):
+        return "{…}"
+    return str(value)
