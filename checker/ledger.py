@@ -64,7 +64,7 @@ class LedgerError(Exception):
     """A ledger operation failed; nothing was written.
 
     ``code`` is stable (``duplicate_ids``, ``invalid_records``, ``too_many_records``,
-    ``ledger_missing``, ``ledger_unreadable``, ``ledger_newer``).
+    ``ledger_missing``, ``ledger_unreadable``, ``ledger_newer``, ``ledger_busy``).
     """
 
     def __init__(
@@ -279,7 +279,7 @@ def default_ledger_path() -> Path:
 class Ledger:
     """The ledger file. Use as a context manager; safe to share between threads."""
 
-    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+    def __init__(self, path: str | Path, *, create: bool = True, timeout: float = 30.0) -> None:
         self.path = Path(path)
         if not self.path.exists():
             if not create:
@@ -292,7 +292,7 @@ class Ledger:
         self._lock = threading.RLock()
         try:
             self._conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+                self.path, isolation_level=None, check_same_thread=False, timeout=timeout
             )
             self._setup()
         except sqlite3.DatabaseError as exc:
@@ -308,26 +308,25 @@ class Ledger:
 
     def _setup(self) -> None:
         conn = self._conn
-        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA journal_mode=WAL")  # persistent; a no-op once set
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            has_version = conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'"
-            ).fetchone()
-            if not has_version:
-                for statement in _SCHEMA:
-                    conn.execute(statement)
-                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-                version = SCHEMA_VERSION
-            else:
-                row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
-                version = row[0] if row else None
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        version = self._version()  # a plain read: does not wait for a running import
+        if version is None:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                version = self._version()
+                if version is None:
+                    for statement in _SCHEMA:
+                        conn.execute(statement)
+                    conn.execute(
+                        "INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,)
+                    )
+                    version = SCHEMA_VERSION
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
         if version != SCHEMA_VERSION:
             conn.close()
             raise LedgerError(
@@ -336,6 +335,15 @@ class Ledger:
                 f"Ledger {self.path} has format version {version}; "
                 f"this program supports {SCHEMA_VERSION}",
             )
+
+    def _version(self) -> int | None:
+        exists = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+        ).fetchone()
+        if not exists:
+            return None
+        row = self._conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        return row[0] if row else None
 
     def close(self) -> None:
         with self._lock:
@@ -360,7 +368,15 @@ class Ledger:
         with self._lock:
             conn = self._conn
             added_at = _utc_now()
-            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise LedgerError(
+                    "ledger_busy",
+                    f"账本 {self.path} 正被其他导入占用，请稍后重试（{source} 未导入）",
+                    f"Ledger {self.path} is busy with another import; try again later "
+                    f"({source} not added)",
+                ) from exc
             try:
                 count = self._insert_all(records, source, added_at)
             except BaseException:

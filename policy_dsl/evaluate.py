@@ -44,6 +44,14 @@ class Finding:
     suppressed_by: str | None = None
     conflict: tuple[str, str] | None = None
     covered: tuple[str, ...] = ()
+    require: ir.RequireIR | None = None  # the failed/undecided `require`, for boundary findings
+
+    @property
+    def evidence(self) -> tuple[tuple[str, ir.Expr], ...]:
+        """The facts worth showing with this finding: its require's, else its rule's."""
+        if self.require is not None:
+            return self.require.evidence
+        return (self.via or self.rule).evidence
 
     @property
     def rule_id(self) -> str:
@@ -203,7 +211,7 @@ class Evaluator:
                     brule = b.ir if b is not None else rule
                     out = "review" if s is None else brule.outcome
                     findings.append(Finding(brule, "boundary", out, q.severity, rule, scope, v, paths,
-                                            q.cond))
+                                            q.cond, require=q))
             if ok:
                 findings.append(Finding(rule, "permit", "compliant", rule.severity, None, scope, v, paths))
         elif status is True:

@@ -606,3 +606,39 @@ def test_cli_add_unreadable_input(tmp_path: Path, cli_app) -> None:
     )
     assert result.exit_code == 2
     assert result.stderr == f"Cannot read {tmp_path}: is a directory\n"
+
+
+def test_readers_do_not_wait_for_a_running_import(tmp_path: Path) -> None:
+    path = seeded(tmp_path)
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("DELETE FROM records")  # uncommitted
+    try:
+        with Ledger(path, timeout=0.1) as reader:
+            assert reader.count() == 2
+            assert [r["id"] for r in reader.history("O-0042")] == ["R-2"]
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
+def test_busy_ledger(tmp_path: Path) -> None:
+    path = seeded(tmp_path)
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        with Ledger(path, timeout=0.1) as ledger:
+            with pytest.raises(LedgerError) as info:
+                ledger.add_records([rec("R-9")], source="b.jsonl")
+            assert info.value.code == "ledger_busy"
+            assert info.value.message_zh == (
+                f"账本 {path} 正被其他导入占用，请稍后重试（b.jsonl 未导入）"
+            )
+            assert info.value.message_en == (
+                f"Ledger {path} is busy with another import; try again later (b.jsonl not added)"
+            )
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    with Ledger(path) as ledger:
+        assert ledger.add_records([rec("R-9")], source="b.jsonl") == 1
