@@ -1,0 +1,183 @@
+"""A record's evaluation result → its JSON report entry (findings with text, evidence, missing facts)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from policy_dsl import ir
+from policy_dsl import types as ty
+from policy_dsl.evaluate import Evaluator, Finding, RecordResult
+from policy_dsl.values import format_value
+
+from .suggest import suggestion
+
+_REVIEW_TEXT = {
+    "zh": "无法判断，需要复核：缺少{fields}",
+    "en": "Cannot decide; needs review: missing {fields}",
+}
+_CONFLICT_TEXT = {
+    "zh": "{a} 认定合规，而 {b} 认定违规，二者未声明优先关系（规则冲突，需人工判断）",
+    "en": "{a} finds this compliant while {b} forbids it, and neither declares priority "
+          "(a rule conflict: needs a human decision)",
+}
+_TOLERATED_TEXT = {
+    "zh": "已事前备案容错，以下问题按容错处理：{rules}",
+    "en": "Covered by a pre-registered fault-tolerance filing: {rules}",
+}
+
+
+def json_value(value: Any) -> Any:
+    """Evidence values as JSON: exact decimals as strings, dates ISO."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: json_value(v) for k, v in value.items()}
+    return value
+
+
+def record_entry(item: Any, result: RecordResult, ev: Evaluator, lang: str, explain: bool) -> dict:
+    r = item.data
+    findings = [finding_dict(r, f, result, ev, lang) for f in result.findings]
+    entry = {
+        "id": r["id"],
+        "outcome": result.outcome,
+        "jurisdiction": r["jurisdiction"],
+        "date": r["date"].isoformat(),
+        "source": {"file": item.source, "line": item.line, "location": item.location},
+        "findings": findings,
+        "errors": [],
+    }
+    if explain:
+        entry["explanation"] = explanation(r, result, ev, lang)
+    return entry
+
+
+def finding_dict(r: dict, f: Finding, result: RecordResult, ev: Evaluator, lang: str) -> dict:
+    zh = lang == "zh"
+    rule = f.rule
+    tracer = ev.tracer(r, f, result.params)
+    missing: list[str] = []
+    if f.outcome == "review" and f.cond is not None:
+        missing = sorted(tracer.eval(f.cond)[1])
+    elif f.tolerated_by and f.cond is not None:
+        missing = sorted(tracer.eval(f.cond)[1])
+    title = rule.title[0 if zh else 1]
+    if f.kind == "conflict":
+        a, b = f.conflict
+        message = _CONFLICT_TEXT[lang].format(a=a, b=b)
+        title = "规则冲突" if zh else "Rule conflict"
+    elif f.kind == "tolerance":
+        message = _TOLERATED_TEXT[lang].format(rules="、".join(f.covered) if zh else ", ".join(f.covered))
+    elif f.outcome == "review" and missing:
+        fields = "、".join(field_label(m, lang) for m in missing) if zh else \
+            ", ".join(field_label(m, lang) for m in missing)
+        message = _REVIEW_TEXT[lang].format(fields=fields)
+    elif rule.say is not None:
+        message = tracer.render(rule.say.zh if zh else rule.say.en, lang)
+    else:
+        message = title
+    remedy = tracer.render(rule.remedy.zh if zh else rule.remedy.en, lang) if rule.remedy else None
+    evidence = {}
+    for label, expr in f.evidence:
+        try:
+            evidence[label] = json_value(tracer.value(expr))
+        except (KeyError, TypeError):
+            continue
+    out = {
+        "rule": f.rule_id,
+        "kind": f.kind,
+        "outcome": f.outcome,
+        "severity": f.severity,
+        "title": title,
+        "message": message,
+        "citation": rule.cite,
+        "basis": rule.basis,
+        "remedy": remedy,
+        "evidence": evidence,
+        "missing": missing,
+        "element": f.element,
+        "via": f.via.id if f.via else None,
+        "tolerated_by": f.tolerated_by,
+        "notes": list(tracer.notes),
+    }
+    if f.outcome in ("violation", "review"):
+        out["suggestion"] = suggestion(f, tracer, missing, lang)
+    return out
+
+
+def explanation(r: dict, result: RecordResult, ev: Evaluator, lang: str) -> dict:
+    """Every rule considered: fired / not fired / undecided, with the values compared."""
+    zh = lang == "zh"
+    words = {True: "fired" , False: "not_fired", None: "undecided"}
+    rules = []
+    for e in result.trace or ():
+        item = {"rule": e.rule.id, "kind": e.rule.kind, "title": e.rule.title[0 if zh else 1],
+                "element": e.element, "status": words[e.status]}
+        if e.rule.kind == "permit" and e.status is not None:
+            item["status"] = "applies" if e.status else "does_not_apply"
+        if e.requires:
+            item["requires"] = [{"boundary": q.boundary, "status": {True: "met", False: "breached",
+                                                                    None: "undecided"}[s]}
+                                for q, s in e.requires]
+        rules.append(item)
+    for f in result.suppressed:
+        rules.append({"rule": f.rule.id, "kind": f.kind, "status": "overridden",
+                      "overridden_by": f.suppressed_by, "element": f.element})
+    params = []
+    for name, res in sorted(ev.params.resolve_all(r["jurisdiction"], r["date"]).items()):
+        params.append({"name": name, "value": json_value(res.value), "profile": res.profile,
+                       "from": res.start.isoformat(), "source": res.source, "assumed": res.assumed})
+    packs = [{"name": p.name, "version": p.version} for p in ev.program.packs]
+    return {"rules": rules, "parameters": params, "packs": packs}
+
+
+# ---- field labels from the schema, for "missing facts" questions ------------------------
+@lru_cache(maxsize=4096)
+def field_label(path: str, lang: str) -> str:
+    """`meals[1].diners` → 第2项用餐的用餐人数 (meals[1].diners)."""
+    if path.startswith("param."):
+        return path
+    schema = ty.record_schema()
+    node: Any = schema
+    words = []
+    for part in re.findall(r"[A-Za-z_]+|\[\d+\]", path):
+        if part.startswith("["):
+            continue
+        node = _props(node, schema).get(part) if node is not None else None
+        if node is None:
+            return path
+        title = node.get("x-title-zh" if lang == "zh" else "title") or part
+        words.append(title)
+        node = _items(node, schema)
+    label = "·".join(words) if lang == "zh" else " › ".join(words)
+    return f"{label}（{path}）" if lang == "zh" else f"{label} ({path})"
+
+
+def _deref(node: dict, schema: dict) -> dict:
+    if "$ref" in node:
+        return schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+    if "anyOf" in node:
+        for alt in node["anyOf"]:
+            if alt.get("type") != "null":
+                return _deref(alt, schema)
+    return node
+
+
+def _props(node: dict, schema: dict) -> dict:
+    return _deref(node, schema).get("properties", {})
+
+
+def _items(node: dict, schema: dict) -> dict:
+    n = _deref(node, schema)
+    return n.get("items", n) if "items" in n else n
+
+
+__all__ = ["record_entry", "finding_dict", "field_label", "json_value", "ir"]

@@ -1,0 +1,123 @@
+""""What would make it compliant": the smallest change of facts the failed condition allows.
+
+For a breached `require`, each numeric comparison against a limit gives the amount by which
+the fact must change; an equality on an enum or flag gives the value it must take; for a
+fired `forbid`, the facts that made it fire are named. A review lists the missing facts as
+questions to answer.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from policy_dsl import ir
+from policy_dsl.evaluate import Finding
+from policy_dsl.explain import Tracer
+from policy_dsl.values import format_value
+
+_FLIP = {"<=": ">", "<": ">=", ">=": "<", ">": "<=", "==": "!=", "!=": "=="}
+
+
+def suggestion(f: Finding, tracer: Tracer, missing: list[str], lang: str) -> dict:
+    from .findings import field_label, json_value
+
+    zh = lang == "zh"
+    if f.outcome == "review":
+        questions = [field_label(m, lang) for m in missing]
+        if not questions:
+            return {"text": "需由纪检监察部门人工判断" if zh else "Needs a human judgement", "changes": [],
+                    "questions": []}
+        text = ("补充以下事实即可判断：" + "；".join(questions)) if zh else \
+            ("Provide these facts to decide: " + "; ".join(questions))
+        return {"text": text, "changes": [], "questions": questions}
+    labels = {id(expr): _fact(expr, label, tracer, lang) for label, expr in f.evidence}
+    changes: list[dict] = []
+    if f.require is not None:  # a breached boundary: what would meet it
+        _needed(f.require.cond, tracer, labels, changes, want=True)
+    elif f.rule.unless is not None:  # a fired prohibition: its declared exception
+        _needed(f.rule.unless, tracer, labels, changes, want=True)
+    texts = []
+    for c in changes[:3]:
+        texts.append(_describe(c, lang))
+    text = ("；或".join(texts) if zh else "; or ".join(texts)) if texts else ""
+    return {"text": text, "changes": [{k: json_value(v) for k, v in c.items() if k != "labels"}
+                                      for c in changes[:3]], "questions": []}
+
+
+def _needed(e: ir.Expr, t: Tracer, labels: dict, out: list[dict], want: bool) -> None:
+    """Collect simple fact changes that would make `e` evaluate to `want`."""
+    if isinstance(e, ir.Or) and want or isinstance(e, ir.And) and not want:
+        for item in e.items:  # any one alternative suffices
+            _needed(item, t, labels, out, want)
+        return
+    if isinstance(e, ir.And) and want or isinstance(e, ir.Or) and not want:
+        for item in e.items:  # every failing part must change
+            if t.value(item) is not want:
+                _needed(item, t, labels, out, want)
+        return
+    if isinstance(e, ir.Not):
+        _needed(e.operand, t, labels, out, not want)
+        return
+    if isinstance(e, ir.Cmp):
+        op = e.op if want else _FLIP[e.op]
+        left, right = t.value(e.left), t.value(e.right)
+        label = labels.get(id(e.left))
+        if label is None or left is None or right is None:
+            return
+        if e.left.type.numeric and e.right.type.numeric and op in ("<=", "<", ">=", ">"):
+            delta = Decimal(left) - Decimal(right)
+            out.append({"fact": label, "current": left, "limit": right, "op": op,
+                        "change": -delta})
+        else:
+            enum_labels = e.left.type.labels if e.left.type.kind == "enum" else None
+            key = "required" if op == "==" else "not"
+            if op in ("==", "!="):
+                out.append({"fact": label, "current": left, key: right, "op": op, "labels": enum_labels})
+        return
+    if isinstance(e, ir.InSet):
+        label = labels.get(id(e.item))
+        if label is None:
+            return
+        allowed = [o.value for o in e.options if isinstance(o, ir.Const)]
+        negated = e.negated if want else not e.negated
+        key = "not_in" if negated else "one_of"
+        out.append({"fact": label, "current": t.value(e.item), key: allowed, "op": key,
+                    "labels": e.item.type.labels if e.item.type.kind == "enum" else None})
+
+
+def _fact(expr: ir.Expr, label: str, tracer: Tracer, lang: str) -> str:
+    """A record field by its schema title and concrete path; derived values by their source text."""
+    from .findings import field_label
+
+    if isinstance(expr, ir.Field):
+        path = tracer.path_of(expr)
+        if path:
+            return field_label(path, lang)
+    return label
+
+
+def _describe(c: dict, lang: str) -> str:
+    zh = lang == "zh"
+    labels = c.get("labels")
+    fmt = lambda v: format_value(v, labels, lang)  # noqa: E731
+    fact = c["fact"]
+    op = c["op"]
+    if op in ("<=", "<", ">=", ">"):
+        cur, lim = fmt(c["current"]), fmt(c["limit"])
+        amount = fmt(abs(c["change"]))
+        if op in ("<=", "<"):
+            return (f"{fact} 为 {cur}，需{'不超过' if op == '<=' else '低于'} {lim}（减少 {amount}）" if zh else
+                    f"{fact} is {cur}; it must be {'at most' if op == '<=' else 'below'} {lim} (reduce by {amount})")
+        return (f"{fact} 为 {cur}，需{'不低于' if op == '>=' else '高于'} {lim}（增加 {amount}）" if zh else
+                f"{fact} is {cur}; it must be {'at least' if op == '>=' else 'above'} {lim} (increase by {amount})")
+    if op == "==":
+        return (f"{fact} 应为 {fmt(c['required'])}（现为 {fmt(c['current'])}）" if zh else
+                f"{fact} must be {fmt(c['required'])} (now {fmt(c['current'])})")
+    if op == "!=":
+        return (f"{fact} 不应为 {fmt(c['not'])}" if zh else f"{fact} must not be {fmt(c['not'])}")
+    if op == "one_of":
+        opts = "、".join(fmt(v) for v in c["one_of"]) if zh else ", ".join(fmt(v) for v in c["one_of"])
+        return (f"{fact} 应为以下之一：{opts}（现为 {fmt(c['current'])}）" if zh else
+                f"{fact} must be one of: {opts} (now {fmt(c['current'])})")
+    opts = "、".join(fmt(v) for v in c["not_in"]) if zh else ", ".join(fmt(v) for v in c["not_in"])
+    return (f"{fact} 不应为：{opts}（现为 {fmt(c['current'])}）" if zh else
+            f"{fact} must not be: {opts} (now {fmt(c['current'])})")
