@@ -117,6 +117,9 @@ _TYPE_NAMES = {
 }
 
 
+_GOT_NAMES = {"boolean": ("布尔值", "a boolean")}
+
+
 def _json_type(v: Any) -> str:
     if v is None:
         return "null"
@@ -180,16 +183,23 @@ class _Msg:
 
     @staticmethod
     def type(
-        parent: Any, key: Any, v: Any, expected: list[str], quote_hint: bool = False
+        parent: Any,
+        key: Any,
+        v: Any,
+        expected: list[str],
+        quote_hint: bool = False,
+        hint: dict | None = None,
     ) -> RecordError:
         exp = [t for t in expected if t != "null"] or expected
-        zh_exp = "或".join(_TYPE_NAMES.get(t, (t, t))[0] for t in exp)
-        en_exp = " or ".join(_TYPE_NAMES.get(t, (t, t))[1] for t in exp)
+        zh_exp = "应为" + "或".join(_TYPE_NAMES.get(t, (t, t))[0] for t in exp)
+        en_exp = "expected " + " or ".join(_TYPE_NAMES.get(t, (t, t))[1] for t in exp)
+        if hint:  # e.g. money: say what an amount looks like, not "number or string"
+            zh_exp, en_exp = hint.get("zh", zh_exp), hint.get("en", en_exp)
         got = _json_type(v)
-        zh_got, en_got = _TYPE_NAMES.get(got, (got, got))
+        zh_got, en_got = _GOT_NAMES.get(got, _TYPE_NAMES.get(got, (got, got)))
         shown = "" if v is None else " " + _show(v)
-        zh = f"应为{zh_exp}，实际为{zh_got}{shown}"
-        en = f"expected {en_exp}, got {en_got}{shown}"
+        zh = f"{zh_exp}，实际为{zh_got}{shown}"
+        en = f"{en_exp}, got {en_got}{shown}"
         if quote_hint and isinstance(v, int) and not isinstance(v, bool):
             zh += f'；如为代码或编号，请加引号："{v}"'
             en += f'; if this is a code, quote it: "{v}"'
@@ -594,6 +604,7 @@ class _Compiler:
             table[list], ftable[list] = self._array(node)
         expected = list(types)
         quote_hint = "pattern" in node and node.get("x-normalise") is None
+        type_hint = node.get("x-format-hint") if node.get("x-normalise") else None
 
         def fallback(v: Any, parent: Any, key: Any, errs: list) -> Any:
             for base in type(v).__mro__[1:]:  # subclasses of the JSON types
@@ -602,7 +613,7 @@ class _Compiler:
                     if base is int and isinstance(v, bool):
                         break
                     return v if h is _IDENT else h(v, parent, key, errs)
-            errs.append(_Msg.type(parent, key, v, expected, quote_hint))
+            errs.append(_Msg.type(parent, key, v, expected, quote_hint, type_hint))
             return None
 
         typeset = frozenset(ftable) if all(h is _IDENT for h in ftable.values()) else None
