@@ -239,30 +239,48 @@ def _prepare(record: Mapping[str, Any]) -> _Prepared:
     )
 
 
-def _unpack(item: Any, index: int, source: str) -> tuple[Mapping[str, Any] | None, str, str, str]:
-    """(record or None, location, reason zh, reason en) for a dict or a LoadedRecord."""
+@dataclass(frozen=True)
+class _Item:
+    """One input record as the ledger sees it."""
+
+    record: Mapping[str, Any] | None  # None when invalid
+    location: str
+    why_zh: str = ""
+    why_en: str = ""
+    repeated_id: str | None = None  # the loader already saw this id in the file
+
+
+def _unpack(item: Any, index: int, source: str) -> _Item:
+    """A normalised dict, or a LoadedRecord from checker.records (duck-typed to keep
+    the ledger import-light), as an :class:`_Item`."""
     if isinstance(item, Mapping):
         location = f"{source}#{index}"
         problem = _structural_problem(item)
         if problem is None:
-            return item, location, "", ""
-        return None, location, problem[0], problem[1]
-    # A LoadedRecord from checker.records (duck-typed to keep the ledger import-light).
+            return _Item(item, location)
+        return _Item(None, location, *problem)
     location = getattr(item, "location", None) or f"{source}:{getattr(item, 'line', index)}"
     data = getattr(item, "data", None)
     errors = list(getattr(item, "errors", ()) or ())
-    if getattr(item, "valid", data is not None) and data is not None and not errors:
-        record, _, why_zh, why_en = _unpack(data, index, source)
-        return record, location, why_zh, why_en
-    if errors:
-        first = errors[0]
-        path = getattr(first, "path", "") or ""
-        zh = getattr(first, "message_zh", "") or getattr(first, "code", "invalid")
-        en = getattr(first, "message_en", "") or getattr(first, "code", "invalid")
-        if path:
-            zh, en = f"{path}：{zh}", f"{path}: {en}"
-        return None, location, zh, en
-    return None, location, "记录无效", "invalid record"
+    if data is not None and not errors:
+        inner = _unpack(data, index, source)
+        return _Item(inner.record, location, inner.why_zh, inner.why_en)
+    record_id = getattr(item, "record_id", None)
+    others = [e for e in errors if getattr(e, "code", "") != "duplicate_id"]
+    if record_id and len(others) < len(errors) and not others:
+        return _Item(None, location, repeated_id=str(record_id))
+    if not others:
+        return _Item(None, location, "记录无效", "invalid record")
+    first = others[0]
+    path = getattr(first, "path", "") or ""
+    zh = getattr(first, "message_zh", "") or getattr(first, "code", "invalid")
+    en = getattr(first, "message_en", "") or getattr(first, "code", "invalid")
+    if path:
+        zh, en = f"{path}: {zh}", f"{path}: {en}"
+    if len(others) > 1:
+        zh += f"（另有 {len(others) - 1} 处错误）"
+        en += f" (and {len(others) - 1} more errors)"
+    return _Item(None, location, zh, en)
 
 
 def _utc_now() -> str:
@@ -409,10 +427,14 @@ class Ledger:
                     f"{source}: file rejected: more than {MAX_RECORDS_PER_FILE} records; "
                     "split the file",
                 )
-            record, location, why_zh, why_en = _unpack(item, index, source)
+            unpacked = _unpack(item, index, source)
+            record, location = unpacked.record, unpacked.location
+            if unpacked.repeated_id is not None:
+                in_file[unpacked.repeated_id] = None
+                continue
             if record is None:
-                invalid_zh.append(f"{location} {why_zh}")
-                invalid_en.append(f"{location} {why_en}")
+                invalid_zh.append(f"{location} {unpacked.why_zh}")
+                invalid_en.append(f"{location} {unpacked.why_en}")
                 continue
             rid = record["id"]
             if rid in seen:

@@ -44,18 +44,6 @@ def _open(path: Path | None, lang: str, *, create: bool):  # -> Ledger
         raise typer.Exit(EXIT_UNREADABLE) from None
 
 
-def _unreadable(path: Path) -> str | None:
-    """Why a file cannot be read at all, or None."""
-    try:
-        with path.open("rb") as handle:
-            handle.read(1)
-    except IsADirectoryError:
-        return "is a directory"
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    return None
-
-
 def add(
     files: Annotated[
         list[Path], typer.Argument(help="记录文件 / Record files.", show_default=False)
@@ -72,35 +60,36 @@ def add(
 ) -> None:
     """导入已完成的交往记录；每个文件一个事务 / Add records, one transaction per file."""
     from checker.ledger import LedgerError
-    from checker.records import iter_records
+    from checker.records import InputError, iter_records
 
     lang = _lang(lang)
     added = rejected = unreadable = records_added = 0
     with _open(ledger, lang, create=True) as store:
         for path in files:
-            reason = _unreadable(path)
-            if reason is None:
-                try:
-                    count = store.add_records(
-                        iter_records([path], input_format=input_format), source=str(path)
-                    )
-                except LedgerError as exc:
-                    rejected += 1
-                    typer.echo(exc.message(lang), err=True)
-                    continue
-                except (OSError, UnicodeError, ValueError) as exc:
-                    reason = str(exc)
-                else:
-                    added += 1
-                    records_added += count
-                    typer.echo(
-                        _t(lang, f"已导入 {path}：{count} 条记录", f"Added {path}: {count} records")
-                    )
-                    continue
-            unreadable += 1
-            typer.echo(
-                _t(lang, f"无法读取 {path}：{reason}", f"Cannot read {path}: {reason}"), err=True
-            )
+            name = "<stdin>" if str(path) == "-" else str(path)
+            try:
+                count = store.add_records(
+                    iter_records([str(path)], input_format=input_format), source=name
+                )
+            except LedgerError as exc:
+                rejected += 1
+                typer.echo(exc.message(lang), err=True)
+            except InputError as exc:
+                unreadable += 1
+                typer.echo(exc.message(lang), err=True)
+            except OSError as exc:
+                unreadable += 1
+                reason = exc.strerror or str(exc)
+                typer.echo(
+                    _t(lang, f"无法读取 {name}：{reason}", f"Cannot read {name}: {reason}"),
+                    err=True,
+                )
+            else:
+                added += 1
+                records_added += count
+                typer.echo(
+                    _t(lang, f"已导入 {name}：{count} 条记录", f"Added {name}: {count} records")
+                )
         total = store.count()
         where = store.path
     typer.echo(

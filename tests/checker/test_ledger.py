@@ -316,7 +316,7 @@ def test_loaded_records_are_named_by_location(ledger: Ledger) -> None:
     )
     with pytest.raises(LedgerError) as info:
         ledger.add_records([good, bad], source="a.jsonl")
-    assert info.value.message_zh.endswith("无效记录：a.jsonl:2 official.id：缺少必填字段。")
+    assert info.value.message_zh.endswith("无效记录：a.jsonl:2 official.id: 缺少必填字段。")
     assert info.value.message_en.endswith("Invalid records: a.jsonl:2 official.id: required.")
     assert ledger.add_records([good], source="a.jsonl") == 1
 
@@ -599,46 +599,79 @@ def test_cli_add_unreadable_input(tmp_path: Path, cli_app) -> None:
     missing = tmp_path / "missing.jsonl"
     result = invoke(cli_app, "ledger", "add", str(missing), str(good), "--ledger", str(ledger))
     assert result.exit_code == 2
-    assert result.stderr == f"无法读取 {missing}：No such file or directory\n"
+    assert result.stderr == f"找不到文件 {missing}\n"
     assert f"已导入 {good}：1 条记录" in result.stdout
+    assert "无法读取 1 个文件" in result.stdout
+    folder = tmp_path / "folder.jsonl"
+    folder.mkdir()
+    result = invoke(cli_app, "ledger", "add", str(folder), "--ledger", str(ledger), "--lang", "en")
+    assert result.exit_code == 2
+    assert result.stderr == f"{folder} is a directory, not a file\n"
+
+
+def test_cli_add_bad_input_format(tmp_path: Path, cli_app) -> None:
+    pytest.importorskip("checker.records")
+    ledger = tmp_path / "l.sqlite3"
+    good = write_jsonl(tmp_path / "good.jsonl", [raw("R-1")])
     result = invoke(
-        cli_app, "ledger", "add", str(tmp_path), "--ledger", str(ledger), "--lang", "en"
+        cli_app, "ledger", "add", str(good), "--ledger", str(ledger), "--input-format", "toml"
     )
     assert result.exit_code == 2
-    assert result.stderr == f"Cannot read {tmp_path}: is a directory\n"
+    assert result.stderr.startswith("不支持的输入格式 'toml'")
+    with Ledger(ledger) as opened:
+        assert opened.count() == 0
 
 
-def test_readers_do_not_wait_for_a_running_import(tmp_path: Path) -> None:
-    path = seeded(tmp_path)
-    writer = sqlite3.connect(path, isolation_level=None)
-    writer.execute("BEGIN IMMEDIATE")
-    writer.execute("DELETE FROM records")  # uncommitted
-    try:
-        with Ledger(path, timeout=0.1) as reader:
-            assert reader.count() == 2
-            assert [r["id"] for r in reader.history("O-0042")] == ["R-2"]
-    finally:
-        writer.execute("ROLLBACK")
-        writer.close()
+def test_cli_add_repeated_id_within_a_file(tmp_path: Path, cli_app) -> None:
+    pytest.importorskip("checker.records")
+    ledger = tmp_path / "l.sqlite3"
+    f = write_jsonl(tmp_path / "f.jsonl", [raw("R-1"), raw("R-2"), raw("R-1")])
+    result = invoke(cli_app, "ledger", "add", str(f), "--ledger", str(ledger))
+    assert result.exit_code == 1
+    assert result.stderr == (f"{f}：整个文件未导入（0 条记录写入）。文件内重复的记录编号：R-1。\n")
 
 
-def test_busy_ledger(tmp_path: Path) -> None:
-    path = seeded(tmp_path)
-    writer = sqlite3.connect(path, isolation_level=None)
-    writer.execute("BEGIN IMMEDIATE")
-    try:
-        with Ledger(path, timeout=0.1) as ledger:
-            with pytest.raises(LedgerError) as info:
-                ledger.add_records([rec("R-9")], source="b.jsonl")
-            assert info.value.code == "ledger_busy"
-            assert info.value.message_zh == (
-                f"账本 {path} 正被其他导入占用，请稍后重试（b.jsonl 未导入）"
-            )
-            assert info.value.message_en == (
-                f"Ledger {path} is busy with another import; try again later (b.jsonl not added)"
-            )
-    finally:
-        writer.execute("ROLLBACK")
-        writer.close()
-    with Ledger(path) as ledger:
-        assert ledger.add_records([rec("R-9")], source="b.jsonl") == 1
+def test_cli_add_yaml_and_stdin(tmp_path: Path, cli_app) -> None:
+    pytest.importorskip("checker.records")
+    from typer.testing import CliRunner
+
+    ledger = tmp_path / "l.sqlite3"
+    y = tmp_path / "one.yaml"
+    y.write_text(
+        "id: R-1\nstage: completed\njurisdiction: '150300'\ndate: 2024-03-05\n"
+        "official: {id: O-1}\n",
+        encoding="utf-8",
+    )
+    result = invoke(cli_app, "ledger", "add", str(y), "--ledger", str(ledger))
+    assert result.exit_code == 0, result.output
+    line = json.dumps(raw("R-2")) + "\n"
+    result = CliRunner().invoke(
+        cli_app, ["ledger", "add", "-", "--ledger", str(ledger)], input=line
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("已导入 <stdin>：1 条记录\n")
+    with Ledger(ledger) as opened:
+        assert [r.source for r in opened.rows()] == [str(y), "<stdin>"]
+
+
+def test_loaded_record_errors_summarised(ledger: Ledger) -> None:
+    errors = [
+        SimpleNamespace(path="$.stage", code="enum", message_zh="取值不允许", message_en="bad"),
+        SimpleNamespace(path="$.date", code="type", message_zh="应为日期", message_en="not a date"),
+    ]
+    bad = SimpleNamespace(location="f.csv:3", record_id="R-3", data=None, errors=errors)
+    repeated = SimpleNamespace(
+        location="f.csv:4",
+        record_id="R-1",
+        data=None,
+        errors=[SimpleNamespace(path="$.id", code="duplicate_id", message_zh="", message_en="")],
+    )
+    with pytest.raises(LedgerError) as info:
+        ledger.add_records([rec("R-1"), bad, repeated], source="f.csv")
+    assert info.value.message_zh == (
+        "f.csv：整个文件未导入（0 条记录写入）。文件内重复的记录编号：R-1。"
+        "无效记录：f.csv:3 $.stage: 取值不允许（另有 1 处错误）。"
+    )
+    assert info.value.message_en.endswith(
+        "Invalid records: f.csv:3 $.stage: bad (and 1 more errors)."
+    )
