@@ -390,7 +390,14 @@ def test_money_errors() -> None:
             "value -5 is below the minimum 0",
         )
     ]
-    assert errors_of(meals=[{"total_cny": True}])[0][:2] == ("$.meals[0].total_cny", "type")
+    assert errors_of(meals=[{"total_cny": True}]) == [
+        (
+            "$.meals[0].total_cny",
+            "type",
+            '应为非负数字或十进制字符串，如 60 或 "60.00"，实际为布尔值 true',
+            'expected a non-negative number or decimal string such as 60 or "60.00", got a boolean true',
+        )
+    ]
 
 
 def test_non_finite_money_is_rejected() -> None:
