@@ -29,6 +29,7 @@ from typing import Any, Self
 
 SCHEMA_VERSION = 1
 MAX_LISTED = 10  # ids or problems named in one message before "…and N more"
+MAX_KEPT = 1000  # duplicate ids kept on a LedgerError
 MAX_RECORDS_PER_FILE = 1_000_000
 STAGES = ("planned", "completed")
 
@@ -75,24 +76,25 @@ class LedgerError(Exception):
         *,
         duplicate_ids: tuple[str, ...] = (),
         invalid: tuple[str, ...] = (),
+        details_zh: tuple[str, ...] = (),
+        details_en: tuple[str, ...] = (),
     ) -> None:
         super().__init__(message_zh)
         self.code = code
         self.message_zh = message_zh
         self.message_en = message_en
-        self.duplicate_ids = duplicate_ids
-        self.invalid = invalid
+        self.duplicate_ids = duplicate_ids  # the first MAX_KEPT
+        self.invalid = invalid  # "location reason" (English), the first MAX_LISTED
+        self._details = {"zh": details_zh, "en": details_en}
 
     def message(self, lang: str = "zh") -> str:
+        """One line (for JSON answers and logs)."""
         return self.message_en if lang == "en" else self.message_zh
 
-
-def _listing(items: list[str], lang: str) -> str:
-    shown = ", ".join(items[:MAX_LISTED]) if lang == "en" else "、".join(items[:MAX_LISTED])
-    rest = len(items) - MAX_LISTED
-    if rest > 0:
-        shown += f" …and {rest} more" if lang == "en" else f" …另有 {rest} 个"
-    return shown
+    def describe(self, lang: str = "zh") -> str:
+        """Several lines, one problem each (for a terminal)."""
+        details = self._details["en" if lang == "en" else "zh"]
+        return "\n".join(details) if details else self.message(lang)
 
 
 # --------------------------------------------------------------------------- canonical JSON
@@ -410,10 +412,9 @@ class Ledger:
             (source, added_at),
         ).lastrowid
         seen: set[str] = set()
-        in_file: dict[str, None] = {}  # ordered set
-        in_ledger: list[str] = []
-        invalid_zh: list[str] = []
-        invalid_en: list[str] = []
+        in_file = _Collected()
+        in_ledger = _Collected()
+        invalid = _Collected()
         insert = (
             "INSERT INTO records (id, official_id, enterprise_uscc, date, stage, jurisdiction,"
             " record_json, added_at, source, import_id) VALUES (?,?,?,?,?,?,?,?,?,?)"
@@ -430,27 +431,25 @@ class Ledger:
             unpacked = _unpack(item, index, source)
             record, location = unpacked.record, unpacked.location
             if unpacked.repeated_id is not None:
-                in_file[unpacked.repeated_id] = None
+                in_file.add(unpacked.repeated_id)
                 continue
             if record is None:
-                invalid_zh.append(f"{location} {unpacked.why_zh}")
-                invalid_en.append(f"{location} {unpacked.why_en}")
+                invalid.add((f"{location} {unpacked.why_zh}", f"{location} {unpacked.why_en}"))
                 continue
             rid = record["id"]
             if rid in seen:
-                in_file[rid] = None
+                in_file.add(rid)
                 continue
             seen.add(rid)
-            problems = invalid_zh or in_file or in_ledger
-            if problems:  # already rejected: only look for more problems to report
+            if invalid.total or in_file.total or in_ledger.total:
+                # already rejected: only look for more problems to report
                 if conn.execute("SELECT 1 FROM records WHERE id = ?", (rid,)).fetchone():
-                    in_ledger.append(rid)
+                    in_ledger.add(rid)
                 continue
             try:
                 prepared = _prepare(record)
             except (TypeError, ValueError) as exc:
-                invalid_zh.append(f"{location} 无法编码：{exc}")
-                invalid_en.append(f"{location} cannot encode: {exc}")
+                invalid.add((f"{location} 无法编码：{exc}", f"{location} cannot encode: {exc}"))
                 continue
             try:
                 conn.execute(
@@ -469,11 +468,11 @@ class Ledger:
                     ),
                 )
             except sqlite3.IntegrityError:
-                in_ledger.append(rid)
+                in_ledger.add(rid)
                 continue
             count += 1
-        if invalid_zh or in_file or in_ledger:
-            raise _rejection(source, list(in_file), in_ledger, invalid_zh, invalid_en)
+        if invalid.total or in_file.total or in_ledger.total:
+            raise _rejection(source, in_file, in_ledger, invalid)
         conn.execute("UPDATE imports SET record_count = ? WHERE id = ?", (count, import_id))
         return count
 
@@ -537,29 +536,69 @@ class Ledger:
             )
 
 
+class _Collected:
+    """The first MAX_KEPT distinct items of a kind of problem, and how many there were."""
+
+    def __init__(self) -> None:
+        self.items: dict[Any, None] = {}  # ordered set
+        self.total = 0
+
+    def add(self, item: Any) -> None:
+        if item in self.items:
+            return
+        self.total += 1
+        if len(self.items) < MAX_KEPT:
+            self.items[item] = None
+
+    def listing(self, lang: str) -> tuple[list[str], str]:
+        """The first MAX_LISTED items and the "…and N more" tail (or "")."""
+        shown = [x if isinstance(x, str) else x[1 if lang == "en" else 0] for x in self.items]
+        shown = shown[:MAX_LISTED]
+        rest = self.total - len(shown)
+        if rest <= 0:
+            return shown, ""
+        return shown, (f"…and {rest} more" if lang == "en" else f"…另有 {rest} 个")
+
+
 def _rejection(
-    source: str,
-    in_file: list[str],
-    in_ledger: list[str],
-    invalid_zh: list[str],
-    invalid_en: list[str],
+    source: str, in_file: _Collected, in_ledger: _Collected, invalid: _Collected
 ) -> LedgerError:
-    zh = [f"{source}：整个文件未导入（0 条记录写入）。"]
-    en = [f"{source}: file rejected, no record added."]
-    if in_ledger:
-        zh.append(f"账本中已有这些记录编号：{_listing(in_ledger, 'zh')}。")
-        en.append(f"Record ids already in the ledger: {_listing(in_ledger, 'en')}.")
-    if in_file:
-        zh.append(f"文件内重复的记录编号：{_listing(in_file, 'zh')}。")
-        en.append(f"Record ids repeated within the file: {_listing(in_file, 'en')}.")
-    if invalid_zh:
-        zh.append(f"无效记录：{_listing(invalid_zh, 'zh')}。")
-        en.append(f"Invalid records: {_listing(invalid_en, 'en')}.")
-    code = "invalid_records" if invalid_zh else "duplicate_ids"
+    texts: dict[str, tuple[str, list[str]]] = {}
+    for lang, sep in (("zh", "、"), ("en", ", ")):
+        en = lang == "en"
+        head = (
+            f"{source}: file rejected, no record added."
+            if en
+            else f"{source}：整个文件未导入（0 条记录写入）。"
+        )
+        one_line, lines = [head], [head]
+        sections = (
+            (in_ledger, "Record ids already in the ledger" if en else "账本中已有这些记录编号"),
+            (in_file, "Record ids repeated within the file" if en else "文件内重复的记录编号"),
+        )
+        for collected, label in sections:
+            if collected.total:
+                shown, more = collected.listing(lang)
+                text = sep.join(shown) + (f" {more}" if more else "")
+                one_line.append(f"{label}: {text}." if en else f"{label}：{text}。")
+                lines.append(f"  {label}: {text}" if en else f"  {label}：{text}")
+        if invalid.total:
+            shown, more = invalid.listing(lang)
+            label = "Invalid records" if en else "无效记录"
+            text = sep.join(shown) + (f" {more}" if more else "")
+            one_line.append(f"{label}: {text}." if en else f"{label}：{text}。")
+            lines.append(f"  {label}:" if en else f"  {label}：")
+            lines.extend(f"    {item}" for item in shown)
+            if more:
+                lines.append(f"    {more}")
+        texts[lang] = ((" " if en else "").join(one_line), lines)
+    ids = list(in_ledger.items) + [i for i in in_file.items if i not in in_ledger.items]
     return LedgerError(
-        code,
-        "".join(zh),
-        " ".join(en),
-        duplicate_ids=tuple(in_ledger + [i for i in in_file if i not in in_ledger]),
-        invalid=tuple(invalid_en),
+        "invalid_records" if invalid.total else "duplicate_ids",
+        texts["zh"][0],
+        texts["en"][0],
+        duplicate_ids=tuple(ids),
+        invalid=tuple(en for _, en in list(invalid.items)[:MAX_LISTED]),
+        details_zh=tuple(texts["zh"][1]),
+        details_en=tuple(texts["en"][1]),
     )

@@ -73,7 +73,7 @@ def add(
                 )
             except LedgerError as exc:
                 rejected += 1
-                typer.echo(exc.message(lang), err=True)
+                typer.echo(exc.describe(lang), err=True)
             except InputError as exc:
                 unreadable += 1
                 typer.echo(exc.message(lang), err=True)

@@ -570,7 +570,7 @@ def test_cli_add_rejects_a_file_and_keeps_the_others(tmp_path: Path, cli_app) ->
     )
     assert result.exit_code == 1
     assert result.stderr == (
-        f"{dup}: file rejected, no record added. Record ids already in the ledger: R-1.\n"
+        f"{dup}: file rejected, no record added.\n  Record ids already in the ledger: R-1\n"
     )
     assert result.stdout.splitlines()[-1] == (
         f"Added 2 records from 2 files; 1 files rejected; 0 files unreadable. "
@@ -588,8 +588,11 @@ def test_cli_add_invalid_record_names_file_and_line(tmp_path: Path, cli_app) -> 
     f = write_jsonl(tmp_path / "f.jsonl", [raw("R-1"), bad])
     result = invoke(cli_app, "ledger", "add", str(f), "--ledger", str(ledger))
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"{f}：整个文件未导入（0 条记录写入）。无效记录：{f}:2 ")
-    assert "official" in result.stderr
+    assert result.stderr == (
+        f"{f}：整个文件未导入（0 条记录写入）。\n"
+        "  无效记录：\n"
+        f"    {f}:2 $.official: 缺少必填字段 'official'\n"
+    )
 
 
 def test_cli_add_unreadable_input(tmp_path: Path, cli_app) -> None:
@@ -628,7 +631,9 @@ def test_cli_add_repeated_id_within_a_file(tmp_path: Path, cli_app) -> None:
     f = write_jsonl(tmp_path / "f.jsonl", [raw("R-1"), raw("R-2"), raw("R-1")])
     result = invoke(cli_app, "ledger", "add", str(f), "--ledger", str(ledger))
     assert result.exit_code == 1
-    assert result.stderr == (f"{f}：整个文件未导入（0 条记录写入）。文件内重复的记录编号：R-1。\n")
+    assert result.stderr == (
+        f"{f}：整个文件未导入（0 条记录写入）。\n  文件内重复的记录编号：R-1\n"
+    )
 
 
 def test_cli_add_yaml_and_stdin(tmp_path: Path, cli_app) -> None:
@@ -675,3 +680,89 @@ def test_loaded_record_errors_summarised(ledger: Ledger) -> None:
     assert info.value.message_en.endswith(
         "Invalid records: f.csv:3 $.stage: bad (and 1 more errors)."
     )
+
+
+# --------------------------------------------------------------------------- with the fixtures
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "records"
+
+
+def test_fixture_records_round_trip_exactly() -> None:
+    records_mod = pytest.importorskip("checker.records")
+    paths = sorted(FIXTURES.glob("*.jsonl")) + sorted(FIXTURES.glob("*.yaml"))
+    paths = [p for p in paths if not p.name.endswith(".expected.yaml")]
+    valid = [r for p in paths for r in records_mod.iter_records([p]) if r.valid]
+    assert len(valid) >= 6
+    for loaded in valid:
+        assert from_canonical_json(to_canonical_json(loaded.data)) == loaded.data, loaded.location
+
+
+def test_fixture_history_via_cli(tmp_path: Path, cli_app) -> None:
+    records_mod = pytest.importorskip("checker.records")
+    history = FIXTURES / "history_O-0042.jsonl"
+    ledger = tmp_path / "l.sqlite3"
+    result = invoke(cli_app, "ledger", "add", str(history), "--ledger", str(ledger))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"已导入 {history}：4 条记录\n")
+    loaded = [r.data for r in records_mod.iter_records([history])]
+    with Ledger(ledger) as opened:
+        got = opened.history("O-0042", until=dt.date(2026, 12, 3))
+    assert got == sorted(loaded, key=lambda r: (r["date"], r["id"]))
+    # importing the same file again is refused as a whole
+    result = invoke(cli_app, "ledger", "add", str(history), "--ledger", str(ledger))
+    assert result.exit_code == 1
+    assert "账本中已有这些记录编号：R-2026-0042-01、" in result.stderr
+
+
+def test_fixture_malformed_file_is_rejected_by_line(tmp_path: Path, cli_app) -> None:
+    pytest.importorskip("checker.records")
+    malformed = FIXTURES / "malformed.jsonl"
+    ledger = tmp_path / "l.sqlite3"
+    result = invoke(cli_app, "ledger", "add", str(malformed), "--ledger", str(ledger))
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[:4] == [
+        f"{malformed}：整个文件未导入（0 条记录写入）。",
+        "  文件内重复的记录编号：M-001",
+        "  无效记录：",
+        f"    {malformed}:2 $: JSON 格式错误（第 138 列）：unexpected end of data",
+    ]
+    assert len(lines) == 3 + 10 + 1
+    assert lines[-1] == "    …另有 4 个"  # more than ten bad lines
+    with Ledger(ledger) as opened:
+        assert opened.count() == 0
+
+
+def test_rejection_describe_lists_one_problem_per_line(ledger: Ledger) -> None:
+    ledger.add_records([rec("R-1")], source="a")
+    bad = rec("R-3")
+    bad["stage"] = None
+    with pytest.raises(LedgerError) as info:
+        ledger.add_records([rec("R-1"), rec("R-2"), rec("R-2"), bad], source="b")
+    assert info.value.describe("zh") == (
+        "b：整个文件未导入（0 条记录写入）。\n"
+        "  账本中已有这些记录编号：R-1\n"
+        "  文件内重复的记录编号：R-2\n"
+        "  无效记录：\n"
+        "    b#4 stage 须为 planned 或 completed"
+    )
+    assert info.value.describe("en") == (
+        "b: file rejected, no record added.\n"
+        "  Record ids already in the ledger: R-1\n"
+        "  Record ids repeated within the file: R-2\n"
+        "  Invalid records:\n"
+        "    b#4 stage must be planned or completed"
+    )
+    other = LedgerError("ledger_busy", "忙", "busy")
+    assert other.describe("zh") == "忙" and other.describe("en") == "busy"
+
+
+def test_problems_kept_are_bounded(ledger: Ledger, monkeypatch) -> None:
+    import checker.ledger as ledger_mod
+
+    monkeypatch.setattr(ledger_mod, "MAX_KEPT", 20)
+    ledger.add_records([rec(f"R-{i:03d}") for i in range(50)], source="a")
+    with pytest.raises(LedgerError) as info:
+        ledger.add_records([rec(f"R-{i:03d}") for i in range(50)], source="a")
+    assert len(info.value.duplicate_ids) == 20
+    assert info.value.message_en.endswith("…and 40 more.")
