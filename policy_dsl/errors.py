@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Iterable, Sequence
 
@@ -73,8 +74,23 @@ def sort_key(d: Diagnostic) -> tuple:
     return (d.span.file, d.span.line, d.span.column, d.code, d.message)
 
 
+def char_width(c: str) -> int:
+    """Columns a character takes in a terminal: 2 for wide (CJK, full-width), 0 for combining."""
+    if unicodedata.combining(c):
+        return 0
+    return 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1
+
+
+def _pad(text: str) -> str:
+    """Blanks as wide as `text` on screen (tabs kept so the caret lines up as displayed)."""
+    return "".join(c if c == "\t" else " " * char_width(c) for c in text)
+
+
 def render(d: Diagnostic, sources: dict[str, str] | None = None, *, color: bool = False) -> str:
-    """Render one diagnostic as text with the source line and a caret under the span."""
+    """Render one diagnostic as text with the source line and a caret under the span.
+
+    Columns count characters (code points); the caret is placed by display width, so it
+    lines up under Chinese (East Asian wide) text too."""
     sev = d.severity
     head = f"{d.span.file}:{d.span.line}:{d.span.column}: {sev}[{d.code}]: {d.message}"
     if color:
@@ -88,14 +104,17 @@ def render(d: Diagnostic, sources: dict[str, str] | None = None, *, color: bool 
             src = src_lines[d.span.line - 1]
             num = str(d.span.line)
             pad = " " * len(num)
-            width = 1
+            start = max(0, min(d.span.column - 1, len(src)))
             if d.span.end_line == d.span.line and d.span.end_column > d.span.column:
-                width = d.span.end_column - d.span.column
+                end = min(d.span.end_column - 1, len(src))
+            elif d.span.end_line > d.span.line:
+                end = len(src)  # a span over several lines: underline to the end of the first
+            else:
+                end = start
+            width = sum(char_width(c) for c in src[start:end])
             lines.append(f"{pad} |")
             lines.append(f"{num} | {src}")
-            # Keep tabs so the caret lines up with the source as displayed.
-            prefix = "".join(c if c == "\t" else " " for c in src[: d.span.column - 1])
-            lines.append(f"{pad} | {prefix}{'^' * max(1, width)}")
+            lines.append(f"{pad} | {_pad(src[:start])}{'^' * max(1, width)}")
     for note in d.notes:
         lines.append(f"   = note: {note}")
     if d.hint:

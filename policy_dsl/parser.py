@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from contextvars import ContextVar
 from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
@@ -12,7 +13,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import ast as A
-from .errors import Diagnostic, Span
+from .errors import Diagnostic, Span, did_you_mean
 
 MAX_POLICY_BYTES = 2 * 1024 * 1024
 
@@ -24,11 +25,23 @@ FULL_WIDTH = {
 }
 
 
+# Comments are collected by a lexer callback into the list of the parse in progress
+# (a context variable, so concurrent parses in threads do not mix their comments).
+_COMMENTS: ContextVar[list | None] = ContextVar("qinqing_policy_comments", default=None)
+
+
+def _keep_comment(tok: Token) -> Token:
+    sink = _COMMENTS.get()
+    if sink is not None:
+        sink.append(A.Comment(tok.line, tok.column, str(tok)))
+    return tok
+
+
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
     grammar = resources.files("policy_dsl").joinpath("grammar.lark").read_text("utf-8")
     return Lark(grammar, parser="lalr", start=["start", "expr"], propagate_positions=True,
-                maybe_placeholders=True)
+                maybe_placeholders=True, lexer_callbacks={"COMMENT": _keep_comment})
 
 
 def _span(file: str, meta) -> Span:
@@ -40,9 +53,32 @@ def _tok_span(file: str, tok: Token) -> Span:
                 tok.end_column or tok.column + len(tok))
 
 
+_ESCAPES = {"n": "\n", "t": "\t"}
+
+
 def unquote(tok: str) -> str:
+    return _unquote_cols(tok)[0]
+
+
+def _unquote_cols(tok: str) -> tuple[str, list[int]]:
+    """The text of a string literal and, for each of its characters, its offset in the
+    literal's body (after the opening quote), so placeholders keep their true columns."""
     body = tok[1:-1]
-    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), body)
+    out: list[str] = []
+    cols: list[int] = []
+    i = 0
+    while i < len(body):
+        c = body[i]
+        if c == "\\" and i + 1 < len(body):
+            out.append(_ESCAPES.get(body[i + 1], body[i + 1]))
+            cols.append(i)
+            i += 2
+            continue
+        out.append(c)
+        cols.append(i)
+        i += 1
+    cols.append(len(body))  # one past the end
+    return "".join(out), cols
 
 
 class _ParseFailure(Exception):
@@ -87,12 +123,7 @@ class _ToAst(Transformer):
         return A.Bool(False, self.s(meta))
 
     def date(self, meta, ch):
-        try:
-            value = dt.date.fromisoformat(str(ch[0]))
-        except ValueError:
-            raise _ParseFailure(Diagnostic("E008", f"invalid date `{ch[0]}`", self.s(meta),
-                                           "dates are written YYYY-MM-DD and must exist in the calendar"))
-        return A.DateLit(value, self.s(meta))
+        return A.DateLit(self._date_token(ch[0]), self.s(meta))
 
     def duration(self, meta, ch):
         m = re.match(r"(\d+)\s*([a-z]+)", str(ch[0]))
@@ -188,7 +219,13 @@ class _ToAst(Transformer):
         return A.Text(zh, en, self.s(meta))
 
     def _template(self, tok: Token) -> A.Template:
-        return parse_template(unquote(tok), tok, self.file)
+        text, cols = _unquote_cols(str(tok))
+        try:
+            return parse_template(text, tok, self.file, cols)
+        except _ParseFailure as exc:
+            # Reported; the message is kept as plain text so checking can go on.
+            self.dups.append(exc.diag)
+            return A.Template((text,), text, _tok_span(self.file, tok))
 
     # ---- declarations
     def dotted(self, meta, ch):
@@ -197,18 +234,25 @@ class _ToAst(Transformer):
     def policy_decl(self, meta, ch):
         name, title, *clauses = ch
         kw: dict = {"version": None, "source": None, "in_force": None, "applies_to": None}
-        for key, value in clauses:
+        seen: set[str] = set()
+        for key, value, span in clauses:
+            if key in seen:
+                self.dups.append(Diagnostic(
+                    "E105", f"`{_CLAUSE_WORD.get(key, key)}` given twice in policy {name}", span,
+                    "keep one; a pack header has at most one of each clause"))
+                continue
+            seen.add(key)
             kw[key] = value
         return A.Policy(name, title, span=self.s(meta), **kw)
 
     def version_clause(self, meta, ch):
-        return ("version", unquote(ch[0]))
+        return ("version", unquote(ch[0]), self.s(meta))
 
     def source_clause(self, meta, ch):
-        return ("source", unquote(ch[0]))
+        return ("source", unquote(ch[0]), self.s(meta))
 
     def applies_clause(self, meta, ch):
-        return ("applies_to", ch[0])
+        return ("applies_to", ch[0], self.s(meta))
 
     def applies_target(self, meta, ch):
         return tuple(unquote(c) for c in ch)
@@ -217,13 +261,23 @@ class _ToAst(Transformer):
         return None
 
     def force_clause(self, meta, ch):
+        start = self._date_token(ch[0])
+        until = self._date_token(ch[1]) if ch[1] is not None else None
+        if until is not None and until <= start and start != dt.date(1, 1, 1):
+            self.dups.append(Diagnostic("E008", f"`until {until}` is not after `from {start}`",
+                                           self.t(ch[1]), "`until` is exclusive: the first day no "
+                                           "longer in force, after the `from` date"))
+            until = None
+        return ("in_force", A.InForce(start, until, self.s(meta)), self.s(meta))
+
+    def _date_token(self, tok: Token) -> dt.date:
         try:
-            start = dt.date.fromisoformat(str(ch[0]))
-            until = dt.date.fromisoformat(str(ch[1])) if ch[1] is not None else None
-        except ValueError as exc:
-            raise _ParseFailure(Diagnostic("E008", f"invalid date in `in force`: {exc}", self.s(meta),
-                                           "dates are written YYYY-MM-DD and must exist in the calendar"))
-        return ("in_force", A.InForce(start, until, self.s(meta)))
+            return dt.date.fromisoformat(str(tok))
+        except ValueError:
+            # Reported, and parsing goes on (with a stand-in date) to find further errors.
+            self.dups.append(Diagnostic("E008", f"invalid date `{tok}`", self.t(tok),
+                                        "dates are written YYYY-MM-DD and must exist in the calendar"))
+            return dt.date(1, 1, 1)
 
     def import_decl(self, meta, ch):
         return A.Import(ch[0], self.s(meta))
@@ -314,20 +368,30 @@ class _ToAst(Transformer):
             self.dups.extend(dups)
         return rule
 
-    dups: list
+    dups: list  # diagnostics found while building the AST (parsing goes on)
 
 
-_CLAUSE_WORD = {"foreach": "for each", "in_force": "in force", "covers_all": "covers"}
+_CLAUSE_WORD = {"foreach": "for each", "in_force": "in force", "covers_all": "covers",
+                "applies_to": "applies to"}
 
 
-def parse_template(text: str, tok: Token | None, file: str) -> A.Template:
-    """Split a message into literal text and `{expression}` placeholders (`{{`/`}}` escape)."""
+def parse_template(text: str, tok: Token | None, file: str, cols: list[int] | None = None) -> A.Template:
+    """Split a message into literal text and `{expression}` placeholders (`{{`/`}}` escape).
+
+    `cols[i]` is the offset of character i of `text` in the literal's body (escapes make
+    the two differ); without it the text is taken as written."""
     parts: list[str | A.Placeholder] = []
     line = tok.line if tok is not None else 1
     col = (tok.column + 1) if tok is not None else 1  # +1 for the opening quote
     span = Span(file, line, col - 1, tok.end_line or line, tok.end_column or col) if tok is not None \
         else Span(file, 1, 1, 1, 1)
-    buf = []
+    if cols is None:
+        cols = list(range(len(text) + 1))
+
+    def at(i: int) -> int:  # the file column of character i of the text
+        return col + cols[min(i, len(text))]
+
+    buf: list[str] = []
     i = 0
     while i < len(text):
         c = text[i]
@@ -341,7 +405,7 @@ def parse_template(text: str, tok: Token | None, file: str) -> A.Template:
             continue
         if c == "{":
             end = text.find("}", i)
-            pspan = Span(file, line, col + i, line, col + (end + 1 if end >= 0 else len(text)))
+            pspan = Span(file, line, at(i), line, at(end + 1) if end >= 0 else at(len(text)))
             if end < 0:
                 raise _ParseFailure(Diagnostic("E010", "unclosed `{` in message", pspan,
                                                "close the placeholder with `}` or write `{{` for a literal brace"))
@@ -349,7 +413,11 @@ def parse_template(text: str, tok: Token | None, file: str) -> A.Template:
                 parts.append("".join(buf))
                 buf = []
             source = text[i + 1:end]
-            parts.append(A.Placeholder(parse_expression(source, file, line - 1, col + i), source, pspan))
+            if not source.strip():
+                raise _ParseFailure(Diagnostic("E011", "empty placeholder `{}`", pspan,
+                                               "put an expression between the braces, e.g. `{m.total_cny}`, "
+                                               "or write `{{}}` for literal braces"))
+            parts.append(A.Placeholder(parse_expression(source, file, line - 1, at(i)), source, pspan))
             i = end + 1
             continue
         buf.append(c)
@@ -364,7 +432,7 @@ def parse_expression(source: str, file: str = "<expr>", line_offset: int = 0,
     try:
         tree = _lark().parse(source, start="expr")
     except UnexpectedInput as exc:
-        diag = _friendly(exc, source, file)
+        diag = _friendly(exc, source, file, expression=True)
         sp = diag.span
         raise _ParseFailure(Diagnostic(
             "E011", f"invalid placeholder `{{{source}}}`: {diag.message}",
@@ -373,11 +441,14 @@ def parse_expression(source: str, file: str = "<expr>", line_offset: int = 0,
     tr = _ToAst(file, line_offset, col_offset)
     tr.dups = []
     try:
-        return tr.transform(tree)
+        out = tr.transform(tree)
     except VisitError as exc:
         if isinstance(exc.orig_exc, _ParseFailure):
             raise exc.orig_exc
         raise
+    if tr.dups:
+        raise _ParseFailure(tr.dups[0])
+    return out
 
 
 def parse(text: str, file: str = "<policy>") -> tuple[A.PolicyFile | None, list[Diagnostic]]:
@@ -386,20 +457,13 @@ def parse(text: str, file: str = "<policy>") -> tuple[A.PolicyFile | None, list[
         return None, [Diagnostic("E009", f"policy file larger than {MAX_POLICY_BYTES // 1024} KiB",
                                  Span(file, 1, 1, 1, 1), "split the pack into several files")]
     comments: list[A.Comment] = []
-
-    def keep_comment(tok: Token) -> Token:
-        comments.append(A.Comment(tok.line, tok.column, str(tok)))
-        return tok
-
+    token = _COMMENTS.set(comments)
     try:
-        parser = _lark()
-        parser.lexer_conf.callbacks["COMMENT"] = keep_comment
-        try:
-            tree = parser.parse(text, start="start")
-        finally:
-            parser.lexer_conf.callbacks.pop("COMMENT", None)
+        tree = _lark().parse(text, start="start")
     except UnexpectedInput as exc:
         return None, [_friendly(exc, text, file)]
+    finally:
+        _COMMENTS.reset(token)
     tr = _ToAst(file)
     tr.dups = []
     try:
@@ -432,35 +496,115 @@ def parse(text: str, file: str = "<policy>") -> tuple[A.PolicyFile | None, list[
 
 
 # ---- friendly syntax errors --------------------------------------------------------
-_CLAUSE_KEYWORDS = {"SEVERITY", "severity", "cite", "basis", "in", "for", "window", "when", "unless",
-                    "require", "overrides", "covers", "say", "remedy", "outcome"}
-_EXPR_START = {"NAME", "SOME", "NOT", "LPAR", "NUMBER", "PARAM"}
+# A syntax error is named in three steps: characters the lexer rejects (full-width
+# punctuation, an unclosed string, `&&`, Chinese words outside quotes); parser states
+# recognised from example mistakes (Lark's `match_examples`); then the tokens the parser
+# expected at that point.
+
+CLAUSE_WORDS = ("severity", "cite", "basis", "in force", "for each", "window", "when", "unless",
+                "require", "overrides", "covers", "say", "remedy", "outcome")
+_CLAUSE_TERMINALS = {"__ANON_0", "CITE", "__ANON_1", "IN", "FOR", "WINDOW", "WHEN", "UNLESS",
+                     "REQUIRE", "OVERRIDES", "COVERS", "SAY", "REMEDY", "__ANON_2"}
+_EXPR_START = {"NAME", "SOME", "ALL", "NOT", "LPAR", "NUMBER", "PARAM", "DATE", "STRING", "TRUE",
+               "FALSE", "MINUS", "COUNT", "SUM", "LSQB", "IF", "DURATION", "RULE_ID"}
+_CHAR_HINTS = {
+    "&": "write `and` to combine conditions",
+    "|": "write `or` to combine conditions",
+    "!": "write `not` to negate a condition, or `!=` for \"not equal\"",
+    "'": "strings are written in double quotes: \"text\"",
+    ";": "clauses need no separator: start the next clause with its keyword",
+    "\\": "a backslash is only allowed inside a string",
+}
+
+# Example mistakes, by the name of the error they show (see Lark's examples/advanced/
+# error_reporting_lalr.py). A failing parse in the same parser state gets that name.
+_EXAMPLES: dict[str, list[str]] = {
+    "rule_id": ['forbid "t"', 'permit p3 "t"', 'boundary "t"', 'tolerance "t"'],
+    "rule_title": ["forbid N1 severity high", "permit P1 when x", "boundary B1 cite"],
+    "pack_name": ['policy "t"'],
+    "pack_title": ["policy a.b version", "policy a.b applies"],
+    "severity_value": ["forbid N1 \"t\" severity severe", "forbid N1 \"t\" severity \"high\""],
+    "outcome_value": ["forbid N1 \"t\" outcome compliant", "forbid N1 \"t\" outcome \"review\""],
+    "foreach_in": ["forbid N1 \"t\" for each m meals", "forbid N1 \"t\" for m in meals"],
+    "set_braces": ["forbid N1 \"t\" when x in [a]", "forbid N1 \"t\" when x in (a)",
+                   "forbid N1 \"t\" when x not in [a]"],
+    "is_what": ["forbid N1 \"t\" when x is not known", "forbid N1 \"t\" when x is null",
+                "forbid N1 \"t\" when x is true"],
+}
+_NAMED: dict[str, tuple[str, str, str | None]] = {
+    # name: (code, message, hint); `{tok}` is the token found
+    "rule_id": ("E001", "expected a rule id such as `N1`, found `{tok}`",
+                "rule ids start with a capital letter and contain a number: N1, P3, B11, XXT2"),
+    "rule_title": ("E001", "expected the rule's title in quotes, found `{tok}`",
+                   'write the title after the id: `forbid N1 "中文标题" / "English title"`'),
+    "pack_name": ("E001", "expected the pack's name, found `{tok}`",
+                  'write `policy city.list "中文名" / "English name"`'),
+    "pack_title": ("E001", "expected the pack's title in quotes, found `{tok}`",
+                   'write `policy city.list "中文名" / "English name"`'),
+    "severity_value": ("E001", "`{tok}` is not a severity",
+                       "write one of: critical, high, medium, low (without quotes)"),
+    "outcome_value": ("E001", "`{tok}` is not an outcome a rule can yield",
+                      "write `outcome review` (or `outcome violation`, the default)"),
+    "require_else": ("E001", "`require` needs `else` and the boundary it breaches, found `{tok}`",
+                     "write `require <condition> else B1`"),
+    "else_target": ("E001", "expected a boundary id after `else`, found `{tok}`",
+                    "write `else B1`: the id of a `boundary` rule"),
+    "foreach_in": ("E001", "`for each` is written `for each x in list`, found `{tok}`",
+                   "write e.g. `for each m in meals`"),
+    "set_braces": ("E001", "a set of values is written in braces, found `{tok}`",
+                   "write `x in {a, b}`"),
+    "is_what": ("E001", "`is` is followed by `known` or `missing`, found `{tok}`",
+                "write `x is missing` (or `x is known`); compare values with `==`"),
+}
 
 
-def _friendly(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
+def _end_position(text: str) -> tuple[int, int]:
+    """Line and column just after the last non-blank character (comments count as blank)."""
+    lines = text.splitlines() or [""]
+    for n in range(len(lines), 0, -1):
+        stripped = re.sub(r"#[^\n]*$", "", lines[n - 1]).rstrip()
+        if stripped:
+            return n, len(stripped) + 1
+    return 1, 1
+
+
+def _last_word(text: str, words: tuple[str, ...]) -> str | None:
+    """Which of `words` occurs last (as a whole word) in `text`."""
+    best, pos = None, -1
+    for w in words:
+        for m in re.finditer(rf"\b{w}\b", text):
+            if m.start() > pos:
+                best, pos = w, m.start()
+    return best
+
+
+def _named(exc: UnexpectedInput, start: str) -> str | None:
+    if start != "start" or getattr(exc, "state", None) is None:
+        return None
+
+    def parse_fn(example: str):
+        return _lark().parse(example, start="start")
+    try:
+        return exc.match_examples(parse_fn, _EXAMPLES, use_accepts=True)
+    except Exception:  # a parser state without example support
+        return None
+
+
+def _friendly(exc: UnexpectedInput, text: str, file: str, *, expression: bool = False) -> Diagnostic:
     line, col = exc.line, exc.column
-    if line in (None, -1) or col in (None, -1):  # end of input
-        lines = text.splitlines() or [""]
-        line, col = len(lines), len(lines[-1]) + 1
+    is_eof = isinstance(exc, UnexpectedEOF) or (
+        isinstance(exc, UnexpectedToken) and exc.token.type == "$END")
+    if is_eof or line in (None, -1) or col in (None, -1):
+        line, col = _end_position(text)
     span = Span(file, line, col, line, col + 1)
     if isinstance(exc, UnexpectedCharacters):
-        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
-        if ch in FULL_WIDTH:
-            return Diagnostic("E004", f"full-width character `{ch}` is not allowed here", span,
-                              f"replace `{ch}` with the ASCII `{FULL_WIDTH[ch]}` (switch the input "
-                              "method to half-width); Chinese text belongs inside \"quotes\"")
-        if ch == '"':
-            end = text.find("\n", exc.pos_in_stream)
-            end_col = col + ((end if end >= 0 else len(text)) - exc.pos_in_stream)
-            return Diagnostic("E002", "unclosed string", Span(file, line, col, line, end_col),
-                              'close the string with `"` on the same line')
-        if ch == "=":
-            return Diagnostic("E003", "`=` is not a comparison", Span(file, line, col, line, col + 1),
-                              "write `==` to compare values")
-        return Diagnostic("E007", f"unexpected character `{ch}`", span,
-                          "check for a stray symbol or a missing quote")
-    if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
-        expected = sorted(getattr(exc, "expected", []) or [])
+        return _bad_character(exc, text, file, line, col)
+    if is_eof:
+        expected = sorted(getattr(exc, "expected", None) or getattr(exc, "accepts", None) or [])
+        if expression:
+            return Diagnostic("E006", "the expression ends too early", span,
+                              "complete the expression" +
+                              (f"; expected {_describe(expected)}" if expected else ""))
         return Diagnostic("E006", "unexpected end of file", span,
                           "the last rule or expression is incomplete" +
                           (f"; expected {_describe(expected)}" if expected else ""))
@@ -468,33 +612,107 @@ def _friendly(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
     tok = exc.token
     span = Span(file, tok.line, tok.column, tok.end_line or tok.line,
                 tok.end_column or tok.column + max(1, len(str(tok))))
-    expected = set(exc.expected or [])
+    expected = set(exc.accepts or exc.expected or [])
     if tok.type == "EQUAL" or str(tok) == "=":
         return Diagnostic("E003", "`=` is not a comparison", span, "write `==` to compare values")
-    if "WHEN" in expected and tok.type in _EXPR_START | {"RULE_ID"} and "REQUIRE" in expected:
-        return Diagnostic("E005", f"expected a clause keyword, found `{tok}`", span,
-                          "did you forget `when` before the condition?")
+    name = _named(exc, "expr" if expression else "start")
+    if name is not None:
+        code, msg, hint = _NAMED[name]
+        return Diagnostic(code, msg.format(tok=tok), span, hint)
+    before = text[:tok.start_pos] if tok.start_pos is not None else ""
+    if "ELSE" in expected and _last_word(before, ("require", "if")) == "require":
+        code, msg, hint = _NAMED["require_else"]
+        return Diagnostic(code, msg.format(tok=tok), span, hint)
+    if expected == {"RULE_ID"} and _last_word(before, ("else",)) == "else":
+        code, msg, hint = _NAMED["else_target"]
+        return Diagnostic(code, msg.format(tok=tok), span, hint)
+    if "COLON" in expected and _last_word(before, ("some", "all", "sum")) in ("some", "all"):
+        return Diagnostic("E001", f"expected `:` before the condition, found `{tok}`", span,
+                          "write `some x in list: condition` (or `all x in list: …`)")
+    if not expression and "WHEN" in expected and "REQUIRE" in expected:
+        # Inside a rule, where a clause keyword may come next.
+        if tok.type == "NAME":
+            best = did_you_mean(str(tok), [w.split()[0] for w in CLAUSE_WORDS] + ["policy", "import",
+                                                                                  "define"])
+            if best is not None and best != str(tok):
+                return Diagnostic("E001", f"unknown clause `{tok}`", span, f"did you mean `{best}`?")
+        if tok.type in _EXPR_START:
+            return Diagnostic("E005", f"expected a clause keyword, found `{tok}`", span,
+                              "did you forget `when` before the condition?")
+        return Diagnostic("E001", f"unexpected `{tok}`: expected a clause keyword", span,
+                          f"clauses are: {', '.join(CLAUSE_WORDS)}")
+    if expression and tok.type not in ("$END",):
+        return Diagnostic("E001", f"unexpected `{tok}` in the expression", span,
+                          f"expected {_describe(sorted(expected))}" if expected else None)
     return Diagnostic("E001", f"unexpected `{tok}`", span,
                       f"expected {_describe(sorted(expected))}" if expected else None)
 
 
+def _bad_character(exc: UnexpectedCharacters, text: str, file: str, line: int, col: int) -> Diagnostic:
+    span = Span(file, line, col, line, col + 1)
+    ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+    if ch in FULL_WIDTH:
+        return Diagnostic("E004", f"full-width character `{ch}` is not allowed here", span,
+                          f"replace `{ch}` with the ASCII `{FULL_WIDTH[ch]}` (switch the input "
+                          "method to half-width); Chinese text belongs inside \"quotes\"")
+    if ch == '"':
+        end = text.find("\n", exc.pos_in_stream)
+        end_col = col + ((end if end >= 0 else len(text)) - exc.pos_in_stream)
+        return Diagnostic("E002", "unclosed string", Span(file, line, col, line, max(end_col, col + 1)),
+                          'close the string with `"` on the same line')
+    if ch == "=":
+        return Diagnostic("E003", "`=` is not a comparison", span, "write `==` to compare values")
+    if ch in _CHAR_HINTS:
+        return Diagnostic("E007", f"unexpected character `{ch}`", span, _CHAR_HINTS[ch])
+    if ch.isalpha() and not ch.isascii():
+        # A run of non-ASCII letters: Chinese written where a name or keyword belongs.
+        j = exc.pos_in_stream
+        while j < len(text) and text[j].isalpha() and not text[j].isascii():
+            j += 1
+        word = text[exc.pos_in_stream:j]
+        return Diagnostic("E007", f"unexpected text `{word}` outside quotes",
+                          Span(file, line, col, line, col + len(word)),
+                          "names and keywords are English (`m.total_cny`); Chinese text belongs "
+                          "inside \"quotes\"")
+    if ch.isupper():
+        m = re.match(r"[A-Za-z_]\w*", text[exc.pos_in_stream:])
+        word = m.group(0) if m else ch
+        hint = ("write `true`/`false` in lower case" if word.lower() in ("true", "false") else
+                "names start with a lower-case letter; rule ids are a capital and a number (N1)")
+        return Diagnostic("E007", f"unexpected `{word}`", Span(file, line, col, line, col + len(word)),
+                          hint)
+    shown = ch if ch.isprintable() and ch.strip() else f"U+{ord(ch):04X}" if ch else "end of file"
+    return Diagnostic("E007", f"unexpected character `{shown}`", span,
+                      "check for a stray symbol or a missing quote")
+
+
 _TERMINAL_WORDS = {
     "STRING": "a \"string\"", "NAME": "a name", "RULE_ID": "a rule id such as N1", "NUMBER": "a number",
-    "DATE": "a date (YYYY-MM-DD)", "COLON": "`:`", "COMMA": "`,`", "LPAR": "`(`", "RPAR": "`)`",
-    "LBRACE": "`{`", "RBRACE": "`}`", "LSQB": "`[`", "RSQB": "`]`", "DOT": "`.`", "SLASH": "`/`",
-    "COMP_OP": "a comparison", "SEVERITY": "critical|high|medium|low", "DURATION": "a duration (30 days)",
-    "RULE_KIND": "forbid|permit|boundary|tolerance", "OUTCOME": "violation|review",
-    "BASIS": "sourced|inferred", "EQUAL": "`=`",
+    "DATE": "a date (YYYY-MM-DD)", "COMP_OP": "a comparison", "SEVERITY": "critical|high|medium|low",
+    "DURATION": "a duration (30 days)", "RULE_KIND": "forbid|permit|boundary|tolerance",
+    "OUTCOME": "violation|review", "BASIS": "sourced|inferred", "ADD_OP": "`+` or `-`",
+    "MUL_OP": "`*`, `/` or `%`", "$END": "the end of the file",
 }
 
 
+@lru_cache(maxsize=1)
+def _literal_terminals() -> dict[str, str]:
+    """Terminal name → its literal text, for keywords and punctuation (`WHEN` → `when`)."""
+    out = {}
+    for t in _lark().terminals:
+        if type(t.pattern).__name__ == "PatternStr":
+            out[t.name] = t.pattern.value
+    return out
+
+
 def _describe(expected: list[str]) -> str:
+    literals = _literal_terminals()
     words = []
     for e in expected:
         if e in _TERMINAL_WORDS:
             words.append(_TERMINAL_WORDS[e])
-        elif e.isupper() and not e.startswith("__"):
-            words.append(f"`{e.lower()}`")
+        elif e in literals:
+            words.append(f"`{literals[e]}`")
     words = sorted(set(words))
     if len(words) > 8:
         words = words[:8] + ["…"]
