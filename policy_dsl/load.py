@@ -156,6 +156,7 @@ def compile_files(files: list[A.PolicyFile], params: ParamSet, diags: list[Diagn
                 continue
             rules_by_id[r.id] = r
             owner[r.id] = pf.policy.name
+    _check_override_cycles(rules_by_id, diags)
     checker = Checker(ty.record_type())
     lowerer = RuleLowerer(checker, rules_by_id, diags)
     out_packs = []
@@ -167,7 +168,11 @@ def compile_files(files: list[A.PolicyFile], params: ParamSet, diags: list[Diagn
         for vp in reversed(visible_packs):  # own definitions shadow imported ones
             for d in packs[vp].defines:
                 if vp == name and d.name in defines and defines[d.name] in packs[name].defines:
-                    diags.append(Diagnostic("E114", f"`{d.name}` is defined twice", d.span))
+                    first = defines[d.name]
+                    diags.append(Diagnostic("E114", f"`{d.name}` is defined twice in pack {name}", d.span,
+                                            "rename one of the definitions or remove it",
+                                            notes=(f"first defined at {first.span.file}:{first.span.line}",)))
+                    continue
                 defines[d.name] = d
         visible_rules = {rid for rid, p in owner.items() if p in visible_packs}
         scope = Scope(defines=defines, params=params, diags=diags)
@@ -191,10 +196,12 @@ def compile_files(files: list[A.PolicyFile], params: ParamSet, diags: list[Diagn
 
 
 def _check_defines(pf: A.PolicyFile, checker: Checker, scope: Scope) -> None:
-    """Constants are checked on their own; parameterised definitions where they are used."""
+    """Check every definition on its own, used or not: constants fully; parameterised ones
+    with parameters of unknown type (names, functions, fields of the record, arity), the
+    rest where they are used."""
     for d in pf.defines:
-        if d.params is None:
-            checker._expand(d, [], scope, d.span)
+        args = [ir.Var(p, ty.ANY) for p in d.params or ()]
+        checker._expand(d, args, scope, d.span)
 
 
 def _check_program(program: ir.ProgramIR, packs: dict[str, A.PolicyFile], params: ParamSet,
@@ -209,15 +216,38 @@ def _check_program(program: ir.ProgramIR, packs: dict[str, A.PolicyFile], params
         # Every parameter a pack uses must resolve for each jurisdiction it claims.
         claimed = pack.applies_to or ("000000",)
         day = pack.start or dt.date(2000, 1, 1)
+        ast_rules = {r.id: r for r in packs[pack.name].rules}
         for r in pack.rules:
             names = sorted({n.name for e in ir.rule_exprs(r) for n in ir.walk(e) if isinstance(n, ir.ParamRef)})
+            when = max(day, r.start or day)
             for code in claimed:
                 for n in names:
-                    if params.resolve(n, code, max(day, r.start or day)) is None:
+                    if params.resolve(n, code, when) is None:
                         diags.append(Diagnostic(
                             "E208", f"parameter `param.{n}` has no value for jurisdiction {code} "
-                            f"on {max(day, r.start or day)}", r.span,
-                            f"add a value in force from that date to rules/params/{code}.yaml or the baseline"))
+                            f"on {when}", _param_span(ast_rules.get(r.id), n, r.span),
+                            f"add a value in force from {when} to params/{code}.yaml or to a "
+                            "profile it inherits (its city, province or 000000)"))
+
+
+def _param_span(rule: A.Rule | None, name: str, default: Span) -> Span:
+    """Where a rule mentions `param.name` (directly, not through a definition)."""
+    if rule is None:
+        return default
+    found: list[Span] = []
+
+    def visit(node) -> None:
+        if isinstance(node, A.Param) and node.name == name:
+            found.append(node.span)
+        elif isinstance(node, (tuple, list)):
+            for x in node:
+                visit(x)
+        elif hasattr(node, "__dataclass_fields__") and not isinstance(node, Span):
+            for f in node.__dataclass_fields__:
+                if f not in ("span", "clause_spans"):
+                    visit(getattr(node, f))
+    visit(rule)
+    return min(found, key=lambda sp: (sp.line, sp.column)) if found else rule.id_span
 
 
 def _lint_notes(params: ParamSet) -> list[Diagnostic]:
@@ -227,6 +257,34 @@ def _lint_notes(params: ParamSet) -> list[Diagnostic]:
                               Span(prof.file, v.line, 1, v.line, 2),
                               "replace it with a sourced value when the local rule is known", "note"))
     return out
+
+
+def _check_override_cycles(rules: dict[str, A.Rule], diags: list[Diagnostic]) -> None:
+    """Rules that override each other in a cycle: neither can win (E115), reported once per
+    cycle, at the `overrides` of its first rule in id order."""
+    graph = {rid: [ref for ref in r.overrides if ref.id in rules and ref.id != rid]
+             for rid, r in rules.items()}
+    reported: set[frozenset[str]] = set()
+    for start in sorted(graph):
+        # Depth-first search for a path from `start` back to itself.
+        stack: list[tuple[str, list[A.RuleRef]]] = [(start, [])]
+        seen: set[str] = set()
+        while stack:
+            node, path = stack.pop()
+            for ref in graph[node]:
+                if ref.id == start:
+                    cycle = [start] + [p.id for p in path]
+                    key = frozenset(cycle)
+                    if key not in reported and min(cycle) == start:
+                        reported.add(key)
+                        first = path[0] if path else ref
+                        diags.append(Diagnostic(
+                            "E115", "override cycle: " + " → ".join(cycle + [start]), first.span,
+                            "two rules cannot both be the exception to each other: keep the "
+                            "`overrides` of the rule that wins and remove the other"))
+                elif ref.id not in seen:
+                    seen.add(ref.id)
+                    stack.append((ref.id, path + [ref]))
 
 
 def _import_closure(name: str, packs: dict[str, A.PolicyFile]) -> list[str]:

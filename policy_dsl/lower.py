@@ -67,6 +67,7 @@ class RuleLowerer:
         if r.window is not None and r.foreach is not None:
             self.error("E112", "a rule cannot have both `for each` and `window`", cs["window"],
                        "use `some`/`count` over `window` inside the condition instead")
+        self._misplaced(r)
 
         vars_: dict[str, ir.Expr] = {}
         foreach = None
@@ -148,6 +149,29 @@ class RuleLowerer:
             covers_except=tuple(c.id for c in r.covers_except),
             outcome=r.outcome or "violation", say=say, remedy=remedy, witnesses=tuple(wit_ir),
             evidence=tuple(evidence), span=r.span)
+
+    def _misplaced(self, r: A.Rule) -> None:
+        """Clauses that mean nothing in this kind of rule (they would be silently ignored)."""
+        cs = r.clause_spans
+        template = r.kind == "boundary" and r.when is None
+        banned: dict[str, str] = {}
+        if r.kind == "tolerance":
+            banned = {"foreach": "a tolerance applies to the whole record",
+                      "window": "a tolerance applies to the whole record",
+                      "overrides": "a tolerance changes outcomes through `covers`",
+                      "outcome": "a covered finding becomes `tolerated`"}
+        elif r.kind == "permit":
+            banned = {"outcome": "a permit is `compliant` when it holds; a breached `require` "
+                                 "takes the outcome of its boundary"}
+        elif template:
+            banned = {"unless": "a boundary without `when` is only reached through `require`",
+                      "window": "a boundary without `when` is only reached through `require`",
+                      "overrides": "a boundary without `when` is only reached through `require`"}
+        word = {"foreach": "for each"}
+        for key, why in banned.items():
+            if key in cs:
+                where = "a boundary without `when`" if template else f"a `{r.kind}` rule"
+                self.error("E112", f"`{word.get(key, key)}` is not allowed in {where}", cs[key], why)
 
     def _text(self, t: A.Text, scope: Scope) -> ir.Bilingual:
         zh = self._message(t.zh, scope)

@@ -171,7 +171,18 @@ class _LineDict(dict):
     _line = 1
 
 
+def _construct_decimal(loader, node):
+    """YAML floats are read as exact decimals (`60.005` stays 60.005; never a binary float)."""
+    text = loader.construct_scalar(node).replace("_", "")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return text  # .inf / .nan: left as text, rejected by the type check
+    return value if value.is_finite() else text
+
+
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_LineLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
 
 
 def _text_pair(value: Any, fallback: str) -> tuple[str, str]:
@@ -249,8 +260,13 @@ def load_profile(path: Path, diags: list[Diagnostic]) -> Profile | None:
                                 "quote the code: `jurisdiction: \"000000\"`"))
         return None
     inherits = data.get("inherits") or ()
-    if isinstance(inherits, str):
+    if isinstance(inherits, (str, int)):
         inherits = (inherits,)
+    if not isinstance(inherits, (list, tuple)):
+        diags.append(Diagnostic("E301", "`inherits` must be a list of jurisdiction codes",
+                                Span(file, _line_of(data), 1, _line_of(data), 2),
+                                'write `inherits: ["150300"]`'))
+        inherits = ()
     prof = Profile(code, _text_pair(data.get("name"), code), tuple(str(i) for i in inherits), {}, file)
     params = data.get("parameters") or {}
     if not isinstance(params, dict):
@@ -265,8 +281,13 @@ def load_profile(path: Path, diags: list[Diagnostic]) -> Profile | None:
             continue
         if "type" in spec:
             tname = str(spec["type"])
+            allowed = spec.get("values_allowed") or []
+            if tname == "enum" and not isinstance(allowed, list):
+                diags.append(Diagnostic("E302", f"`values_allowed` of `{name}` must be a list", sp,
+                                        "write `values_allowed: [approval, report]`"))
+                continue
             if tname == "enum":
-                ptype = ty.T("enum", path=f"param.{name}", values=tuple(str(v) for v in spec.get("values_allowed", [])))
+                ptype = ty.T("enum", path=f"param.{name}", values=tuple(str(v) for v in allowed))
             elif tname in PARAM_TYPES:
                 ptype = PARAM_TYPES[tname]
             else:
@@ -275,7 +296,12 @@ def load_profile(path: Path, diags: list[Diagnostic]) -> Profile | None:
                 continue
             prof.decls[name] = ParamDecl(name, ptype, spec.get("unit"), _text_pair(spec.get("title"), name), line)
         versions = []
-        for v in spec.get("values") or []:
+        raw_values = spec.get("values") or []
+        if not isinstance(raw_values, list):
+            diags.append(Diagnostic("E301", f"`values` of `{name}` must be a list of versions", sp,
+                                    "write `values:` then `- {from: 2024-01-01, value: …, source: …}`"))
+            raw_values = []
+        for v in raw_values:
             vline = _line_of(v, line)
             vsp = Span(file, vline, 1, vline, 2)
             if not isinstance(v, dict) or "from" not in v or "value" not in v:

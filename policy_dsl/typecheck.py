@@ -171,6 +171,10 @@ class Checker:
         if expect is not None and expect.kind == "enum":
             self._bad_enum(scope, e.id, expect, e.span)
             return ir.Const(e.id, expect)
+        if expect is not None and expect.kind == "any":
+            # Compared with a value of unknown type (a definition's parameter): possibly an
+            # enum value, checked where the definition is used.
+            return ir.Const(e.id, ty.ANY)
         candidates = list(scope.vars) + list(self.record.fields) + list(scope.defines)
         best = did_you_mean(e.id, candidates)
         code = "E209" if scope.placeholder else "E106"
