@@ -45,6 +45,8 @@ class Finding:
     conflict: tuple[str, str] | None = None
     covered: tuple[str, ...] = ()
     require: ir.RequireIR | None = None  # the failed/undecided `require`, for boundary findings
+    undecided: bool = False  # its condition (or require) is unknown: `cond` names what is missing
+    pending: str | None = None  # an exception (overrides) or tolerance that may apply but is undecided
 
     @property
     def evidence(self) -> tuple[tuple[str, ir.Expr], ...]:
@@ -173,7 +175,7 @@ class Evaluator:
                 continue
             items = c.coll(r, p, v)
             if items is None:
-                f = Finding(c.ir, c.ir.kind, "review", c.ir.severity, cond=c.ir.foreach[1])
+                f = Finding(c.ir, c.ir.kind, "review", c.ir.severity, cond=c.ir.foreach[1], undecided=True)
                 findings.append(f)
                 if entries is not None:
                     entries.append(TraceEntry(c.ir, None, None))
@@ -188,6 +190,8 @@ class Evaluator:
                 entries.append(TraceEntry(t.ir, None, status))
             if status is True:
                 findings = _tolerate(t.ir, findings)
+            elif status is None:
+                _tolerance_undecided(t, findings)
         outcome = "unlisted"
         for f in findings:
             if RANK[f.outcome] < RANK[outcome]:
@@ -210,8 +214,13 @@ class Evaluator:
                     b = self.by_id.get(q.boundary)
                     brule = b.ir if b is not None else rule
                     out = "review" if s is None else brule.outcome
-                    findings.append(Finding(brule, "boundary", out, q.severity, rule, scope, v, paths,
-                                            q.cond, require=q))
+                    bv, bpaths = v, paths
+                    if brule.foreach is not None and c.var is not None and brule.foreach[0] != c.var:
+                        # The boundary's messages name the element by its own variable.
+                        bv = {**v, brule.foreach[0]: v[c.var]}
+                        bpaths = {**paths, brule.foreach[0]: paths[c.var]}
+                    findings.append(Finding(brule, "boundary", out, q.severity, rule, scope, bv, bpaths,
+                                            q.cond, require=q, undecided=s is None))
             if ok:
                 findings.append(Finding(rule, "permit", "compliant", rule.severity, None, scope, v, paths))
         elif status is True:
@@ -219,7 +228,8 @@ class Evaluator:
         elif status is None:
             cond = rule.when if rule.unless is None else ir.And(
                 (rule.when, ir.Not(rule.unless, rule.when.type)), rule.when.type)
-            findings.append(Finding(rule, rule.kind, "review", rule.severity, None, scope, v, paths, cond))
+            findings.append(Finding(rule, rule.kind, "review", rule.severity, None, scope, v, paths, cond,
+                                    undecided=True))
         if entries is not None:
             entries.append(TraceEntry(rule, paths.get(c.var) if index is not None else None, status,
                                       tuple(req_status)))
@@ -232,34 +242,62 @@ class Evaluator:
         return t
 
 
-def _holds(f: Finding) -> bool:
-    return (f.kind == "permit" and f.outcome == "compliant") or (
-        f.kind == "forbid" and f.outcome == "violation")
+def _fired(f: Finding) -> bool:
+    """Whether the finding's rule holds: a permit compliant, a forbid or cross-cutting boundary
+    fired (not merely undecided)."""
+    if f.undecided or f.via is not None:
+        return False
+    if f.kind == "permit":
+        return f.outcome == "compliant"
+    return f.kind in ("forbid", "boundary")
 
 
-def _same_scope(a: tuple | None, b: tuple | None) -> bool:
-    return a is None or b is None or a == b
+def _covers_scope(winner: tuple | None, loser: tuple | None) -> bool:
+    """A record-level exception covers every element; an element-level one only its element
+    (it never silences a record-level finding, which may be about another element)."""
+    return winner is None or winner == loser
 
 
 def _apply_overrides(findings: list[Finding], by_id: dict) -> tuple[list[Finding], list[Finding]]:
-    holding = [f for f in findings if _holds(f) and f.rule.overrides]
-    if not holding:
+    """Suppress findings of overridden rules where the overriding rule holds on the same scope.
+    Where it is undecided, an overridden violation becomes a review naming the facts that
+    would decide the exception (Kleene: `loser and not winner` is unknown)."""
+    winners = [f for f in findings if (f.via or f.rule).overrides and f.kind not in ("conflict", "tolerance")
+               and (_fired(f) or f.undecided)]
+    if not winners:
         return findings, []
     kept, suppressed = [], []
     for f in findings:
-        winner = next((h for h in holding if f.rule.id in h.rule.overrides and h is not f
-                       and f.via is None and _same_scope(h.scope, f.scope)), None)
-        if winner is not None:
-            f.suppressed_by = winner.rule.id
-            suppressed.append(f)
-        else:
+        if f.via is not None or f.kind in ("conflict", "tolerance"):
             kept.append(f)
+            continue
+        pending = None
+        holder = None
+        for h in winners:
+            if h is f or f.rule.id not in (h.via or h.rule).overrides or not _covers_scope(h.scope, f.scope):
+                continue
+            if _fired(h):
+                holder = h
+                break
+            if pending is None:
+                pending = h
+        if holder is not None:
+            f.suppressed_by = holder.rule.id
+            suppressed.append(f)
+            continue
+        if pending is not None and f.outcome == "violation":
+            f.outcome = "review"
+            f.pending = (pending.via or pending.rule).id
+            f.cond = pending.cond
+            f.bindings = {**f.bindings, **pending.bindings}
+            f.paths = {**f.paths, **pending.paths}
+        kept.append(f)
     return kept, suppressed
 
 
 def _conflicts(findings: list[Finding], by_id: dict) -> list[Finding]:
     permits = [f for f in findings if f.kind == "permit" and f.outcome == "compliant"]
-    forbids = [f for f in findings if f.kind == "forbid" and f.outcome == "violation"]
+    forbids = [f for f in findings if f.kind == "forbid" and f.outcome == "violation" and not f.undecided]
     out = []
     for pf in permits:
         for nf in forbids:
@@ -272,17 +310,32 @@ def _conflicts(findings: list[Finding], by_id: dict) -> list[Finding]:
     return out
 
 
+def _tolerable(t: ir.RuleIR, f: Finding) -> bool:
+    if f.outcome not in ("violation", "review") or f.kind in ("conflict", "tolerance"):
+        return False
+    rid = f.rule.id
+    if t.covers is not None:
+        return rid in t.covers
+    return rid not in t.covers_except and (f.via is None or f.via.id not in t.covers_except)
+
+
+def _tolerance_undecided(t: CompiledRule, findings: list[Finding]) -> None:
+    """A tolerance that may apply (its condition is unknown): the violations it would cover
+    become reviews naming the facts that decide it."""
+    rule = t.ir
+    cond = rule.when if rule.unless is None or rule.when is None else ir.And(
+        (rule.when, ir.Not(rule.unless, rule.when.type)), rule.when.type)
+    for f in findings:
+        if f.outcome == "violation" and _tolerable(rule, f):
+            f.outcome = "review"
+            f.pending = rule.id
+            f.cond = cond
+
+
 def _tolerate(t: ir.RuleIR, findings: list[Finding]) -> list[Finding]:
     covered = []
     for f in findings:
-        if f.outcome not in ("violation", "review") or f.kind == "conflict":
-            continue
-        rid = f.rule.id
-        if t.covers is not None:
-            ok = rid in t.covers
-        else:
-            ok = rid not in t.covers_except and (f.via is None or f.via.id not in t.covers_except)
-        if ok:
+        if _tolerable(t, f):
             f.outcome = "tolerated"
             f.tolerated_by = t.id
             covered.append(rid)

@@ -7,6 +7,7 @@ closures of `backends/python.py` decide; this explains. The conformance suite ru
 
 from __future__ import annotations
 
+import operator
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +15,8 @@ from . import ir
 from .values import STRICT_BUILTINS, arith, format_value
 
 NONE: frozenset[str] = frozenset()
+_CMP = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+        ">": operator.gt, ">=": operator.ge}
 
 
 class Tracer:
@@ -111,17 +114,14 @@ class Tracer:
         (a, b), m = self._strict(e.left, e.right)
         if a is None or b is None:
             return None, m
-        import operator
-        ops = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
-               ">": operator.gt, ">=": operator.ge}
-        return ops[e.op](a, b), NONE
+        return _CMP[e.op](a, b), NONE
 
     def _Arith(self, e):
         (a, b), m = self._strict(e.left, e.right)
         if a is None or b is None:
             return None, m
         out = arith(e.op, a, b)
-        if out is None:
+        if out is None and e.op in ("/", "%") and b == 0:
             sp = e.span
             self.notes.append(f"division by zero at {sp.file}:{sp.line}:{sp.column}")
         return out, NONE

@@ -62,45 +62,97 @@ def _quarter(d) -> int:
     return (as_date(d).month - 1) // 3 + 1
 
 
+MAX_RANGE = 10_000  # `range(a, b)` longer than this is unknown (bounded work per record)
+
+
+def _range(a: int, b: int):
+    return list(range(a, b)) if b - a <= MAX_RANGE else None
+
+
+def _index_of(s: str, sub: str) -> int:
+    return s.find(sub)
+
+
+def _matches(s: str, pattern: str) -> bool:
+    return _regex(pattern).fullmatch(s) is not None
+
+
+def _year(d) -> int:
+    return d.year
+
+
+def _month(d) -> int:
+    return d.month
+
+
+def _floor(x) -> int:
+    return math.floor(x)
+
+
+def total(fn):
+    """Wrap a builtin so that a failure of the operation (an overflow, a date out of range,
+    rounding beyond the precision) is unknown, never a Python exception."""
+    def call(*args):
+        try:
+            return fn(*args)
+        except (ArithmeticError, ValueError, OverflowError, TypeError):
+            return None
+    call.__name__ = getattr(fn, "__name__", "builtin")
+    return call
+
+
 # Builtins that return unknown when any argument is unknown.
-STRICT_BUILTINS = {
+STRICT_BUILTINS = {name: total(fn) for name, fn in {
     "length": len,
     "upper": str.upper,
     "char_at": _char_at,
-    "index_of": lambda s, sub: s.find(sub),
+    "index_of": _index_of,
     "substr": _substr,
-    "matches": lambda s, pat: _regex(pat).fullmatch(s) is not None,
+    "matches": _matches,
     "days_between": days_between,
     "date_of": as_date,
-    "year": lambda d: d.year,
-    "month": lambda d: d.month,
+    "year": _year,
+    "month": _month,
     "quarter": _quarter,
-    "floor": lambda x: math.floor(x),
+    "floor": _floor,
     "abs": abs,
     "round": _round,
     "min": min,
     "max": max,
-    "range": lambda a, b: list(range(a, b)),
-}
+    "range": _range,
+}.items()}
+
+
+def _mod(a, b):
+    """Remainder with the sign of the dividend (truncated division), as in SQL `MOD`:
+    -7 % 3 = -1 for integers and decimals alike."""
+    if isinstance(a, int) and isinstance(b, int):
+        r = abs(a) % abs(b)
+        return r if a >= 0 else -r
+    return Decimal(a) % Decimal(b)  # Decimal's % already truncates
 
 
 def arith(op: str, a, b):
-    """Exact arithmetic; returns None for division by zero (the caller reports it)."""
-    if op == "+":
-        if isinstance(b, Duration):
-            return add_duration(a, b)
-        return a + b
-    if op == "-":
-        if isinstance(b, Duration):
-            return add_duration(a, b, -1)
-        return a - b
-    if op == "*":
-        return a * b
-    if b == 0:
+    """Exact arithmetic. Division by zero, and a result out of range (a date past 9999, an
+    overflowing decimal), are unknown (None): the caller reports division by zero."""
+    try:
+        if op == "+":
+            if isinstance(b, Duration):
+                return add_duration(a, b)
+            return a + b
+        if op == "-":
+            if isinstance(b, Duration):
+                return add_duration(a, b, -1)
+            return a - b
+        if op == "*":
+            return a * b
+        if b == 0:
+            return None
+        if op == "/":
+            return Decimal(a) / Decimal(b)
+        return _mod(a, b)
+    except (ArithmeticError, ValueError, OverflowError):
         return None
-    if op == "/":
-        return Decimal(a) / Decimal(b)
-    return a % b
 
 
 def format_value(value, labels: dict | None = None, lang: str = "zh") -> str:
