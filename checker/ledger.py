@@ -65,7 +65,8 @@ class LedgerError(Exception):
     """A ledger operation failed; nothing was written.
 
     ``code`` is stable (``duplicate_ids``, ``invalid_records``, ``too_many_records``,
-    ``ledger_missing``, ``ledger_unreadable``, ``ledger_newer``, ``ledger_busy``).
+    ``ledger_missing``, ``ledger_unreadable``, ``ledger_newer``, ``ledger_busy``,
+    ``ledger_write_failed``).
     """
 
     def __init__(
@@ -399,11 +400,24 @@ class Ledger:
                 ) from exc
             try:
                 count = self._insert_all(records, source, added_at)
-            except BaseException:
-                conn.execute("ROLLBACK")
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                self._rollback()
+                if isinstance(exc, sqlite3.DatabaseError):
+                    raise LedgerError(
+                        "ledger_write_failed",
+                        f"写入账本 {self.path} 失败（{source} 未导入）：{exc}",
+                        f"Writing to ledger {self.path} failed ({source} not added): {exc}",
+                    ) from exc
                 raise
-            conn.execute("COMMIT")
             return count
+
+    def _rollback(self) -> None:
+        try:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # the original error matters more; SQLite rolls back on close anyway
 
     def _insert_all(self, records: Iterable[Any], source: str, added_at: str) -> int:
         conn = self._conn

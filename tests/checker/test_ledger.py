@@ -766,3 +766,27 @@ def test_problems_kept_are_bounded(ledger: Ledger, monkeypatch) -> None:
         ledger.add_records([rec(f"R-{i:03d}") for i in range(50)], source="a")
     assert len(info.value.duplicate_ids) == 20
     assert info.value.message_en.endswith("…and 40 more.")
+
+
+def test_database_error_while_writing_is_a_ledger_error(ledger: Ledger) -> None:
+    # a trigger calling a failing function stands in for a failing disk
+    def boom(rid: str) -> None:
+        raise RuntimeError("disk I/O error")
+
+    ledger._conn.create_function("boom", 1, boom)
+    ledger._conn.execute(
+        "CREATE TRIGGER fail BEFORE INSERT ON records WHEN NEW.id = 'R-2' "
+        "BEGIN SELECT boom(NEW.id); END"
+    )
+    with pytest.raises(LedgerError) as info:
+        ledger.add_records([rec("R-1"), rec("R-2")], source="a")
+    assert info.value.code == "ledger_write_failed"
+    assert info.value.message_zh == (
+        f"写入账本 {ledger.path} 失败（a 未导入）：user-defined function raised exception"
+    )
+    assert info.value.message_en == (
+        f"Writing to ledger {ledger.path} failed (a not added): "
+        "user-defined function raised exception"
+    )
+    assert ledger.count() == 0
+    assert ledger.add_records([rec("R-1")], source="b") == 1
