@@ -209,22 +209,21 @@ class DecisionLog:
     def _append_locked(self, fd: int, prepared: list[dict[str, Any]]) -> list[dict[str, Any]]:
         size = os.fstat(fd).st_size
         out: list[dict[str, Any]] = []
-        if size == 0:
+        created = size == 0
+        if created:
             header_line = self._new_header()
             out_bytes = [_dump(header_line)]
             prev, seq = header_line["hash"], 0
-            created = True
         else:
-            header = self._read_header(fd)
+            self._header = self._read_header(fd)
             last = _read_last_line(fd, size, self.path)
-            prev, seq = last["hash"], last["seq"]
             out_bytes = []
-            created = False
-            if self._header is None or self._header.salt != header.salt:
-                self._header = header
-        assert self._header is not None
-        key = self._key(self._header)
-        masked = sorted(set(self.mask) | set(self._header.mask))
+            prev, seq = last["hash"], last["seq"]
+        header = self._header
+        if header is None:  # pragma: no cover - set by either branch above
+            raise RuntimeError("decision log header missing")
+        key = self._key(header)
+        masked = sorted(set(self.mask) | set(header.mask))
         for fields in prepared:
             line = {"seq": seq + 1, **fields}
             for path in masked:
