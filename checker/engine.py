@@ -2,6 +2,14 @@
 
 The engine knows nothing about output formats: it yields report entries (plain dicts,
 the JSON report's `records[]` items) and a summary; `checker/reports/` presents them.
+
+Cross-record (`window`) rules need every record of the batch (and the history) before
+any record can be decided. The engine therefore keeps a `WindowIndex` of *projections*:
+each valid record reduced to the fields the window rules read (plus `id` and `date`),
+filed under each window rule's key values. A caller that can read its input twice
+(`checker/run.py`) fills the index in a first pass and evaluates in a second, so memory
+grows only with the projections; `Engine.check` is the one-pass convenience for small
+batches that holds the batch in memory.
 """
 
 from __future__ import annotations
@@ -9,14 +17,15 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
+from policy_dsl import ir
 from policy_dsl.errors import Diagnostic, PolicyError
 from policy_dsl.evaluate import PRECEDENCE, CompiledRule, Evaluator
 from policy_dsl.load import LoadResult, load
-from policy_dsl.values import add_duration
 
 from .findings import record_entry
 
@@ -62,53 +71,117 @@ def load_policy(paths: Sequence[str | Path] | None = None) -> Policy:
     return Policy(result, Evaluator(result.program, result.params))
 
 
-class WindowIndex:
-    """Records by (window rule, key values), sorted by date, for cross-record rules."""
+# ---- projections for window rules ------------------------------------------------------
+ALWAYS_KEPT = ("id", "date", "jurisdiction")  # naming, placing and parameters of window records
 
-    def __init__(self, rules: Sequence[CompiledRule], params_for):
+
+_ESCAPES = (ir.IndexExpr, ir.Builtin, ir.Cmp, ir.InSet, ir.IsKnown, ir.If, ir.ListExpr)
+
+
+def window_paths(rules: Sequence[CompiledRule]) -> frozenset[str] | None:
+    """Schema paths (`meals[].payer`) the window rules read; None when a rule lets a window
+    record escape in a way a projection cannot serve (then whole records are kept)."""
+    paths: set[str] = set(ALWAYS_KEPT)
+    for c in rules:
+        for e in ir.rule_exprs(c.ir):
+            for node in ir.walk(e):
+                if isinstance(node, ir.Field):
+                    paths.add(node.path)
+                elif isinstance(node, _ESCAPES) and any(
+                        isinstance(k, ir.WindowRef) for k in ir.children(node)):
+                    return None  # a bare `window` anywhere but as a comprehension's collection
+    return frozenset(paths)
+
+
+def _path_tree(paths: Iterable[str]) -> dict:
+    """`{"meals", "meals[].payer"}` → `{"meals": {"payer": {}}}`. A leaf (empty dict) keeps the
+    whole value; an inner node keeps only its named branches (list elements alike). Reading
+    `r.meals[..].payer` names `meals` too, so a list keeps its length when pruned."""
+    tree: dict = {}
+    for p in sorted(paths):
+        node = tree
+        for part in p.replace("[]", "").split("."):
+            node = node.setdefault(part, {})
+    return tree
+
+
+def project(value: Any, tree: dict) -> Any:
+    """Keep only the branches of `tree` (lists are projected element-wise)."""
+    if not tree:
+        return value
+    if isinstance(value, dict):
+        return {k: project(value[k], sub) for k, sub in tree.items() if k in value}
+    if isinstance(value, list):
+        return [project(v, tree) for v in value]
+    return value
+
+
+class WindowIndex:
+    """Projected records by (window rule, key values), sorted by date, for cross-record rules.
+
+    Each record carries its position in the batch (`seq`; history records come first with
+    negative positions) so that the record being decided is in its own window exactly once
+    and windows list records in (date, position) order whoever evaluates them."""
+
+    def __init__(self, rules: Sequence[CompiledRule], params_for, paths: frozenset[str] | None = None):
         self.rules = list(rules)
         self.params_for = params_for
+        self.tree = _path_tree(paths) if paths is not None else None
         self._index: dict[tuple, list[tuple[dt.date, int, dict]]] = {}
-        self._seq = 0
         self._sorted = True
+        self.size = 0
 
-    def add(self, record: dict) -> None:
+    def add(self, record: dict, seq: int) -> None:
+        proj = None
+        p = None
         for c in self.rules:
-            key = self.key(c, record)
-            if key is None:
+            if p is None:
+                p = self.params_for(record)
+            key = tuple(k(record, p, {}) for k in c.keys)
+            if any(v is None for v in key):
                 continue
-            self._index.setdefault((c.ir.id, key), []).append((record["date"], self._seq, record))
-            self._seq += 1
+            if proj is None:
+                proj = project(record, self.tree) if self.tree is not None else record
+            self._index.setdefault((c.ir.id, key), []).append((record["date"], seq, proj))
             self._sorted = False
+        if proj is not None:
+            self.size += 1
 
-    def key(self, c: CompiledRule, record: dict) -> tuple | None:
-        p = self.params_for(record)
-        values = tuple(k(record, p, {}) for k in c.keys)
-        return None if any(v is None for v in values) else values
-
-    def lookup(self, c: CompiledRule, record: dict, params: dict) -> list[dict] | None:
+    def freeze(self) -> None:
         if not self._sorted:
             for bucket in self._index.values():
                 bucket.sort(key=lambda t: (t[0], t[1]))
             self._sorted = True
+
+    def lookup(self, c: CompiledRule, record: dict, params: dict, seq: int | None = None
+               ) -> list[dict] | None:
+        self.freeze()
         key = tuple(k(record, params, {}) for k in c.keys)
         if any(v is None for v in key):
             return None
-        bucket = self._index.get((c.ir.id, key), [])
+        bucket = self._index.get((c.ir.id, key), ())
         day = record["date"]
         start = day - dt.timedelta(days=c.ir.window.days)
-        lo = bisect.bisect_left(bucket, (start, -1))
-        hi = bisect.bisect_right(bucket, (day, float("inf")))
-        found = [t[2] for t in bucket[lo:hi]]
-        if not any(r is record for r in found):
+        lo = bisect.bisect_left(bucket, (start, -(1 << 62)))
+        hi = bisect.bisect_right(bucket, (day, 1 << 62))
+        found, placed = [], False
+        for d, s, proj in bucket[lo:hi]:
+            if seq is not None and s == seq:
+                found.append(record)  # the record itself, whole
+                placed = True
+            else:
+                found.append(proj)
+        if not placed:
             found.append(record)  # a planned record is always in its own window
         return found
 
 
+# ---- the engine --------------------------------------------------------------------------
 @dataclass
 class Options:
     lang: str = "zh"
     explain: bool = False
+    default_jurisdiction: str | None = None  # --jurisdiction: for records that lack one
 
 
 @dataclass
@@ -137,42 +210,67 @@ class Engine:
     def _params_for(self, record: dict) -> dict:
         return self.ev.params.values_for(record["jurisdiction"], record["date"])
 
+    def new_index(self, history: Iterable[dict] = ()) -> WindowIndex | None:
+        """An empty window index (None without window rules), seeded with history records."""
+        if not self.needs_windows:
+            return None
+        index = WindowIndex(self.ev.window_rules, self._params_for, window_paths(self.ev.window_rules))
+        hist = list(history)
+        for i, h in enumerate(hist):
+            index.add(h, i - len(hist))
+        return index
+
+    def index_items(self, loaded: Iterable[Any], index: WindowIndex, start: int = 0) -> int:
+        """First pass: file every valid record into the index; return how many items were seen."""
+        n = 0
+        for n, item in enumerate(loaded, 1):
+            if item.data is not None:
+                index.add(item.data, start + n - 1)
+        return n
+
+    def entries(self, loaded: Iterable[Any], index: WindowIndex | None = None, start: int = 0
+                ) -> Iterator[dict]:
+        """Second pass: evaluate items in order (item k has batch position start + k)."""
+        for seq, item in enumerate(loaded, start):
+            yield self.check_one(item, index, seq)
+
     def check(self, loaded: Iterable[Any], history: Iterable[dict] = (), summary: Summary | None = None
               ) -> Iterator[dict]:
         """Evaluate loaded records (checker.records.LoadedRecord) in order; yield report entries.
 
-        With cross-record rules the valid records are held in memory to build the windows;
+        One pass: with cross-record rules the batch is held in memory to build the windows;
         otherwise the input streams through in bounded memory."""
         summary = summary if summary is not None else Summary()
-        index = None
-        if self.needs_windows:
+        index = self.new_index(history)
+        if index is not None:
             loaded = list(loaded)
-            index = WindowIndex(self.ev.window_rules, self._params_for)
-            for h in history:
-                index.add(h)
-            for item in loaded:
-                if item.data is not None:
-                    index.add(item.data)
-        for item in loaded:
-            entry = self.check_one(item, index)
+            self.index_items(loaded, index)
+        for entry in self.entries(loaded, index):
             summary.add(entry["outcome"])
             yield entry
 
-    def check_one(self, item: Any, index: WindowIndex | None = None) -> dict:
+    def check_one(self, item: Any, index: WindowIndex | None = None, seq: int | None = None) -> dict:
         if item.data is None:
-            return invalid_entry(item, self.options.lang)
-        window = index.lookup if index is not None else None
+            return invalid_entry(item, self.options.lang, self.options.default_jurisdiction)
+        window = None
+        if index is not None:
+            window = lambda c, r, p: index.lookup(c, r, p, seq)
         result = self.ev.evaluate(item.data, window, trace=self.options.explain)
         return record_entry(item, result, self.ev, self.options.lang, self.options.explain)
 
 
-def invalid_entry(item: Any, lang: str) -> dict:
+def invalid_entry(item: Any, lang: str, default_jurisdiction: str | None = None) -> dict:
     raw = item.raw if isinstance(item.raw, dict) else {}
+    official = raw.get("official") if isinstance(raw.get("official"), dict) else {}
+    code = raw.get("jurisdiction")
+    if code is None and isinstance(item.raw, dict):
+        code = default_jurisdiction
     return {
         "id": item.record_id,
         "outcome": "invalid",
-        "jurisdiction": raw.get("jurisdiction") if isinstance(raw.get("jurisdiction"), str) else None,
+        "jurisdiction": code if isinstance(code, str) else None,
         "date": raw.get("date") if isinstance(raw.get("date"), str) else None,
+        "department": official.get("department") if isinstance(official.get("department"), str) else None,
         "source": {"file": item.source, "line": item.line, "location": item.location},
         "findings": [],
         "errors": [{"path": e.path, "code": e.code, "message": e.message(lang)} for e in item.errors],

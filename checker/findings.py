@@ -11,7 +11,6 @@ from typing import Any
 from policy_dsl import ir
 from policy_dsl import types as ty
 from policy_dsl.evaluate import Evaluator, Finding, RecordResult
-from policy_dsl.values import format_value
 
 from .suggest import suggestion
 
@@ -51,6 +50,7 @@ def record_entry(item: Any, result: RecordResult, ev: Evaluator, lang: str, expl
         "outcome": result.outcome,
         "jurisdiction": r["jurisdiction"],
         "date": r["date"].isoformat(),
+        "department": (r.get("official") or {}).get("department"),
         "source": {"file": item.source, "line": item.line, "location": item.location},
         "findings": findings,
         "errors": [],
@@ -65,9 +65,7 @@ def finding_dict(r: dict, f: Finding, result: RecordResult, ev: Evaluator, lang:
     rule = f.rule
     tracer = ev.tracer(r, f, result.params)
     missing: list[str] = []
-    if f.outcome == "review" and f.cond is not None:
-        missing = sorted(tracer.eval(f.cond)[1])
-    elif f.tolerated_by and f.cond is not None:
+    if f.outcome == "review" and f.cond is not None or f.tolerated_by and f.cond is not None:
         missing = sorted(tracer.eval(f.cond)[1])
     title = rule.title[0 if zh else 1]
     if f.kind == "conflict":
@@ -180,4 +178,4 @@ def _items(node: dict, schema: dict) -> dict:
     return n.get("items", n) if "items" in n else n
 
 
-__all__ = ["record_entry", "finding_dict", "field_label", "json_value", "ir"]
+__all__ = ["field_label", "finding_dict", "ir", "json_value", "record_entry"]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
 
 from .engine import Summary
 
@@ -15,6 +15,7 @@ class Report:
     summary: Summary = field(default_factory=Summary)
     lang: str = "zh"
     explain: bool = False
+    inputs: list[str] = field(default_factory=list)  # input names, for report headings
 
     def __iter__(self) -> Iterator[dict]:
         return iter(self.entries)

@@ -1,37 +1,268 @@
-"""The `check` pipeline: load policies and records, evaluate, write the report, pick the exit code."""
+"""The `check` pipeline: load policies and records, evaluate, write the report, pick the exit code.
+
+Exit codes: 0 nothing reached `--fail-on`; 1 something did (invalid records always do);
+2 usage errors, unreadable input, policies that do not load, an unwritable output or log.
+Nothing here prints a traceback: every expected failure becomes a one-line message.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
 import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterator, Sequence
+from typing import IO, Any
 
 from .engine import Engine, Options, PolicyLoadError, Summary, load_policy
 from .report import Report
-from .reports import BINARY, writer
+from .reports import writer
+
+EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
+LOG_BATCH = 1000
+_JURISDICTION = re.compile(r"[0-9]{6}\Z")
+
+
+class CheckError(Exception):
+    """An expected failure: message in both languages, exit code 2."""
+
+    def __init__(self, message_zh: str, message_en: str):
+        super().__init__(message_en)
+        self.message_zh = message_zh
+        self.message_en = message_en
+
+    def message(self, lang: str) -> str:
+        return self.message_zh if lang == "zh" else self.message_en
 
 
 def err(msg_zh: str, msg_en: str, lang: str) -> None:
     sys.stderr.write((msg_zh if lang == "zh" else msg_en) + "\n")
 
 
+# ---- inputs ----------------------------------------------------------------------------
+class FillingValidator:
+    """The record validator, filling `jurisdiction` where a record lacks one (--jurisdiction).
+    The raw record itself is left as read."""
+
+    __slots__ = ("base", "code", "schema")
+
+    def __init__(self, base: Any, code: str):
+        self.base, self.schema, self.code = base, base.schema, code
+
+    def validate(self, raw: Any):
+        if isinstance(raw, dict) and raw.get("jurisdiction") is None:
+            raw = {**raw, "jurisdiction": self.code}
+        return self.base.validate(raw)
+
+
+@dataclass
+class Inputs:
+    """The record files, readable as many times as the passes need (stdin is spooled once)."""
+
+    files: Sequence[str]
+    input_format: str | None
+    encoding: str
+    rereadable: bool
+    warnings: list = field(default_factory=list)
+    _spool: str | None = None
+
+    def __post_init__(self) -> None:
+        from .records import InputError
+
+        for f in self.files:
+            if f != "-" and not os.path.exists(f):
+                raise InputError(f, f"找不到文件 {f}", f"file not found: {f}")
+        if self.rereadable and "-" in self.files:
+            from .records import FORMATS, detect_format
+            fmt = detect_format("-", self.input_format)
+            fd, self._spool = tempfile.mkstemp(prefix="qinqing-stdin-", suffix="." + fmt)
+            with os.fdopen(fd, "wb") as fh:
+                shutil.copyfileobj(sys.stdin.buffer, fh, 1 << 20)
+            assert fmt in FORMATS
+
+    def close(self) -> None:
+        if self._spool:
+            os.unlink(self._spool)
+            self._spool = None
+
+    def read(self, validator: Any) -> Iterator[Any]:
+        from .records import STDIN_NAME, InputError, iter_records
+
+        paths = [self._spool if (f == "-" and self._spool) else f for f in self.files]
+        self.warnings.clear()
+        items = iter_records(paths, self.input_format, self.encoding, validator, self.warnings)
+        if not self._spool:
+            yield from items
+            return
+        tmp = self._spool
+        try:
+            for item in items:
+                if item.source == tmp:
+                    _rename(item, tmp, STDIN_NAME)
+                elif item.errors:
+                    item.errors = [_renamed_error(e, tmp, STDIN_NAME) for e in item.errors]
+                yield item
+        except InputError as exc:
+            raise InputError(STDIN_NAME if exc.path == tmp else exc.path,
+                             exc.message_zh.replace(tmp, STDIN_NAME),
+                             exc.message_en.replace(tmp, STDIN_NAME)) from None
+
+
+def _rename(item: Any, old: str, new: str) -> None:
+    item.source = new
+    item.location = new + item.location[len(old):] if item.location.startswith(old) else item.location
+    if item.errors:
+        item.errors = [_renamed_error(e, old, new) for e in item.errors]
+
+
+def _renamed_error(e: Any, old: str, new: str) -> Any:
+    if old not in e.message_zh and old not in e.message_en:
+        return e
+    return type(e)(e.path, e.code, e.message_zh.replace(old, new), e.message_en.replace(old, new))
+
+
+# ---- output ----------------------------------------------------------------------------
 @contextmanager
-def open_output(path: Path | None, binary: bool) -> Iterator[IO]:
+def open_output(path: Path | None) -> Iterator[IO[bytes]]:
+    """stdout, or a file written whole: a temporary file renamed into place on success."""
     if path is None or str(path) == "-":
-        yield sys.stdout.buffer if binary else sys.stdout
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
         return
-    with open(path, "wb" if binary else "w", encoding=None if binary else "utf-8",
-              newline=None if binary else "\n") as fh:
-        yield fh
+    target = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
+    except OSError as exc:
+        raise CheckError(f"无法写入 {path}：{exc.strerror}", f"cannot write {path}: {exc.strerror}") from None
+    ok = False
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+        os.chmod(tmp, 0o644 & ~_umask())
+        os.replace(tmp, target)
+        ok = True
+    except IsADirectoryError:
+        raise CheckError(f"{path} 是目录", f"{path} is a directory") from None
+    finally:
+        if not ok and os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+class Progress:
+    """A rich progress line on stderr, only on a terminal, without colour under NO_COLOR,
+    redrawn at most ten times a second (no refresh thread: workers are forked)."""
+
+    def __init__(self, enabled: bool, lang: str):
+        self.bar = None
+        self.n = 0
+        self.last = 0.0
+        if not enabled:
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as RichProgress
+
+        label = "检查记录" if lang == "zh" else "Checking records"
+        console = Console(file=sys.stderr, no_color=bool(os.environ.get("NO_COLOR")))
+        self.bar = RichProgress(SpinnerColumn(), TextColumn(label), BarColumn(),
+                                TextColumn("{task.completed:,}"), TimeElapsedColumn(),
+                                console=console, transient=True, auto_refresh=False)
+        self.task = self.bar.add_task(label, total=None)
+        self.bar.start()
+
+    def advance(self) -> None:
+        self.n += 1
+        if self.bar is not None and (self.n & 255) == 0:
+            now = time.monotonic()
+            if now - self.last > 0.1:
+                self.last = now
+                self.bar.update(self.task, completed=self.n)
+                self.bar.refresh()
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
+def progress_wanted(output: Path | None, fmt: str) -> bool:
+    """On a terminal, and not drawing over a report that goes to the same terminal."""
+    if not sys.stderr.isatty() or os.environ.get("CI"):
+        return False
+    to_stdout = output is None or str(output) == "-"
+    return not (to_stdout and sys.stdout.isatty())
+
+
+# ---- the decision log --------------------------------------------------------------------
+class DecisionLogger:
+    """Appends decisions to the hash-chained log in batches (`checker.audit.log_decisions`)."""
+
+    def __init__(self, path: Path | None, mask: str | None, policy_hash: str):
+        self.path, self.policy_hash = path, policy_hash
+        self.mask: tuple[str, ...] = ()
+        self.batch: list[tuple[dict, Any]] = []
+        if path is not None:
+            from .audit import parse_mask
+            self.mask = parse_mask(mask or "")
+        elif mask:
+            raise CheckError("--mask 需与 --log 一起使用", "--mask needs --log")
+
+    def add(self, entry: dict, raw: Any) -> None:
+        if self.path is None:
+            return
+        self.batch.append((entry, raw if isinstance(raw, dict) else None))
+        if len(self.batch) >= LOG_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.path is None or not self.batch:
+            return
+        from .audit import log_decisions
+        log_decisions(self.path, self.batch, self.policy_hash, self.mask)
+        self.batch = []
+
+
+# ---- the pipeline ------------------------------------------------------------------------
+@dataclass
+class CheckRun:
+    """Counts what went by and whether anything reached the failing outcomes."""
+
+    failing: frozenset[str]
+    summary: Summary = field(default_factory=Summary)
+    hit: bool = False
+
+    def watch(self, entries: Iterable[dict], progress: Progress, logger: DecisionLogger,
+              raws: Callable[[], Any] | None) -> Iterator[dict]:
+        for e in entries:
+            outcome = e["outcome"]
+            self.summary.add(outcome)
+            if outcome in self.failing:
+                self.hit = True
+            if raws is not None:
+                logger.add(e, raws())
+            progress.advance()
+            yield e
 
 
 def run_check(*, files: Sequence[str], rules, jurisdiction, fmt: str, output, lang: str,
               explain: bool, history: Sequence[Path], input_format, encoding: str, jobs: int,
               failing: Sequence[str], log, mask) -> int:
+    """The whole `qinqing check`; returns the exit code."""
     from policy_dsl.errors import render_all
 
-    from .records import InputError, iter_records
+    from .audit import AuditError
+    from .records import InputError
 
     try:
         policy = load_policy(rules)
@@ -40,34 +271,107 @@ def run_check(*, files: Sequence[str], rules, jurisdiction, fmt: str, output, la
         sys.stderr.write(render_all(res.errors, res.sources) + "\n")
         err("规则加载失败，请先运行 `qinqing lint` 修正错误。",
             "The policies did not load; run `qinqing lint` and fix the errors.", lang)
-        return 2
-    engine = Engine(policy, Options(lang=lang, explain=explain))
+        return EXIT_ERROR
+    inputs = None
+    progress = Progress(False, lang)
     try:
-        hist = [h.data for h in iter_records([str(p) for p in history], encoding=encoding) if h.data]
-        loaded = iter_records(list(files), input_format=input_format, encoding=encoding)
-        summary = Summary()
-        entries = engine.check(loaded, history=hist, summary=summary)
-        report = Report(policy.describe(), entries, summary, lang, explain)
-        failing_seen = _Watch(report.entries, failing)
-        report.entries = failing_seen
-        with open_output(output, fmt in BINARY) as out:
+        if jurisdiction is not None and not _JURISDICTION.match(jurisdiction):
+            raise CheckError(f"--jurisdiction 应为 6 位行政区划代码，而不是 '{jurisdiction}'",
+                             f"--jurisdiction must be a 6-digit area code, not '{jurisdiction}'")
+        if not files:
+            raise CheckError("请给出记录文件，或用 `-` 读取标准输入",
+                             "give record files, or `-` to read standard input")
+        logger = DecisionLogger(log, mask, policy.content_hash)
+        engine = Engine(policy, Options(lang=lang, explain=explain, default_jurisdiction=jurisdiction))
+        from .validate import default_validator
+        validator: Any = default_validator()
+        if jurisdiction:
+            validator = FillingValidator(validator, jurisdiction)
+        hist = _history(history, encoding, validator, lang)
+        inputs = Inputs(list(files), input_format, encoding, rereadable=engine.needs_windows)
+        run = CheckRun(frozenset(failing))
+        entries, raws = _entries(engine, inputs, validator, jobs, hist, log is not None)
+        progress = Progress(progress_wanted(output, fmt), lang)
+        report = Report(policy.describe(), run.watch(entries, progress, logger, raws), run.summary,
+                        lang, explain, inputs=[("<stdin>" if f == "-" else str(f)) for f in files])
+        with open_output(output) as out:
             writer(fmt)(report, out)
+        progress.stop()
+        logger.flush()
+        for w in inputs.warnings:
+            err(f"注意：{w.message_zh}", f"Note: {w.message_en}", lang)
     except InputError as exc:
+        progress.stop()
         err(f"无法读取输入：{exc.message_zh}", f"Cannot read input: {exc.message_en}", lang)
-        return 2
-    return 1 if failing_seen.hit else 0
+        return EXIT_ERROR
+    except (CheckError, AuditError) as exc:
+        progress.stop()
+        err(f"错误：{exc.message_zh}", f"Error: {exc.message_en}", lang)
+        return EXIT_ERROR
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_OK if not failing else EXIT_FAIL
+    except OSError as exc:
+        progress.stop()
+        name = exc.filename or output or log or ""
+        err(f"无法写入 {name}：{exc.strerror}", f"cannot write {name}: {exc.strerror}", lang)
+        return EXIT_ERROR
+    finally:
+        progress.stop()
+        if inputs is not None:
+            inputs.close()
+    return EXIT_FAIL if run.hit else EXIT_OK
 
 
-class _Watch:
-    """Passes entries through and remembers whether any reached the failing outcomes."""
+def _quiet_stdout() -> None:
+    """The reader went away (`| head`): stop writing, without a BrokenPipeError at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
 
-    def __init__(self, entries, failing: Sequence[str]):
-        self.entries = entries
-        self.failing = set(failing)
-        self.hit = False
 
-    def __iter__(self):
-        for e in self.entries:
-            if e["outcome"] in self.failing:
-                self.hit = True
-            yield e
+def _history(paths: Sequence[Path], encoding: str, validator: Any, lang: str) -> list[dict]:
+    """Valid earlier records (they feed windows, they are not reported)."""
+    if not paths:
+        return []
+    from .records import iter_records
+
+    out, bad = [], []
+    for h in iter_records([str(p) for p in paths], None, encoding, validator):
+        if h.data is not None:
+            out.append(h.data)
+        else:
+            bad.append(h)
+    if bad:
+        first = bad[0]
+        why = first.errors[0].message(lang) if first.errors else ""
+        err(f"注意：既往记录中 {len(bad)} 条无效，已忽略（如 {first.location}：{why}）",
+            f"Note: {len(bad)} invalid history record(s) ignored (e.g. {first.location}: {why})", lang)
+    return out
+
+
+def _entries(engine: Engine, inputs: Inputs, validator: Any, jobs: int, history: list[dict],
+             want_raw: bool) -> tuple[Iterator[dict], Callable[[], Any] | None]:
+    """Report entries in input order, and (for the log) a way to get each entry's raw record."""
+    last: list[Any] = [None]
+    raws = (lambda: last[0]) if want_raw else None
+    if jobs > 1:
+        from .parallel import parallel_entries
+
+        def keep(raw: Any) -> None:
+            last[0] = raw
+
+        return parallel_entries(engine, inputs.read, validator.validate, validator.schema, jobs,
+                                history, keep if want_raw else None), raws
+
+    def serial() -> Iterator[dict]:
+        index = engine.new_index(history)
+        if index is not None:
+            engine.index_items(inputs.read(validator), index)
+        for seq, item in enumerate(inputs.read(validator)):
+            last[0] = item.raw
+            yield engine.check_one(item, index, seq)
+
+    return serial(), raws

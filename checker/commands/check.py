@@ -1,11 +1,14 @@
-"""`qinqing check`: records in, one verdict per record, a report out."""
+"""`qinqing check`: records in, one verdict per record, a report out.
+
+Exit codes: 0 nothing reached `--fail-on`; 1 something did (invalid records always do);
+2 usage errors, unreadable input, policies that do not load.
+"""
 
 from __future__ import annotations
 
-import sys
 from enum import Enum
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated
 
 import typer
 
@@ -31,33 +34,56 @@ class Lang(str, Enum):
     en = "en"
 
 
+class InputFormat(str, Enum):
+    jsonl = "jsonl"
+    json = "json"
+    yaml = "yaml"
+    csv = "csv"
+    xlsx = "xlsx"
+
+
 FAILING = {"violation": ("violation", "invalid"), "review": ("violation", "review", "invalid"),
            "never": ("invalid",)}
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("check")
-    def check(
-        files: List[str] = typer.Argument(..., help="记录文件（JSONL/JSON/YAML/CSV/XLSX），`-` 表示标准输入 / record files, `-` for stdin"),
-        rules: Optional[List[Path]] = typer.Option(None, "--rules", help="规则目录或文件 / policy folders or files (default: bundled rules/)"),
-        jurisdiction: Optional[str] = typer.Option(None, "--jurisdiction", help="缺省行政区划代码 / jurisdiction for records that lack one"),
-        fmt: Fmt = typer.Option(Fmt.text, "--format", "-f", help="输出格式 / output format"),
-        output: Optional[Path] = typer.Option(None, "-o", "--output", help="输出文件 / output file"),
-        lang: Lang = typer.Option(Lang.zh, "--lang", help="语言 / language"),
-        explain: bool = typer.Option(False, "--explain", help="逐条解释 / explain every rule"),
-        history: Optional[List[Path]] = typer.Option(None, "--history", help="既往记录 / earlier records for cross-record rules"),
-        input_format: Optional[str] = typer.Option(None, "--input-format", help="jsonl|json|yaml|csv|xlsx"),
-        encoding: str = typer.Option("utf-8", "--encoding", help="文本编码 / text encoding (e.g. gbk)"),
-        jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="并行进程数 / worker processes"),
-        fail_on: FailOn = typer.Option(FailOn.violation, "--fail-on", help="何种结论返回 1 / what makes the exit code 1"),
-        log: Optional[Path] = typer.Option(None, "--log", help="决策日志 / append decisions to a hash-chained log"),
-        mask: Optional[str] = typer.Option(None, "--mask", help="日志中脱敏的字段 / fields masked in the log, e.g. name,official.id"),
-    ) -> None:
-        """检查交往记录是否符合正负面清单 / Check interaction records against the lists."""
-        from ..run import run_check
+def check(
+    files: Annotated[list[str], typer.Argument(
+        help="记录文件（JSONL/JSON/YAML/CSV/XLSX），`-` 表示标准输入 / Record files, `-` for stdin.",
+        show_default=False)],
+    rules: Annotated[list[Path] | None, typer.Option(
+        "--rules", help="规则目录或文件（默认：内置规则）/ Policy folders or files (default: bundled rules).")] = None,
+    jurisdiction: Annotated[str | None, typer.Option(
+        "--jurisdiction", help="为缺少行政区划代码的记录补上此代码 / Area code for records that lack one.")] = None,
+    fmt: Annotated[Fmt, typer.Option("--format", "-f", help="报告格式 / Report format.")] = Fmt.text,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="报告文件（默认：标准输出）/ Report file (default: stdout).")] = None,
+    lang: Annotated[Lang, typer.Option("--lang", help="报告语言 / Report language.")] = Lang.zh,
+    explain: Annotated[bool, typer.Option(
+        "--explain", help="逐条说明每条规则的判断 / Explain every rule considered.")] = False,
+    history: Annotated[list[Path] | None, typer.Option(
+        "--history", help="既往记录，仅用于跨记录规则，不出报告 / Earlier records for cross-record rules (not reported).")] = None,
+    input_format: Annotated[InputFormat | None, typer.Option(
+        "--input-format", help="输入格式（默认按扩展名）/ Input format (default: by extension).")] = None,
+    encoding: Annotated[str, typer.Option(
+        "--encoding", help="文本编码，如 gbk / Text encoding, e.g. gbk.")] = "utf-8",
+    jobs: Annotated[int, typer.Option(
+        "--jobs", "-j", min=1, max=64, help="并行进程数 / Worker processes.")] = 1,
+    fail_on: Annotated[FailOn, typer.Option(
+        "--fail-on", help="何种结论使退出码为 1 / What makes the exit code 1.")] = FailOn.violation,
+    log: Annotated[Path | None, typer.Option(
+        "--log", help="追加到防篡改决策日志 / Append decisions to a tamper-evident log.")] = None,
+    mask: Annotated[str | None, typer.Option(
+        "--mask", help="日志中遮蔽的字段，如 name,official.id / Fields masked in the log.")] = None,
+) -> None:
+    """检查交往记录是否符合正负面清单 / Check interaction records against the lists."""
+    from ..run import run_check
 
-        code = run_check(files=files, rules=rules, jurisdiction=jurisdiction, fmt=fmt.value,
-                         output=output, lang=lang.value, explain=explain, history=history or [],
-                         input_format=input_format, encoding=encoding, jobs=jobs,
-                         failing=FAILING[fail_on.value], log=log, mask=mask)
-        raise typer.Exit(code)
+    code = run_check(files=files, rules=rules, jurisdiction=jurisdiction, fmt=fmt.value,
+                     output=output, lang=lang.value, explain=explain, history=history or [],
+                     input_format=input_format.value if input_format else None, encoding=encoding,
+                     jobs=jobs, failing=FAILING[fail_on.value], log=log, mask=mask)
+    raise typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("check")(check)

@@ -1,16 +1,19 @@
-"""Report formats: one module per format, each with `write(report, out, lang)`.
+"""Report formats: one module per format, each with `write(report, out)`.
 
 `report` is a `checker.report.Report` (summary, policy description and the entries
-iterator). Streaming formats consume the entries as they come.
+iterator); `out` is a binary stream. Streaming formats consume the entries as they come;
+the others spool to a temporary file, so memory does not grow with the batch.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 
 FORMATS = ("text", "json", "jsonl", "csv", "md", "html", "xlsx")
-BINARY = {"xlsx"}
 
 
-def writer(fmt: str):
+def writer(fmt: str) -> Callable:
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown report format {fmt!r}")
     return importlib.import_module(f"checker.reports.{fmt}_report").write

@@ -1,15 +1,30 @@
-"""The JSON report (schema: docs/report.schema.json). Deterministic bytes for the same input."""
+"""The JSON report (schema: docs/report.schema.json). Deterministic bytes for the same input.
+
+Streamed: top-level keys in sorted order (`policy`, `records`, `summary`), so the records
+are written as they are decided and the summary, complete by then, comes last.
+"""
 
 from __future__ import annotations
 
-import json
 from typing import IO
+
+import orjson
 
 from ..report import Report
 
+_OPTS = orjson.OPT_INDENT_2
 
-def write(report: Report, out: IO[str]) -> None:
-    records = list(report.entries)
-    doc = {"summary": report.summary.to_dict(), "policy": report.policy, "records": records}
-    json.dump(doc, out, ensure_ascii=False, indent=2)
-    out.write("\n")
+
+def _indented(value: object, prefix: bytes) -> bytes:
+    return orjson.dumps(value, option=_OPTS).replace(b"\n", b"\n" + prefix)
+
+
+def write(report: Report, out: IO[bytes]) -> None:
+    out.write(b'{\n  "policy": ' + _indented(report.policy, b"  ") + b',\n  "records": [')
+    first = True
+    for entry in report.entries:
+        out.write(b"\n    " if first else b",\n    ")
+        out.write(_indented(entry, b"    "))
+        first = False
+    out.write(b"]" if first else b"\n  ]")
+    out.write(b',\n  "summary": ' + _indented(report.summary.to_dict(), b"  ") + b"\n}\n")

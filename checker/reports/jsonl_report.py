@@ -1,17 +1,19 @@
-"""JSON lines: one record entry per line, streamed; the summary as the last line."""
+"""JSON lines: one record entry per line, streamed; then one last line
+`{"policy": …, "summary": …}` (it has no `outcome`, which tells it apart)."""
 
 from __future__ import annotations
 
-import json
 from typing import IO
+
+import orjson
 
 from ..report import Report
 
 
-def write(report: Report, out: IO[str]) -> None:
+def write(report: Report, out: IO[bytes]) -> None:
     for entry in report.entries:
-        out.write(json.dumps(entry, ensure_ascii=False, separators=(",", ":")))
-        out.write("\n")
-    out.write(json.dumps({"summary": report.summary.to_dict(), "policy": report.policy},
-                         ensure_ascii=False, separators=(",", ":")))
-    out.write("\n")
+        out.write(orjson.dumps(entry))
+        out.write(b"\n")
+    out.write(orjson.dumps({"policy": report.policy, "summary": report.summary.to_dict()},
+                           option=orjson.OPT_SORT_KEYS))
+    out.write(b"\n")

@@ -1,6 +1,11 @@
-"""Words shared by the human-readable report formats."""
+"""Words shared by the human-readable report formats, and small output helpers."""
 
 from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO
 
 OUTCOME = {
     "zh": {"violation": "违规", "review": "需复核", "tolerated": "容错免责", "compliant": "合规",
@@ -14,11 +19,27 @@ SEVERITY = {
 }
 WORDS = {
     "zh": {"record": "记录", "outcome": "结论", "finding": "发现", "citation": "依据", "remedy": "建议",
-           "evidence": "事实", "missing": "请补充", "change": "如何合规", "summary": "汇总",
-           "records": "记录数", "errors": "错误", "severity": "严重程度", "rule": "规则",
-           "policy": "规则包", "source": "来源"},
+           "evidence": "触发事实", "missing": "请补充以下事实", "change": "如何合规", "summary": "汇总",
+           "records": "条记录", "errors": "错误", "severity": "严重程度", "rule": "规则",
+           "policy": "规则包", "source": "来源",
+           "invalid_hint": "记录格式有误，未作判断；请按下列提示修正后重新检查：",
+           "unlisted_hint": "正负面清单均未涉及此事项（既不鼓励也不禁止）。"},
     "en": {"record": "Record", "outcome": "Outcome", "finding": "Finding", "citation": "Source",
-           "remedy": "Advice", "evidence": "Facts", "missing": "Please provide", "change": "To comply",
-           "summary": "Summary", "records": "records", "errors": "Errors", "severity": "Severity",
-           "rule": "Rule", "policy": "Policy", "source": "Input"},
+           "remedy": "Advice", "evidence": "Facts", "missing": "Please provide these facts",
+           "change": "To comply", "summary": "Summary", "records": "records", "errors": "Errors",
+           "severity": "Severity", "rule": "Rule", "policy": "Policy", "source": "Input",
+           "invalid_hint": "The record is malformed and was not assessed; fix the following and check again:",
+           "unlisted_hint": "Neither list covers this interaction (neither encouraged nor forbidden)."},
 }
+OUTCOME_ORDER = ("violation", "review", "tolerated", "compliant", "unlisted", "invalid")
+
+
+@contextmanager
+def text_stream(out: IO[bytes]) -> Iterator[IO[str]]:
+    """UTF-8 text over a binary report stream, left open afterwards."""
+    stream = io.TextIOWrapper(out, encoding="utf-8", newline="\n", write_through=False)
+    try:
+        yield stream
+        stream.flush()
+    finally:
+        stream.detach()

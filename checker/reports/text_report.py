@@ -9,42 +9,56 @@ import os
 from typing import IO
 
 from ..report import Report
-from .labels import OUTCOME, SEVERITY, WORDS
+from .labels import OUTCOME, SEVERITY, WORDS, text_stream
 
 _STYLE = {"violation": "bold red", "review": "bold yellow", "tolerated": "bold cyan",
           "compliant": "bold green", "unlisted": "bold", "invalid": "bold magenta"}
+_MARK = {"violation": "✗", "review": "?", "tolerated": "~", "compliant": "✓"}
 
 
-def write(report: Report, out: IO[str]) -> None:
+def write(report: Report, out: IO[bytes]) -> None:
+    with text_stream(out) as stream:
+        _write(report, stream, hasattr(out, "isatty") and out.isatty() and not os.environ.get("NO_COLOR"))
+
+
+def _write(report: Report, out: IO[str], color: bool) -> None:
     lang = report.lang
+    zh = lang == "zh"
     w = WORDS[lang]
-    color = hasattr(out, "isatty") and out.isatty() and not os.environ.get("NO_COLOR")
     console = None
     if color:
         from rich.console import Console
-        console = Console(file=out, highlight=False)
+        console = Console(file=out, highlight=False, soft_wrap=True)
 
-    def emit(text: str, style: str | None = None) -> None:
+    def emit(line: str, style: str | None = None) -> None:
         if console is not None and style:
-            console.print(text, style=style, markup=False)
+            console.print(line, style=style, markup=False)
         else:
-            out.write(text + "\n")
+            out.write(line + "\n")
 
-    sep = "：" if lang == "zh" else ": "
+    sep = "：" if zh else ": "
     for e in report.entries:
         label = OUTCOME[lang][e["outcome"]]
-        emit(f"{w['record']} {e['id'] or e['source']['location']}{sep}{label}", _STYLE[e["outcome"]])
+        where = (e.get("source") or {}).get("location") or ""
+        name = e["id"] or where
+        head = f"{w['record']} {name}" + (f"（{where}）" if zh and e["id"] else f" ({where})" if e["id"] else "")
+        emit(f"{head}{sep}{label}", _STYLE[e["outcome"]])
         if e["outcome"] == "invalid":
-            emit(f"  {w['source']}{sep}{e['source']['location']}")
-            for err in e["errors"]:
-                emit(f"  ✗ {err['path']}{sep}{err['message']}")
+            emit(f"  {w['invalid_hint']}")
+            for x in e["errors"]:
+                emit(f"  ✗ {x['path']}{sep}{x['message']}", "magenta")
+        elif not e["findings"]:
+            emit(f"  {w['unlisted_hint']}")
         for f in e["findings"]:
             sev = SEVERITY[lang].get(f["severity"], f["severity"])
-            mark = {"violation": "✗", "review": "?", "tolerated": "~", "compliant": "✓"}.get(f["outcome"], "·")
-            emit(f"  {mark} [{f['rule']}] {f['title']}（{sev}）" if lang == "zh" else
-                 f"  {mark} [{f['rule']}] {f['title']} ({sev})", _STYLE.get(f["outcome"]))
+            el = f" · {f['element']}" if f.get("element") else ""
+            emit(f"  {_MARK.get(f['outcome'], '·')} [{f['rule']}] {f['title']}"
+                 + (f"（{sev}）" if zh else f" ({sev})") + el, _STYLE.get(f["outcome"]))
             if f["message"] and f["message"] != f["title"]:
                 emit(f"      {f['message']}")
+            facts = _facts(f.get("evidence") or {})
+            if facts and f["outcome"] != "review":
+                emit(f"      {w['evidence']}{sep}{facts}")
             if f.get("citation"):
                 emit(f"      {w['citation']}{sep}{f['citation']}")
             if f["outcome"] in ("violation", "review", "tolerated"):
@@ -53,16 +67,24 @@ def write(report: Report, out: IO[str]) -> None:
                 sug = f.get("suggestion") or {}
                 if sug.get("text") and not sug.get("questions"):
                     emit(f"      {w['change']}{sep}{sug['text']}")
-                for q in sug.get("questions", []):
-                    emit(f"      {w['missing']}{sep}{q}")
+                if sug.get("questions"):
+                    emit(f"      {w['missing']}{sep}")
+                    for q in sug["questions"]:
+                        emit(f"        · {q}" + ("？" if zh else "?"))
         if report.explain and "explanation" in e:
             _explain(e["explanation"], emit, lang)
         emit("")
     s = report.summary.to_dict()
     parts = [f"{OUTCOME[lang][k]} {s[k]}" for k in ("violation", "review", "tolerated", "compliant",
                                                     "unlisted", "invalid")]
-    emit(f"{w['summary']}{sep}{s['records']} {w['records']}；" + "，".join(parts) if lang == "zh" else
+    emit(f"{w['summary']}{sep}{s['records']} {w['records']}；" + "，".join(parts) if zh else
          f"{w['summary']}: {s['records']} {w['records']}; " + ", ".join(parts), "bold")
+
+
+def _facts(evidence: dict) -> str:
+    from .rows import text
+    return "；".join(f"{k} = {text(v) if v is not None else '?'}" for k, v in evidence.items()) \
+        if evidence else ""
 
 
 def _explain(x: dict, emit, lang: str) -> None:
@@ -76,6 +98,8 @@ def _explain(x: dict, emit, lang: str) -> None:
         if r.get("overridden_by"):
             extra = f" ← {r['overridden_by']}"
         emit(f"    {r['rule']}{el}: {r['status']}{extra}")
+        if r.get("values"):
+            emit("        " + _facts(r["values"]))
     emit("  —— 适用参数 ——" if zh else "  -- parameters in force --")
     for p in x["parameters"]:
         origin = p["source"] or ("假定值" if zh else "assumed")
