@@ -210,6 +210,21 @@ class Analyzer:
             return z3.And([t] + [enc.truth(q.cond, env) for q in rule.requires])
         return t
 
+    def _threat(self, enc: Encoder, rule: ir.RuleIR, env: dict, undecided: bool) -> z3.BoolRef:
+        """Whether a finding of `rule` on this scope would act as a winning `overrides`:
+        fired (permit compliant, forbid/boundary true), or, if `undecided`, undecided
+        (condition unknown, or a permit applying with a require unknown)."""
+        t, f = self._cond(enc, rule, env)
+        if rule.kind == "permit":
+            reqs = [enc.scalar(q.cond, env) for q in rule.requires]
+            fired = z3.And([t] + [z3.And(v.known, v.value) for v in reqs])
+            pending = z3.And(t, z3.Or([z3.Not(v.known) for v in reqs]))
+        else:
+            fired, pending = t, z3.BoolVal(False)
+        if not undecided:
+            return fired
+        return z3.Or(fired, pending, z3.And(z3.Not(t), z3.Not(f)))
+
     def _silent(self, enc: Encoder, rule: ir.RuleIR) -> z3.BoolRef:
         known, inst = self._instances(enc, rule)
         parts = [known]
@@ -298,31 +313,32 @@ class Analyzer:
                 self._conflict(p, n)
 
     def _conflict(self, p: ir.RuleIR, n: ir.RuleIR) -> None:
+        # Rules that may silence P or N: any rule with a condition that overrides either.
         overriders = [x for x in self.active if x.id not in (p.id, n.id)
-                      and (p.id in x.overrides or n.id in x.overrides)
-                      and (x.kind == "permit" or (x.kind == "forbid" and x.outcome == "violation"))]
+                      and (p.id in x.overrides or n.id in x.overrides)]
         sym, enc, _ = self._new([p, n, *overriders])
         scope = _coll_path(p)
         cons = []
         if scope is None:
-            env_p = env_n = None
             cons += [self._holds(enc, p, {}), self._holds(enc, n, {})]
         else:
             _, ip = self._instances(enc, p, True)
             _, inn = self._instances(enc, n, True)
             present, env_p = ip[0]
-            env_n = inn[0][1]
-            cons += [present, self._holds(enc, p, env_p), self._holds(enc, n, env_n)]
+            cons += [present, self._holds(enc, p, env_p), self._holds(enc, n, inn[0][1])]
         for x in overriders:
+            # N's violation is silenced by X fired, and turned into a review by X undecided;
+            # P's compliance only by X fired (evaluate._apply_overrides).
+            undecided_counts = n.id in x.overrides
             xs = _coll_path(x)
             if xs is None:
-                cons.append(z3.Not(self._holds(enc, x, {})))
-            elif scope is None:
-                _, inst = self._instances(enc, x)
-                cons += [z3.Implies(pr, z3.Not(self._holds(enc, x, env))) for pr, env in inst]
-            elif xs == scope:
-                _, inst = self._instances(enc, x, True)
-                cons.append(z3.Not(self._holds(enc, x, inst[0][1])))
+                cons.append(z3.Not(self._threat(enc, x, {}, undecided_counts)))
+                continue
+            known, inst = self._instances(enc, x, True)
+            if undecided_counts:
+                cons.append(known)  # an unknown list is a record-level undecided finding
+            if xs == scope:
+                cons.append(z3.Not(self._threat(enc, x, inst[0][1], undecided_counts)))
         s = self._solver()
         s.add(sym.constraints)
         s.add(cons)
