@@ -12,7 +12,7 @@ from . import ir
 from . import types as ty
 from .errors import Diagnostic, Span, did_you_mean
 from .lower import RuleLowerer
-from .params import ParamSet, load_params
+from .params import ParamSet, _line_span, load_params
 from .parser import parse
 from .typecheck import Checker, Scope
 
@@ -24,7 +24,7 @@ class LoadResult:
     program: ir.ProgramIR | None
     params: ParamSet
     diagnostics: list[Diagnostic]
-    sources: dict[str, str] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)  # path → text (policy and parameter files)
     files: list[A.PolicyFile] = field(default_factory=list)
 
     @property
@@ -77,7 +77,7 @@ def _unique(paths: list[Path]) -> list[Path]:
 
 def content_hash(sources: dict[str, str], param_paths: list[Path]) -> str:
     h = hashlib.sha256()
-    for name in sorted(sources):
+    for name in sorted(n for n in sources if n.endswith(POLICY_SUFFIX)):
         h.update(Path(name).name.encode() + b"\0" + sources[name].encode("utf-8") + b"\0")
     for p in sorted(param_paths):
         try:
@@ -89,16 +89,21 @@ def content_hash(sources: dict[str, str], param_paths: list[Path]) -> str:
 
 def load(paths: list[str | Path]) -> LoadResult:
     policy_paths, param_paths, diags = discover(paths)
-    params = load_params(param_paths, diags)
-    sources: dict[str, str] = {}
+    sources: dict[str, str] = {}  # policy and parameter file texts, for diagnostics
+    params = load_params(param_paths, diags, sources)
     files: list[A.PolicyFile] = []
     for path in policy_paths:
         name = str(path)
         try:
-            text = path.read_bytes().decode("utf-8-sig")
+            data = path.read_bytes()
+            text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            diags.append(Diagnostic("E007", f"policy file is not UTF-8 (byte {exc.start})",
-                                    Span(name, 1, 1, 1, 1), "save the file as UTF-8"))
+            before = data[:exc.start]
+            line = before.count(b"\n") + 1
+            col = len(before[before.rfind(b"\n") + 1:].decode("utf-8-sig", "replace")) + 1
+            diags.append(Diagnostic("E007", f"policy file is not UTF-8: invalid byte 0x{data[exc.start]:02X} "
+                                    f"at line {line}", Span(name, line, col, line, col + 1),
+                                    "save the file as UTF-8 (it may be in GBK/GB18030)"))
             continue
         except OSError as exc:
             diags.append(Diagnostic("E100", f"cannot read policy file: {exc.strerror}", Span(name, 1, 1, 1, 1)))
@@ -254,7 +259,7 @@ def _lint_notes(params: ParamSet) -> list[Diagnostic]:
     out = []
     for prof, name, v in params.assumed():
         out.append(Diagnostic("N301", f"assumed value: {name} = {v.value} for {prof.code} from {v.start}",
-                              Span(prof.file, v.line, 1, v.line, 2),
+                              _line_span(prof.file, prof.text_lines, v.line),
                               "replace it with a sourced value when the local rule is known", "note"))
     return out
 

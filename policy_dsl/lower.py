@@ -125,7 +125,8 @@ class RuleLowerer:
         for ref in r.overrides:
             self._ref(ref.id, ref.span, visible, "overridden rule")
             if ref.id == r.id:
-                self.error("E102", f"rule {r.id} cannot override itself", ref.span)
+                self.error("E102", f"rule {r.id} cannot override itself", ref.span,
+                           "`overrides X` in a rule means this rule wins over X; remove it here")
         for ref in (r.covers or ()) + r.covers_except:
             self._ref(ref.id, ref.span, visible, "covered rule")
 

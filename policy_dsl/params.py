@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from .errors import Diagnostic, Span
+from .errors import Diagnostic, Span, did_you_mean
 from .ir import Duration
 from . import types as ty
 
@@ -57,6 +57,8 @@ class Profile:
     values: dict[str, list[Version]]
     file: str
     decls: dict[str, ParamDecl] = field(default_factory=dict)
+    name_lines: dict[str, int] = field(default_factory=dict)  # where each parameter is named
+    text_lines: list[str] = field(default_factory=list, repr=False)
 
 
 @dataclass(frozen=True)
@@ -164,11 +166,16 @@ def _construct_mapping(loader, node, deep=False):
     mapping = yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
     out = _LineDict(mapping)
     out._line = node.start_mark.line + 1
+    out._key_lines = {}
+    for key_node, _ in node.value:
+        if isinstance(key_node, yaml.ScalarNode):
+            out._key_lines[key_node.value] = key_node.start_mark.line + 1
     return out
 
 
 class _LineDict(dict):
     _line = 1
+    _key_lines: dict = {}
 
 
 def _construct_decimal(loader, node):
@@ -183,6 +190,16 @@ def _construct_decimal(loader, node):
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _LineLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+
+
+def _line_span(file: str, lines: list[str], line: int) -> Span:
+    """The span of a whole line, from its first non-blank character (skipping a `- `)."""
+    text = lines[line - 1] if 1 <= line <= len(lines) else ""
+    stripped = text.lstrip(" ")
+    if stripped.startswith("- "):
+        stripped = stripped[2:].lstrip(" ")
+    start = len(text) - len(stripped) + 1
+    return Span(file, line, start, line, max(len(text.rstrip()) + 1, start + 1))
 
 
 def _text_pair(value: Any, fallback: str) -> tuple[str, str]:
@@ -230,7 +247,10 @@ def convert_value(raw: Any, t: ty.T) -> Any:
     return str(raw)
 
 
-def load_profile(path: Path, diags: list[Diagnostic]) -> Profile | None:
+def load_profile(path: Path, diags: list[Diagnostic],
+                 sources: dict[str, str] | None = None) -> Profile | None:
+    """One profile file. Its text goes into `sources` (when given) so diagnostics can show
+    the offending line."""
     file = str(path)
     try:
         raw_bytes = path.read_bytes()
@@ -240,11 +260,22 @@ def load_profile(path: Path, diags: list[Diagnostic]) -> Profile | None:
     if len(raw_bytes) > MAX_PARAM_BYTES:
         diags.append(Diagnostic("E301", "parameter file too large", Span(file, 1, 1, 1, 1)))
         return None
+    lines: list[str] = []
     try:
-        data = yaml.load(raw_bytes.decode("utf-8"), Loader=_LineLoader)  # noqa: S506 - safe subclass
+        text = raw_bytes.decode("utf-8")
+        lines = text.splitlines()
+        if sources is not None:
+            sources[file] = text
+        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - safe subclass
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        if isinstance(exc, UnicodeDecodeError):
+            diags.append(Diagnostic("E301", f"parameter file is not UTF-8 (byte {exc.start})",
+                                    Span(file, 1, 1, 1, 1), "save the file as UTF-8"))
+            return None
         mark = getattr(exc, "problem_mark", None)
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        if line > len(lines) and lines:  # at the end of the stream: point after the last line
+            line, col = len(lines), len(lines[-1]) + 1
         diags.append(Diagnostic("E301", f"invalid YAML: {getattr(exc, 'problem', exc)}",
                                 Span(file, line, col, line, col + 1), "check indentation and quoting"))
         return None
@@ -256,7 +287,7 @@ def load_profile(path: Path, diags: list[Diagnostic]) -> Profile | None:
     code = str(data["jurisdiction"])
     if not re.fullmatch(r"\d{6}", code):
         diags.append(Diagnostic("E301", f"jurisdiction `{code}` is not a 6-digit GB/T 2260 code",
-                                Span(file, _line_of(data), 1, _line_of(data), 2),
+                                _line_span(file, lines, _line_of(data)),
                                 "quote the code: `jurisdiction: \"000000\"`"))
         return None
     inherits = data.get("inherits") or ()
@@ -264,18 +295,21 @@ def load_profile(path: Path, diags: list[Diagnostic]) -> Profile | None:
         inherits = (inherits,)
     if not isinstance(inherits, (list, tuple)):
         diags.append(Diagnostic("E301", "`inherits` must be a list of jurisdiction codes",
-                                Span(file, _line_of(data), 1, _line_of(data), 2),
+                                _line_span(file, lines, _line_of(data)),
                                 'write `inherits: ["150300"]`'))
         inherits = ()
-    prof = Profile(code, _text_pair(data.get("name"), code), tuple(str(i) for i in inherits), {}, file)
+    prof = Profile(code, _text_pair(data.get("name"), code), tuple(str(i) for i in inherits), {}, file,
+                   text_lines=lines)
     params = data.get("parameters") or {}
     if not isinstance(params, dict):
         diags.append(Diagnostic("E301", "`parameters` must be a mapping of names to definitions",
-                                Span(file, _line_of(data), 1, _line_of(data), 2)))
+                                _line_span(file, lines, _line_of(data))))
         return prof
+    key_lines = getattr(params, "_key_lines", {})
     for name, spec in params.items():
         line = _line_of(spec, _line_of(params))
-        sp = Span(file, line, 1, line, 2)
+        prof.name_lines[str(name)] = key_lines.get(str(name), line)
+        sp = _line_span(file, lines, line)
         if not isinstance(spec, dict):
             diags.append(Diagnostic("E301", f"parameter `{name}` must be a mapping", sp))
             continue
@@ -291,7 +325,9 @@ def load_profile(path: Path, diags: list[Diagnostic]) -> Profile | None:
             elif tname in PARAM_TYPES:
                 ptype = PARAM_TYPES[tname]
             else:
-                diags.append(Diagnostic("E302", f"unknown parameter type `{tname}`", sp,
+                tline = getattr(spec, "_key_lines", {}).get("type", line)
+                diags.append(Diagnostic("E302", f"unknown parameter type `{tname}`",
+                                        _line_span(file, lines, tline),
                                         f"use one of: {', '.join(sorted(PARAM_TYPES) + ['enum'])}"))
                 continue
             prof.decls[name] = ParamDecl(name, ptype, spec.get("unit"), _text_pair(spec.get("title"), name), line)
@@ -303,7 +339,7 @@ def load_profile(path: Path, diags: list[Diagnostic]) -> Profile | None:
             raw_values = []
         for v in raw_values:
             vline = _line_of(v, line)
-            vsp = Span(file, vline, 1, vline, 2)
+            vsp = _line_span(file, lines, vline)
             if not isinstance(v, dict) or "from" not in v or "value" not in v:
                 diags.append(Diagnostic("E301", f"each value of `{name}` needs `from` and `value`", vsp))
                 continue
@@ -327,10 +363,11 @@ def load_profile(path: Path, diags: list[Diagnostic]) -> Profile | None:
     return prof
 
 
-def load_params(paths: list[Path], diags: list[Diagnostic]) -> ParamSet:
+def load_params(paths: list[Path], diags: list[Diagnostic],
+                sources: dict[str, str] | None = None) -> ParamSet:
     profiles: dict[str, Profile] = {}
     for path in sorted(paths):
-        prof = load_profile(path, diags)
+        prof = load_profile(path, diags, sources)
         if prof is None:
             continue
         if prof.code in profiles:
@@ -344,9 +381,11 @@ def load_params(paths: list[Path], diags: list[Diagnostic]) -> ParamSet:
         for name, versions in prof.values.items():
             decl = ps.decls.get(name) or prof.decls.get(name)
             if decl is None:
-                line = versions[0].line if versions else 1
+                line = prof.name_lines.get(name, versions[0].line if versions else 1)
+                best = did_you_mean(name, ps.decls)
                 diags.append(Diagnostic("E304", f"parameter `{name}` is not declared in the baseline {BASELINE}",
-                                        Span(prof.file, line, 1, line, 2),
+                                        _line_span(prof.file, prof.text_lines, line),
+                                        f"did you mean `{best}`?" if best else
                                         "declare it (with `type`) in the 000000 profile first"))
                 continue
             converted = []
@@ -355,7 +394,8 @@ def load_params(paths: list[Path], diags: list[Diagnostic]) -> ParamSet:
                     value = convert_value(v.value, decl.type)
                 except ValueError as exc:
                     diags.append(Diagnostic("E302", f"value of `{name}` does not fit type {decl.type}: {exc}",
-                                            Span(prof.file, v.line, 1, v.line, 2)))
+                                            _line_span(prof.file, prof.text_lines, v.line),
+                                            f"write a value of type {decl.type}"))
                     continue
                 converted.append(Version(v.start, v.until, value, v.source, v.assumed, v.note, v.line))
             versions[:] = converted

@@ -81,6 +81,14 @@ def _unquote_cols(tok: str) -> tuple[str, list[int]]:
     return "".join(out), cols
 
 
+def _size(n: int) -> str:
+    if n >= 1024 * 1024 and n % (1024 * 1024) == 0:
+        return f"{n // (1024 * 1024)} MiB"
+    if n >= 1024 and n % 1024 == 0:
+        return f"{n // 1024} KiB"
+    return f"{n} bytes"
+
+
 class _ParseFailure(Exception):
     def __init__(self, diag: Diagnostic):
         self.diag = diag
@@ -454,7 +462,7 @@ def parse_expression(source: str, file: str = "<expr>", line_offset: int = 0,
 def parse(text: str, file: str = "<policy>") -> tuple[A.PolicyFile | None, list[Diagnostic]]:
     """Parse one policy file. Returns the AST (None on a syntax error) and diagnostics."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_POLICY_BYTES:
-        return None, [Diagnostic("E009", f"policy file larger than {MAX_POLICY_BYTES // 1024} KiB",
+        return None, [Diagnostic("E009", f"policy file larger than {_size(MAX_POLICY_BYTES)}",
                                  Span(file, 1, 1, 1, 1), "split the pack into several files")]
     comments: list[A.Comment] = []
     token = _COMMENTS.set(comments)
@@ -517,20 +525,29 @@ _CHAR_HINTS = {
 }
 
 # Example mistakes, by the name of the error they show (see Lark's examples/advanced/
-# error_reporting_lalr.py). A failing parse in the same parser state gets that name.
-_EXAMPLES: dict[str, list[str]] = {
-    "rule_id": ['forbid "t"', 'permit p3 "t"', 'boundary "t"', 'tolerance "t"'],
-    "rule_title": ["forbid N1 severity high", "permit P1 when x", "boundary B1 cite"],
-    "pack_name": ['policy "t"'],
-    "pack_title": ["policy a.b version", "policy a.b applies"],
-    "severity_value": ["forbid N1 \"t\" severity severe", "forbid N1 \"t\" severity \"high\""],
-    "outcome_value": ["forbid N1 \"t\" outcome compliant", "forbid N1 \"t\" outcome \"review\""],
-    "foreach_in": ["forbid N1 \"t\" for each m meals", "forbid N1 \"t\" for m in meals"],
-    "set_braces": ["forbid N1 \"t\" when x in [a]", "forbid N1 \"t\" when x in (a)",
-                   "forbid N1 \"t\" when x not in [a]"],
-    "is_what": ["forbid N1 \"t\" when x is not known", "forbid N1 \"t\" when x is null",
-                "forbid N1 \"t\" when x is true"],
+# error_reporting_lalr.py). A failing parse in the same parser state gets that name. Each
+# example is tried as the file's first declaration and after another one (the parser
+# state includes the depth of its stack, which differs).
+_EXAMPLE_BODIES: dict[str, list[str]] = {
+    "rule_id": ['forbid "t"', 'permit p3 "t"', 'boundary "t"', 'tolerance "t"', "forbid severity"],
+    "rule_title": ["forbid N1 severity high", "permit P1 when x", "boundary B1 cite",
+                   "forbid N1 / \"t\""],
+    "pack_name": ['policy "t"', "policy version"],
+    "pack_title": ["policy a.b version", "policy a.b applies", "policy a.b forbid"],
 }
+_EXAMPLES: dict[str, list[str]] = {
+    name: [pre + body for pre in ("", 'policy a.b "t"\n') for body in bodies]
+    for name, bodies in _EXAMPLE_BODIES.items()
+}
+# Expected-token sets that name an error on their own.
+_BY_EXPECTED: tuple[tuple[frozenset[str], str], ...] = (
+    (frozenset({"SEVERITY"}), "severity_value"),
+    (frozenset({"OUTCOME"}), "outcome_value"),
+    (frozenset({"LBRACE"}), "set_braces"),
+    (frozenset({"KNOWN", "MISSING"}), "is_what"),
+    (frozenset({"IN"}), "foreach_in"),
+    (frozenset({"EACH"}), "foreach_in"),
+)
 _NAMED: dict[str, tuple[str, str, str | None]] = {
     # name: (code, message, hint); `{tok}` is the token found
     "rule_id": ("E001", "expected a rule id such as `N1`, found `{tok}`",
@@ -602,9 +619,10 @@ def _friendly(exc: UnexpectedInput, text: str, file: str, *, expression: bool = 
     if is_eof:
         expected = sorted(getattr(exc, "expected", None) or getattr(exc, "accepts", None) or [])
         if expression:
+            desc = _describe(expected) if expected else "an expression"
             return Diagnostic("E006", "the expression ends too early", span,
                               "complete the expression" +
-                              (f"; expected {_describe(expected)}" if expected else ""))
+                              (f"; expected {desc}" if desc != "an expression" else ""))
         return Diagnostic("E006", "unexpected end of file", span,
                           "the last rule or expression is incomplete" +
                           (f"; expected {_describe(expected)}" if expected else ""))
@@ -616,6 +634,8 @@ def _friendly(exc: UnexpectedInput, text: str, file: str, *, expression: bool = 
     if tok.type == "EQUAL" or str(tok) == "=":
         return Diagnostic("E003", "`=` is not a comparison", span, "write `==` to compare values")
     name = _named(exc, "expr" if expression else "start")
+    if name is None:
+        name = next((n for exp, n in _BY_EXPECTED if expected == exp), None)
     if name is not None:
         code, msg, hint = _NAMED[name]
         return Diagnostic(code, msg.format(tok=tok), span, hint)
@@ -708,6 +728,10 @@ def _literal_terminals() -> dict[str, str]:
 def _describe(expected: list[str]) -> str:
     literals = _literal_terminals()
     words = []
+    if {"NAME", "NUMBER"} <= set(expected):
+        # Where any expression may start, say so instead of listing its first tokens.
+        words.append("an expression")
+        expected = [e for e in expected if e not in _EXPR_START]
     for e in expected:
         if e in _TERMINAL_WORDS:
             words.append(_TERMINAL_WORDS[e])

@@ -194,7 +194,7 @@ class Checker:
             best = did_you_mean(e.name, scope.params.decls)
             self.error(scope, "E207", f"unknown parameter `param.{e.name}`", e.span,
                        f"did you mean `param.{best}`?" if best else
-                       "declare it in rules/params/000000.yaml")
+                       "declare it (with its `type`) in the baseline parameter file params/000000.yaml")
             return ir.Const(None, ty.ANY)
         out = ir.ParamRef(e.name, decl.type)
         self._note_evidence(scope, e, out)
