@@ -582,15 +582,20 @@ def test_unknown_csv_columns_are_reported_by_the_schema(tmp_path: Path) -> None:
     ]
 
 
-def test_long_numbers_are_read_exactly(tmp_path: Path) -> None:
-    path = tmp_path / "exact.jsonl"
+def test_money_digits(tmp_path: Path) -> None:
+    path = tmp_path / "digits.jsonl"
     path.write_text(
         '{"id": "A", "stage": "planned", "jurisdiction": "150300", "date": "2024-03-05", '
-        '"official": {"id": "O"}, "meals": [{"total_cny": 0.10000000000000000555, "diners": 3}]}\n',
+        '"official": {"id": "O"}, "meals": [{"total_cny": 60.005, "official_paid_cny": 72.00}, '
+        '{"total_cny": "0.10000000000000000555", "official_paid_cny": 1234567890123.45}]}\n',
         encoding="utf-8",
     )
     [record] = load(path)
-    assert str(record.data["meals"][0]["total_cny"]) == "0.10000000000000000555"
+    first, second = record.data["meals"]
+    assert str(first["total_cny"]) == "60.005"
+    assert first["official_paid_cny"] == Decimal("72.00")
+    assert str(second["total_cny"]) == "0.10000000000000000555"  # strings keep every digit
+    assert str(second["official_paid_cny"]) == "1234567890123.45"
 
 
 def test_the_fixture_batch_matches_its_expectations() -> None:
