@@ -246,12 +246,14 @@ class Analyzer:
         if r != z3.sat:
             s.pop()
             return str(r), None
-        # Prefer amounts in whole cents (what people write), if the question allows it.
+        # Prefer amounts in whole cents and short printable text (what people write), if the
+        # question allows it.
         reals = [leaf.value for leaf in sym.leaves.values() if leaf.info.kind in ("money", "number")]
         m = s.model()
-        if reals:
+        prefs = [z3.IsInt(x * 100) for x in reals] + sym.preferences
+        if prefs:
             s.push()
-            s.add([z3.IsInt(x * 100) for x in reals])
+            s.add(prefs)
             if s.check() == z3.sat:
                 m = s.model()
             s.pop()

@@ -177,6 +177,7 @@ class SymRecord:
         self.lists: dict[str, ListSym] = {}
         self.objects: dict[str, z3.BoolRef] = {}
         self.constraints: list[z3.BoolRef] = []
+        self.preferences: list[z3.BoolRef] = []  # for nicer counterexamples, dropped if impossible
         self.required = set(required_paths())
 
     # ---- objects -------------------------------------------------------------------
@@ -232,6 +233,9 @@ class SymRecord:
             cons.append(known == z3.BoolVal(fixed is not None))
             if fixed is not None:
                 cons.append(value == self.const(fixed, info.kind))
+        if cpath.split(".")[-1].isdigit():
+            # A scalar list element: present by its index (ListSym.length), never null.
+            return self.leaves.setdefault(cpath, Leaf(cpath, info, z3.BoolVal(True), value))
         if spath in self.required or not info.nullable:
             cons.append(known)
         self._imply_parent(cpath, known)
@@ -275,8 +279,10 @@ class SymRecord:
         if info.pattern:
             cons.append(z3.InRe(v, PATTERNS[info.pattern]))
         else:
-            cons.append(z3.InRe(v, z3.Star(z3.Range("0", "z"))))
-            cons.append(z3.Length(v) <= min(info.max_length or 64, 64))
+            if info.max_length is not None:
+                cons.append(z3.Length(v) <= info.max_length)
+            # Preferred, not required (a record may hold any text): short printable text.
+            self.preferences += [z3.InRe(v, z3.Star(z3.Range(" ", "~"))), z3.Length(v) <= 32]
             if info.min_length:
                 cons.append(z3.Length(v) >= info.min_length)
         return v
