@@ -368,7 +368,7 @@ class Analyzer:
             (f"正面清单 {p.id} 与负面清单 {n.id} 可同时成立于{where}，二者之间未声明 overrides",
              (f"permit {p.id} and forbid {n.id} can both hold on {where_en}, "
               "with no `overrides` between them")),
-            p.span, record=raw, claim={"conflict": f"{p.id}/{n.id}", "outcome": "review"},
+            p.span, record=raw, claim={"conflict": f"{p.id}/{n.id}", "outcome": self.evaluate_raw(raw).outcome},
             bound=None, detail=(((f"提示：在 {p.id} 中声明 `overrides {n.id}`，或在 {n.id} 中声明 "
                                   f"`overrides {p.id}`，或收窄其中一条的条件"),
                                  (f"hint: add `overrides {n.id}` to {p.id}, or `overrides {p.id}` to "

@@ -88,7 +88,7 @@ def test_counterexamples_validate_and_reproduce(conflict, gap):
             assert data is not None, errors
             out = an.evaluate_raw(issue.record)
             if issue.kind == "conflict":
-                assert issue.claim == {"conflict": "/".join(issue.rules), "outcome": "review"}
+                assert issue.claim == {"conflict": "/".join(issue.rules), "outcome": "violation"}
                 assert any(f.kind == "conflict" and f.conflict == issue.rules for f in out.findings)
             else:
                 assert out.outcome == "unlisted" and out.findings == []
