@@ -265,7 +265,10 @@ class Analyzer:
         data, _errors = self.validator.validate(copy.deepcopy(raw))
         if data is None:
             return None
-        return self.evaluator.evaluate(data, self._window)
+        try:
+            return self.evaluator.evaluate(data, self._window)
+        except Exception:  # noqa: BLE001 - an evaluator crash leaves the claim unconfirmed
+            return None
 
     def _window(self, c, record: dict, params: dict):
         key = tuple(k(record, params, {}) for k in c.keys)
