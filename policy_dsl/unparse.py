@@ -27,6 +27,11 @@ def _prec(e: A.Expr) -> int:
     return 8
 
 
+def needs_group(op: str, item: A.Expr) -> bool:
+    """`and` inside `or` keeps its parentheses, so readers need no precedence rules."""
+    return op == "or" and isinstance(item, A.BoolOp) and item.op == "and"
+
+
 def quote(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
@@ -80,7 +85,8 @@ def unparse(e: A.Expr) -> str:
         return f"not {wrap(e.operand, 3)}"
     if isinstance(e, A.BoolOp):
         p = _PREC[e.op]
-        return f" {e.op} ".join(wrap(i, p + 1) for i in e.items)
+        return f" {e.op} ".join(f"({unparse(i)})" if needs_group(e.op, i) else wrap(i, p + 1)
+                                for i in e.items)
     if isinstance(e, A.IsKnown):
         return f"{wrap(e.operand, 5)} is {'missing' if e.negated else 'known'}"
     if isinstance(e, A.If):
