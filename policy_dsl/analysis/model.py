@@ -282,7 +282,8 @@ class SymRecord:
             if info.max_length is not None:
                 cons.append(z3.Length(v) <= info.max_length)
             # Preferred, not required (a record may hold any text): short printable text.
-            self.preferences += [z3.InRe(v, z3.Star(z3.Range(" ", "~"))), z3.Length(v) <= 32]
+            word = z3.Concat(z3.Range("A", "Z"), z3.Star(z3.Union(z3.Range("A", "Z"), z3.Range("0", "9"))))
+            self.preferences += [z3.Or(v == z3.StringVal(""), z3.InRe(v, word)), z3.Length(v) <= 16]
             if info.min_length:
                 cons.append(z3.Length(v) >= info.min_length)
         return v
