@@ -11,6 +11,7 @@ from typing import Any
 from policy_dsl import ir
 from policy_dsl import types as ty
 from policy_dsl.evaluate import Evaluator, Finding, RecordResult
+from policy_dsl.explain import Tracer
 
 from .suggest import suggestion
 
@@ -82,7 +83,11 @@ def finding_dict(r: dict, f: Finding, result: RecordResult, ev: Evaluator, lang:
         message = tracer.render(rule.say.zh if zh else rule.say.en, lang)
     else:
         message = title
-    remedy = tracer.render(rule.remedy.zh if zh else rule.remedy.en, lang) if rule.remedy else None
+    remedy = None
+    if rule.remedy is not None:
+        msg = rule.remedy.zh if zh else rule.remedy.en
+        if all(isinstance(p, str) or tracer.value(p) is not None for p in msg.parts):
+            remedy = tracer.render(msg, lang)  # not when it would say "unknown" (a review)
     evidence = {}
     for label, expr in f.evidence:
         try:
@@ -119,6 +124,9 @@ def explanation(r: dict, result: RecordResult, ev: Evaluator, lang: str) -> dict
     for e in result.trace or ():
         item = {"rule": e.rule.id, "kind": e.rule.kind, "title": e.rule.title[0 if zh else 1],
                 "element": e.element, "status": words[e.status]}
+        values = _trace_values(r, e, result.params)
+        if values:
+            item["values"] = values
         if e.rule.kind == "permit" and e.status is not None:
             item["status"] = "applies" if e.status else "does_not_apply"
         if e.requires:
@@ -135,6 +143,37 @@ def explanation(r: dict, result: RecordResult, ev: Evaluator, lang: str) -> dict
                        "from": res.start.isoformat(), "source": res.source, "assumed": res.assumed})
     packs = [{"name": p.name, "version": p.version} for p in ev.program.packs]
     return {"rules": rules, "parameters": params, "packs": packs}
+
+
+def _trace_values(r: dict, e: Any, params: dict) -> dict:
+    """The facts a rule compared, for one element: its own and its requires' evidence."""
+    rule = e.rule
+    if rule.window is not None:
+        return {}  # the window itself is not kept for explanations
+    bindings: dict = {}
+    paths: dict = {}
+    if rule.foreach is not None:
+        if e.element is None:
+            return {}
+        var, coll = rule.foreach
+        m = re.search(r"\[(\d+)\]$", e.element)
+        items = Tracer(r, params, {}, {}).value(coll)
+        if m is None or not isinstance(items, list) or int(m.group(1)) >= len(items):
+            return {}
+        bindings[var] = items[int(m.group(1))]
+        paths[var] = e.element
+    t = Tracer(r, params, bindings, paths)
+    for w in rule.witnesses:
+        t.witness(w)
+    out: dict = {}
+    for label, expr in (*rule.evidence, *(x for q in rule.requires for x in q.evidence)):
+        if label in out:
+            continue
+        try:
+            out[label] = json_value(t.value(expr))
+        except (KeyError, TypeError, AttributeError):
+            continue
+    return out
 
 
 # ---- field labels from the schema, for "missing facts" questions ------------------------

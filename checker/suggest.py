@@ -9,6 +9,7 @@ questions to answer.
 from __future__ import annotations
 
 from decimal import Decimal
+
 from policy_dsl import ir
 from policy_dsl.evaluate import Finding
 from policy_dsl.explain import Tracer
@@ -98,7 +99,7 @@ def _fact(expr: ir.Expr, label: str, tracer: Tracer, lang: str) -> str:
 def _describe(c: dict, lang: str) -> str:
     zh = lang == "zh"
     labels = c.get("labels")
-    fmt = lambda v: format_value(v, labels, lang)  # noqa: E731
+    fmt = lambda v: format_value(v, labels, lang)
     fact = c["fact"]
     op = c["op"]
     if op in ("<=", "<", ">=", ">"):

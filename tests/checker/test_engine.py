@@ -1,0 +1,223 @@
+"""The engine: windows over projections, two passes equal one, outcomes and summary."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import yaml
+
+from checker.engine import (
+    Engine,
+    Options,
+    Summary,
+    WindowIndex,
+    _path_tree,
+    invalid_entry,
+    load_policy,
+    project,
+    window_paths,
+)
+from checker.records import LoadedRecord
+from checker.validate import RecordError, default_validator
+
+ROOT = Path(__file__).resolve().parents[2]
+MINI = Path(__file__).parent / "data" / "minipolicy"
+FIXTURES = ROOT / "fixtures" / "records"
+
+
+@pytest.fixture(scope="module")
+def policy():
+    return load_policy([MINI])
+
+
+def raw_planned() -> dict:
+    return yaml.safe_load((FIXTURES / "planned_meal.yaml").read_text(encoding="utf-8"))
+
+
+def item(raw: dict, line: int = 1) -> LoadedRecord:
+    data, errors = default_validator().validate(raw)
+    return LoadedRecord("t.jsonl", line, f"t.jsonl:{line}", raw.get("id"), raw, data, errors)
+
+
+def meal_record(rid: str, day: str, payer: str = "enterprise", official: str = "O-1",
+                uscc: str = "91150302MA0NK4C71M") -> dict:
+    r = raw_planned()
+    r.update(id=rid, date=day, stage="completed")
+    for k in ("start_at", "end_at", "declared_at"):
+        r.pop(k, None)
+    r["official"]["id"] = official
+    r["enterprise"]["uscc"] = uscc
+    r["meals"][0]["payer"] = payer
+    return r
+
+
+# ---- projections -----------------------------------------------------------------------
+def test_window_paths_name_what_window_rules_read(policy):
+    paths = window_paths(policy.evaluator.window_rules)
+    assert {"id", "date", "jurisdiction", "official.id", "enterprise.uscc", "meals",
+            "meals[].payer"} <= paths
+    assert "meals[].total_cny" not in paths
+
+
+def test_projection_keeps_named_branches_and_list_lengths():
+    tree = _path_tree({"id", "meals", "meals[].payer", "official.id", "official"})
+    rec = {"id": "R", "meals": [{"payer": "enterprise", "total_cny": 1}, {"diners": 3}],
+           "official": {"id": "O", "name": "张三"}, "venue": {"type": "hotel"}}
+    assert project(rec, tree) == {"id": "R", "meals": [{"payer": "enterprise"}, {}],
+                                  "official": {"id": "O"}}
+
+
+def test_projection_leaf_keeps_whole_value():
+    assert project({"interventions": ["leak_info"], "x": 1}, _path_tree({"interventions"})) == {
+        "interventions": ["leak_info"]}
+
+
+# ---- the window index ------------------------------------------------------------------
+def test_window_counts_the_record_itself_once(policy):
+    engine = Engine(policy)
+    index = engine.new_index()
+    items = [item(meal_record(f"R{i}", f"2026-11-{10 + i:02d}"), i) for i in range(3)]
+    engine.index_items(items, index)
+    c = policy.evaluator.window_rules[0]
+    rec = items[2].data
+    params = policy.evaluator.params.values_for(rec["jurisdiction"], rec["date"])
+    found = index.lookup(c, rec, params, seq=2)
+    assert [r["id"] for r in found] == ["R0", "R1", "R2"]
+    assert found[2] is rec  # the record itself, whole; the others are projections
+    assert "total_cny" not in found[0]["meals"][0]
+
+
+def test_window_for_a_record_outside_the_batch_appends_it(policy):
+    engine = Engine(policy)
+    index = engine.new_index()
+    engine.index_items([item(meal_record("R0", "2026-11-10"))], index)
+    planned = item(meal_record("P", "2026-11-12")).data
+    c = policy.evaluator.window_rules[0]
+    params = policy.evaluator.params.values_for("150300", planned["date"])
+    assert [r["id"] for r in index.lookup(c, planned, params)] == ["R0", "P"]
+
+
+def test_window_respects_days_and_keys(policy):
+    engine = Engine(policy)
+    index = engine.new_index()
+    recs = [meal_record("OLD", "2026-10-01"), meal_record("OTHER", "2026-11-10", official="O-2"),
+            meal_record("IN", "2026-11-03"), meal_record("LATER", "2026-12-30"),
+            meal_record("ME", "2026-12-03")]
+    engine.index_items([item(r) for r in recs], index)
+    me = item(recs[-1]).data
+    c = policy.evaluator.window_rules[0]
+    params = policy.evaluator.params.values_for("150300", me["date"])
+    assert [r["id"] for r in index.lookup(c, me, params, seq=4)] == ["IN", "ME"]
+
+
+def test_history_feeds_windows_and_comes_first(policy):
+    engine = Engine(policy)
+    hist = [item(meal_record(f"H{i}", f"2026-11-{20 + i}")).data for i in range(2)]
+    entries = list(engine.check([item(meal_record("NOW", "2026-11-25"))], history=hist))
+    assert [e["id"] for e in entries] == ["NOW"]
+    b11 = [f for f in entries[0]["findings"] if f["rule"] == "B11"]
+    assert b11 and b11[0]["outcome"] == "review"
+    assert b11[0]["message"] == "30日内第3次接受同一企业付费用餐"
+
+
+def test_no_window_finding_without_history(policy):
+    engine = Engine(policy)
+    entries = list(engine.check([item(meal_record("NOW", "2026-11-25"))]))
+    assert not [f for f in entries[0]["findings"] if f["rule"] == "B11"]
+
+
+def test_two_passes_equal_one_pass(policy):
+    recs = [meal_record(f"R{i:03d}", (dt.date(2026, 1, 1) + dt.timedelta(days=(i * 7) % 90)).isoformat(),
+                        official=f"O-{i % 3}", payer=("enterprise", "official_self")[i % 4 == 0])
+            for i in range(60)]
+    engine = Engine(policy, Options(lang="en"))
+    one = list(engine.check([item(r, i) for i, r in enumerate(recs)]))
+    index = engine.new_index()
+    engine.index_items((item(r, i) for i, r in enumerate(recs)), index)
+    two = list(engine.entries((item(r, i) for i, r in enumerate(recs)), index))
+    assert one == two
+    assert any(f["rule"] == "B11" for e in one for f in e["findings"])
+
+
+def test_invalid_records_stay_out_of_windows(policy):
+    engine = Engine(policy)
+    bad = meal_record("BAD", "2026-11-20")
+    bad["participants"] = {"officials": "two"}
+    recs = [meal_record("A", "2026-11-19"), bad, meal_record("C", "2026-11-21")]
+    entries = list(engine.check([item(r) for r in recs]))
+    assert [e["outcome"] for e in entries][1] == "invalid"
+    assert not [f for f in entries[2]["findings"] if f["rule"] == "B11"]
+
+
+# ---- entries and summary ------------------------------------------------------------------
+def test_entry_shape_and_summary(policy):
+    summary = Summary()
+    engine = Engine(policy)
+    entries = list(engine.check([item(raw_planned())], summary=summary))
+    e = entries[0]
+    assert list(e) == ["id", "outcome", "jurisdiction", "date", "department", "source", "findings", "errors"]
+    assert e["outcome"] == "violation" and e["department"] == "市场监督管理局"
+    b1 = e["findings"][0]
+    assert (b1["rule"], b1["via"], b1["element"]) == ("B1", "P3", "meals[0]")
+    assert b1["message"] == "人均128.00元，超过标准60元"
+    assert b1["remedy"] == "补交差额68.00元/人"
+    assert summary.to_dict() == {"records": 1, "violation": 1, "review": 0, "tolerated": 0,
+                                 "compliant": 0, "unlisted": 0, "invalid": 0}
+
+
+def test_english_messages(policy):
+    e = next(Engine(policy, Options(lang="en")).check([item(raw_planned())]))
+    assert e["findings"][0]["message"] == "128.00 CNY per person, above the cap of 60 CNY"
+
+
+def test_review_names_missing_facts_as_questions(policy):
+    r = raw_planned()
+    del r["meals"][0]["diners"]
+    e = next(Engine(policy).check([item(r)]))
+    f = e["findings"][0]
+    assert e["outcome"] == "review" and f["missing"] == ["meals[0].diners"]
+    assert f["suggestion"]["questions"] == ["用餐·用餐人数（meals[0].diners）"]
+
+
+def test_review_remedy_is_dropped_when_it_would_render_unknowns(policy):
+    r = raw_planned()
+    del r["meals"][0]["diners"]
+    f = next(Engine(policy).check([item(r)]))["findings"][0]
+    assert f["remedy"] is None
+
+
+def test_invalid_entry_with_default_jurisdiction():
+    raw = {"id": "X", "date": "2026-01-01", "official": {"department": "财政局"}}
+    it = LoadedRecord("a.jsonl", 3, "a.jsonl:3", "X", raw, None,
+                      [RecordError("$.stage", "required", "缺少必填字段 stage", "missing required field stage")])
+    e = invalid_entry(it, "en", "150300")
+    assert e == {"id": "X", "outcome": "invalid", "jurisdiction": "150300", "date": "2026-01-01",
+                 "department": "财政局", "source": {"file": "a.jsonl", "line": 3, "location": "a.jsonl:3"},
+                 "findings": [], "errors": [{"path": "$.stage", "code": "required",
+                                             "message": "missing required field stage"}]}
+
+
+def test_explain_lists_rules_values_and_parameters(policy):
+    e = next(Engine(policy, Options(explain=True)).check([item(raw_planned())]))
+    x = e["explanation"]
+    p3 = next(r for r in x["rules"] if r["rule"] == "P3")
+    assert p3["status"] == "applies"
+    assert p3["requires"] == [{"boundary": "B1", "status": "breached"}, {"boundary": "B2", "status": "met"}]
+    assert p3["values"]["m.reason"] == "consultation_work_meal"
+    assert x["parameters"][0]["name"] == "meal_cap_per_person_cny"
+    assert x["parameters"][0]["value"] == "60"
+
+
+def test_window_index_without_projection_keeps_records(policy):
+    index = WindowIndex(policy.evaluator.window_rules,
+                        lambda r: policy.evaluator.params.values_for(r["jurisdiction"], r["date"]), None)
+    rec = item(meal_record("A", "2026-11-01")).data
+    index.add(rec, 0)
+    other = copy.deepcopy(rec)
+    other["id"] = "B"
+    c = policy.evaluator.window_rules[0]
+    found = index.lookup(c, other, index.params_for(other))
+    assert found[0] is rec
