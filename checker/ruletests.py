@@ -1,6 +1,8 @@
 """Rule tests that policy authors write in YAML beside their packs (`*.tests.yaml`).
 
     base: bases/work_meal.yaml          # optional, relative to this file
+    jurisdiction: "150300"              # optional, for every test of the file (so are `date`
+    patch: {"meals[0].diners": 4}       #   and `patch`, applied to the base)
     lang: zh                            # optional: language of expected messages (zh or en)
     tests:
       - name: B1 fires one cent over the cap
@@ -48,7 +50,7 @@ TEST_KEYS = ("name", "note", "record", "fixture", "patch", "jurisdiction", "date
              "lang", "expect")
 HISTORY_KEYS = ("record", "fixture", "patch", "jurisdiction", "date", "id")
 EXPECT_KEYS = ("outcome", "findings", "includes", "excludes", "missing", "details")
-FILE_KEYS = ("base", "tests", "note", "lang")
+FILE_KEYS = ("base", "tests", "note", "lang", "jurisdiction", "date", "patch")
 LANGS = ("zh", "en")
 OUTCOMES = ("violation", "review", "tolerated", "compliant", "unlisted", "invalid")
 DETAIL_KEYS = ("rule", "outcome", "severity", "message", "element", "via", "kind")
@@ -295,6 +297,11 @@ def load_tests(path: Path) -> list[RuleTest]:
         if not isinstance(base_doc, dict):
             raise RuleTestError(f"{path}:{_line(doc, 1)}: base `{doc['base']}` is not one record")
         base = _jsonable(base_doc)
+    if base is not None and any(k in doc for k in ("patch", "jurisdiction", "date")):
+        base = _build_record({k: doc[k] for k in ("patch", "jurisdiction", "date") if k in doc},
+                             path, base, f"{path}:{_line(doc, 1)}", "the file's base")
+    elif base is None and any(k in doc for k in ("patch", "jurisdiction", "date")):
+        errors.append(f"{path}:{_line(doc, 1)}: a file-level `patch`, `jurisdiction` or `date` needs a `base`")
     tests: list[RuleTest] = []
     names: dict[str, int] = {}
     for i, t in enumerate(doc["tests"]):

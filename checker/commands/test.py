@@ -37,7 +37,9 @@ def pack_roots(paths: list[Path]) -> list[Path]:
     out: list[Path] = []
     for p in paths:
         folder = p if p.is_dir() else p.parent
-        root = next((d for d in (folder, *folder.resolve().parents) if (d / "params").is_dir()), folder)
+        # Lexical parents first, so that relative paths stay relative in messages.
+        candidates = (folder, *folder.parents, *folder.resolve().parents)
+        root = next((d for d in candidates if (d / "params").is_dir()), folder)
         if root.resolve() not in {o.resolve() for o in out}:
             out.append(root)
     return out

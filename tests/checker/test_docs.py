@@ -3,6 +3,8 @@ generated docs/rules.md, which must match the bundled packs."""
 
 from __future__ import annotations
 
+import re
+import shlex
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
@@ -154,3 +156,87 @@ def test_docs_rules_md_lists_what_issue_3_asks() -> None:
         assert f"### {r.id} {r.title[0]} / {r.title[1]}\n" in md
         assert f"| [{r.id}](#" in md  # overview row: id, titles, list, severity, citation, provenance, params
     assert "清单 / List" in md and "依据 / Citation" in md and "来源 / Provenance" in md
+
+
+# ---- docs/authoring.md: every command in it works as shown --------------------------------------------
+AUTHORING = ROOT / "docs" / "authoring.md"
+FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)
+
+
+def doc_steps(text: str) -> list[tuple[str, dict, str]]:
+    """(kind, options, body) for each fenced block: sh commands, files, edits, expected output."""
+    steps = []
+    for m in FENCE.finditer(text):
+        info, body = m.group(1).split(), m.group(2)
+        opts = dict(w.split("=", 1) for w in info[1:] if "=" in w)
+        lang = info[0] if info else ""
+        if lang == "sh":
+            steps.append(("sh", opts, body))
+        elif "file" in opts:
+            steps.append(("file", opts, body))
+        elif "edit" in opts:
+            steps.append(("edit", opts, body))
+        elif lang == "text" and steps and steps[-1][0] == "sh":
+            steps.append(("output", opts, body))
+    return steps
+
+
+def run_command(line: str, cwd: Path):
+    """One command of the guide: `qinqing …` in process; mkdir and cp as Python."""
+    argv = shlex.split(line)
+    if argv[0] == "qinqing":
+        return qq(*argv[1:])
+    if argv[:2] == ["mkdir", "-p"]:
+        for d in argv[2:]:
+            (cwd / d).mkdir(parents=True, exist_ok=True)
+        return None
+    if argv[0] == "cp" and len(argv) == 3:
+        shutil.copy(cwd / argv[1], cwd / argv[2])
+        return None
+    raise AssertionError(f"the guide uses a command the test does not know: {line}")
+
+
+def replace_rule(path: Path, fragment: str) -> None:
+    from policy_dsl.parser import parse
+
+    text = path.read_text(encoding="utf-8")
+    rid = fragment.split()[1]
+    pf, _ = parse(text, str(path))
+    rule = next(r for r in pf.rules if r.id == rid)
+    lines = text.splitlines(keepends=True)
+    lines[rule.span.line - 1:rule.span.end_line] = [fragment]
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+def test_authoring_guide_commands_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copytree(ROOT / "rules", tmp_path / "rules")
+    monkeypatch.chdir(tmp_path)
+    steps = doc_steps(AUTHORING.read_text(encoding="utf-8"))
+    assert [k for k, _, _ in steps].count("sh") >= 8
+    last = None
+    ran = []
+    for kind, opts, body in steps:
+        if kind == "file":
+            target = tmp_path / opts["file"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(body, encoding="utf-8")
+        elif kind == "edit":
+            replace_rule(tmp_path / opts["edit"], body)
+        elif kind == "sh":
+            for raw in body.splitlines():
+                if not raw.strip() or raw.lstrip().startswith("#"):
+                    continue
+                command, _, note = raw.partition("  #")
+                want = int(re.search(r"exit (\d)", note).group(1)) if "exit" in note else 0
+                last = run_command(command.strip(), tmp_path)
+                ran.append(command.strip())
+                if last is not None:
+                    assert last.exit_code == want, f"`{command}` exited {last.exit_code}:\n{last.output}"
+        elif kind == "output":
+            shown = last.stdout + last.stderr
+            for line in body.splitlines():
+                if not line.strip():
+                    continue
+                pattern = ".*".join(re.escape(p) for p in line.strip().split("…"))
+                assert re.search(pattern, shown), f"not in the output of `{ran[-1]}`: {line}\n---\n{shown}"
+    assert (tmp_path / "public" / "rules.html").exists()

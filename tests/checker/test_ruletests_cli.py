@@ -276,3 +276,22 @@ def test_details_match_in_the_tests_language(pack: Path) -> None:
     assert results[1].diffs == [(
         'no finding matches B1 (severity high, message "人均60.01元") (findings of that rule: '
         "B1 violation medium meals[0] via P3: 人均60.01元，超过标准60元)")]
+
+
+def test_file_level_jurisdiction_and_patch_apply_to_the_base(pack: Path) -> None:
+    path = write_tests(pack, """\
+base: bases/work_meal.yaml
+jurisdiction: "150300"
+patch: {"meals[0].total_cny": "140.00"}
+tests:
+  - name: at the city cap of 35
+    expect: {outcome: compliant}
+""")
+    (t,) = load_tests(path)
+    assert t.record["jurisdiction"] == "150300" and t.record["meals"][0]["total_cny"] == "140.00"
+    assert run([t], load_policy([pack]), "en")[0].passed
+    bad = write_tests(pack, 'jurisdiction: "150300"\ntests:\n  - {name: a, record: {id: x}, expect: {outcome: invalid}}\n',
+                      "bad.tests.yaml")
+    with pytest.raises(RuleTestError) as exc:
+        load_tests(bad)
+    assert exc.value.messages == [f"{bad}:1: a file-level `patch`, `jurisdiction` or `date` needs a `base`"]
