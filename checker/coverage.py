@@ -85,10 +85,11 @@ class ThresholdCoverage:
     limit: str  # the threshold side
     counts: dict[str, int] = field(default_factory=lambda: {w: 0 for w in _WHERE})
     limits: set[str] = field(default_factory=set)  # threshold values met (params differ by place)
+    impossible: tuple[str, ...] = ()  # points no valid record can reach (`length(x) > 0`: below)
 
     @property
     def hit(self) -> int:
-        return sum(1 for w in _WHERE if self.counts[w])
+        return sum(1 for w in _WHERE if self.counts[w] or w in self.impossible)
 
 
 @dataclass
@@ -275,12 +276,12 @@ def fixed(e: ir.Expr) -> bool:
 
 def _enum_values(e: ir.Expr) -> tuple[ir.Expr, tuple[str, ...]] | None:
     """(the enum-valued expression, the values named) for `x in {a, b}` / `x == a` / `x != a`."""
-    if isinstance(e, ir.InSet) and e.item.type.kind == "enum" and not isinstance(e.item, ir.Const):
+    if isinstance(e, ir.InSet) and e.item.type.kind == "enum" and not fixed(e.item):
         vals = tuple(str(o.value) for o in e.options if isinstance(o, ir.Const) and o.value is not None)
         return (e.item, vals) if vals else None
     if isinstance(e, ir.Cmp) and e.op in ("==", "!="):
         for x, c in ((e.left, e.right), (e.right, e.left)):
-            if (x.type.kind == "enum" and not isinstance(x, ir.Const) and isinstance(c, ir.Const)
+            if (x.type.kind == "enum" and not fixed(x) and isinstance(c, ir.Const)
                     and isinstance(c.value, str)):
                 return x, (c.value,)
     return None
@@ -324,6 +325,19 @@ class Nullable:
                 nullable = True
             return node, nullable
 
+    def minimum(self, path: str) -> int | float | None:
+        """The schema's `minimum` for a path, if it declares one."""
+        node = self.schema
+        for part in path.split("."):
+            name = part.removesuffix("[]")
+            props = node.get("properties", {})
+            if name not in props:
+                return None
+            node, _ = self._deref(props[name])
+            if part.endswith("[]"):
+                node, _ = self._deref(node.get("items", {}))
+        return node.get("minimum")
+
     def __call__(self, path: str) -> bool:
         hit = self._cache.get(path)
         if hit is not None:
@@ -347,24 +361,79 @@ class Nullable:
         return out
 
 
-def may_be_unknown(e: ir.Expr | None, nullable: Callable[[str], bool]) -> bool:
-    """Whether an expression can evaluate to unknown for some schema-valid record."""
+def floor_of(e: ir.Expr, schema: Nullable) -> int | float | None:
+    """A lower bound every valid record respects: lengths and counts are at least 0, and a
+    field with a schema `minimum` at least that."""
+    if isinstance(e, ir.Builtin) and e.fn == "length":
+        return 0
+    if isinstance(e, ir.Agg) and e.kind == "count":
+        return 0
+    if isinstance(e, ir.Field):
+        return schema.minimum(e.path)
+    return None
+
+
+def _impossible(fact: ir.Expr, limit: ir.Expr, flipped: bool, schema: Nullable) -> tuple[str, ...]:
+    low = floor_of(fact, schema)
+    if low is None or not isinstance(limit, ir.Const) or not isinstance(limit.value, (int, Decimal)):
+        return ()
+    if limit.value < low:
+        return ("below", "at")
+    if limit.value == low:
+        return ("below",)
+    return ()
+
+
+def _guards(e: ir.Expr, when_true: bool) -> set[str]:
+    """Facts known to be present whenever `e` is true (`when_true`) or false."""
+    if isinstance(e, ir.IsKnown):
+        return {describe(e.operand)} if e.negated != when_true else set()
+    if isinstance(e, ir.Not):
+        return _guards(e.operand, not when_true)
+    if isinstance(e, ir.And) and when_true or isinstance(e, ir.Or) and not when_true:
+        return set().union(*(_guards(i, when_true) for i in e.items))
+    return set()
+
+
+def _may_be_zero(e: ir.Expr, schema: Callable[[str], bool]) -> bool:
+    if isinstance(e, ir.Const):
+        return not e.value
+    if isinstance(e, ir.Field) and hasattr(schema, "minimum"):
+        low = schema.minimum(e.path)
+        return low is None or low <= 0
+    return True
+
+
+def may_be_unknown(e: ir.Expr | None, nullable: Callable[[str], bool], known: frozenset[str] = frozenset()
+                   ) -> bool:
+    """Whether an expression can evaluate to unknown for some schema-valid record.
+
+    Guards are understood (`x is known and x > 3` is never unknown, in an `and`, an `or` and
+    an `if`), a division only when its divisor can be zero. Lookups that go out of range
+    (`char_at`, `xs[i]`) are assumed to stay in range: the question is whether a test can
+    make the rule undecidable by leaving a fact out."""
     if e is None:
         return False
+    mbu = may_be_unknown
     if isinstance(e, ir.Field):
-        return nullable(e.path) or may_be_unknown(e.base, nullable)
+        if describe(e) in known:
+            return False
+        return nullable(e.path) or mbu(e.base, nullable, known)
     if isinstance(e, (ir.Const, ir.Var, ir.ParamRef, ir.IsKnown)):
         return False
-    if isinstance(e, (ir.WindowRef, ir.IndexExpr)):
+    if isinstance(e, ir.WindowRef):
         return True
-    if isinstance(e, ir.Arith) and e.op in ("/", "%"):
+    if isinstance(e, (ir.And, ir.Or)):
+        k = known | set().union(*(_guards(i, isinstance(e, ir.And)) for i in e.items))
+        return any(mbu(i, nullable, frozenset(k)) for i in e.items)
+    if isinstance(e, ir.If):
+        return (mbu(e.cond, nullable, known) or mbu(e.then, nullable, known | _guards(e.cond, True))
+                or mbu(e.otherwise, nullable, known | _guards(e.cond, False)))
+    if isinstance(e, ir.Arith) and e.op in ("/", "%") and _may_be_zero(e.right, nullable):
         return True
-    if isinstance(e, ir.Builtin):
-        if e.fn == "coalesce":
-            return all(may_be_unknown(a, nullable) for a in e.args)
-        if e.fn in ("char_at", "substr"):
-            return True
-    return any(may_be_unknown(c, nullable) for c in ir.children(e))
+    if isinstance(e, ir.Builtin) and e.fn == "coalesce":
+        return all(mbu(a, nullable, known) for a in e.args)
+    return any(mbu(c, nullable, known) for c in ir.children(e))
 
 
 # ---- observing the tracer ----------------------------------------------------------------------
@@ -412,7 +481,7 @@ class _RulePlan:
     """A rule's coverage record plus the IR nodes to watch."""
 
     def __init__(self, rule: ir.RuleIR, ast_rule: A.Rule | None, defines: Mapping[str, A.Define],
-                 nullable: Callable[[str], bool]):
+                 nullable: Nullable):
         self.rule = rule
         self.enums: dict[int, tuple[ir.Expr, EnumCoverage]] = {}
         self.thresholds: dict[int, tuple[ir.Expr, ir.Expr, ThresholdCoverage]] = {}
@@ -448,6 +517,8 @@ class _RulePlan:
                 if ev is not None:
                     item, values = ev
                     site = labels.site(item, file, line)
+                    if isinstance(item, ir.Var) and item.type.path:
+                        site = Site(f"{site.text} ({item.type.path})", site.file, site.line)
                     if isinstance(item, ir.Field):
                         key = item.path
                     else:
@@ -462,8 +533,9 @@ class _RulePlan:
                 th = _threshold(node)
                 if th is not None and id(node) not in seen_th:
                     seen_th.add(id(node))
-                    fact, limit, _ = th
-                    tc = ThresholdCoverage(labels.site(node, file, line), labels.text(fact), labels.text(limit))
+                    fact, limit, flipped = th
+                    tc = ThresholdCoverage(labels.site(node, file, line), labels.text(fact), labels.text(limit),
+                                           impossible=_impossible(fact, limit, flipped, nullable))
                     # The same comparison reached through two uses of a definition is one threshold.
                     twin = next((t for t in self.cov.thresholds if t.site.text == tc.site.text
                                  and t.site.location == tc.site.location), None)
@@ -503,6 +575,11 @@ def collect(evaluator: Any, files: Iterable[A.PolicyFile], results: Iterable[Any
     for r in evaluator.program.rules:
         if in_scope is None or in_scope(r):
             plans[r.id] = _RulePlan(r, ast_rules.get(r.id), pack_defs.get(r.pack, {}), nullable)
+    for r in evaluator.program.rules:  # a template's review comes from the requires naming it
+        for q in r.requires:
+            target = plans.get(q.boundary)
+            if target is not None and target.rule.when is None and may_be_unknown(q.cond, nullable):
+                target.cov.review_possible = True
     results = list(results)
     ran = 0
     for tr in results:
@@ -627,7 +704,8 @@ def to_text(cov: Coverage, lang: str = "zh") -> str:
             out.append(f"    {m} {w['enum']} {e.site.text} ({where(e.site, r.span.file)}){w['sep']}{vals}")
         for t in rc.thresholds:
             m = "✓" if t.hit == 3 else "✗"
-            pts = " · ".join(f"{w[k]} {'✓' if t.counts[k] else '✗'}" for k in _WHERE)
+            pts = " · ".join(f"{w[k]} {w['na'] if k in t.impossible and not t.counts[k] else ('✓' if t.counts[k] else '✗')}"
+                             for k in _WHERE)
             out.append(f"    {m} {w['threshold']} {t.site.text} ({where(t.site, r.span.file)}){w['sep']}{pts}")
     tot = cov.totals()
     out.append("")

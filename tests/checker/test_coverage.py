@@ -206,6 +206,11 @@ forbid S1 "计划中" / "Planned"
   severity low
   cite "测试"
   when stage == planned and official.id != "X"
+
+forbid S2 "干预" / "Interventions"
+  severity low
+  cite "测试"
+  when length(interventions) > 0
 """, encoding="utf-8")
     (pack / "p.tests.yaml").write_text("""\
 base: bases/work_meal.yaml
@@ -214,9 +219,12 @@ tests:
   - {name: completed, expect: {excludes: [S1]}}
 """, encoding="utf-8")
     c = collect(pack, pack / "p.tests.yaml")
-    (s1,) = c.rules
+    s1, _s2 = c.rules
     assert (s1.review_possible, s1.covered, s1.missing) == (False, True, [])
-    assert "review n/a" in cov.to_text(c, "en")
+    text = cov.to_text(c, "en")
+    assert "✓ S1 Planned (" in text and "fired 1 · not fired 1 · review n/a" in text
+    # length() is never below 0: the threshold counts as reached below.
+    assert "    ✗ threshold length(interventions) > 0 (line 11): below n/a · at ✓ · above ✗" in text, text
 
 
 def test_nullable_paths() -> None:
@@ -230,17 +238,53 @@ def test_nullable_paths() -> None:
     assert nullable("no_such_field")
 
 
+def _f(path: str, t=ty.ANY, base=None) -> ir.Field:
+    return ir.Field(base, path.rsplit(".", 1)[-1], t, path)
+
+
+VENUE_TYPE = _f("venue.type", ty.STRING, _f("venue"))
+DINERS = ir.Field(ir.Var("m", ty.ANY), "diners", ty.INT, "meals[].diners")
+KNOWN = ir.IsKnown(VENUE_TYPE, False, ty.BOOL)
+MISSING = ir.IsKnown(VENUE_TYPE, True, ty.BOOL)
+EQ = ir.Cmp("==", VENUE_TYPE, ir.Const("hotel", ty.STRING), ty.BOOL)
+
+
 @pytest.mark.parametrize("expr, unknown", [
-    (ir.IsKnown(ir.Field(None, "meals", ty.ANY, "meals"), False, ty.BOOL), False),
-    (ir.Field(None, "stage", ty.STRING, "stage"), False),
-    (ir.Field(None, "venue", ty.ANY, "venue"), True),
-    (ir.Arith("/", ir.Const(1, ty.INT), ir.Const(2, ty.INT), ty.NUMBER, None), True),
-    (ir.Builtin("coalesce", (ir.Field(None, "venue", ty.ANY, "venue"), ir.Const(1, ty.INT)), ty.ANY), False),
+    (KNOWN, False),
+    (_f("stage"), False),
+    (_f("venue"), True),
+    (EQ, True),
+    (ir.And((KNOWN, EQ), ty.BOOL), False),  # `x is known and x == …`
+    (ir.And((EQ, KNOWN), ty.BOOL), False),  # Kleene: the order does not matter
+    (ir.Or((MISSING, EQ), ty.BOOL), False),  # `x is missing or x == …`
+    (ir.Or((KNOWN, EQ), ty.BOOL), True),
+    (ir.If(KNOWN, EQ, ir.Const(False, ty.BOOL), ty.BOOL), False),
+    (ir.Arith("/", ir.Const(1, ty.INT), ir.Const(2, ty.INT), ty.NUMBER, None), False),
+    (ir.Arith("/", ir.Const(1, ty.INT), ir.Const(0, ty.INT), ty.NUMBER, None), True),
+    (ir.Arith("/", ir.Const(240, ty.INT), DINERS, ty.NUMBER, None), True),  # diners may be absent
+    (ir.Builtin("coalesce", (_f("venue"), ir.Const(1, ty.INT)), ty.ANY), False),
     (ir.WindowRef(ty.ANY), True),
 ])
 def test_may_be_unknown(expr, unknown) -> None:
     nullable = cov.Nullable(ty.record_schema())
     assert cov.may_be_unknown(expr, nullable) is unknown
+
+
+def test_division_by_a_field_that_cannot_be_zero() -> None:
+    nullable = cov.Nullable(ty.record_schema())
+    assert nullable.minimum("meals[].diners") == 1
+    known = frozenset({"m.diners"})
+    e = ir.Arith("/", ir.Const(240, ty.INT), DINERS, ty.NUMBER, None)
+    assert cov.may_be_unknown(e, nullable, known) is False
+
+
+def test_impossible_threshold_points() -> None:
+    nullable = cov.Nullable(ty.record_schema())
+    length = ir.Builtin("length", (_f("interventions"),), ty.INT)
+    assert cov.floor_of(length, nullable) == 0
+    assert cov._impossible(length, ir.Const(0, ty.INT), False, nullable) == ("below",)
+    assert cov._impossible(length, ir.Const(-1, ty.INT), False, nullable) == ("below", "at")
+    assert cov._impossible(length, ir.Const(2, ty.INT), False, nullable) == ()
 
 
 def test_describe_ir_without_source() -> None:
