@@ -20,17 +20,20 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from policy_dsl import ir
 from policy_dsl.errors import Diagnostic, PolicyError
 from policy_dsl.evaluate import PRECEDENCE, CompiledRule, Evaluator
-from policy_dsl.load import LoadResult, load
 
 from .findings import record_entry
 
 OUTCOMES = ("violation", "review", "tolerated", "compliant", "unlisted", "invalid")
 DEFAULT_RULES = Path(__file__).resolve().parent.parent / "rules"
+
+
+if TYPE_CHECKING:
+    from policy_dsl.load import LoadResult
 
 
 class PolicyLoadError(PolicyError):
@@ -40,10 +43,23 @@ class PolicyLoadError(PolicyError):
 
 
 @dataclass
+class CachedResult:
+    """What a cached policy keeps of a `LoadResult` (the parser is not even imported)."""
+
+    program: ir.ProgramIR
+    params: Any
+    diagnostics: list = field(default_factory=list)
+    sources: dict = field(default_factory=dict)
+    files: list = field(default_factory=list)
+    errors: list = field(default_factory=list)
+    ok: bool = True
+
+
+@dataclass
 class Policy:
     """Loaded, checked and compiled packs with their parameters."""
 
-    result: LoadResult
+    result: LoadResult | CachedResult
     evaluator: Evaluator
 
     @property
@@ -63,12 +79,81 @@ def default_rules_path() -> Path:
     return DEFAULT_RULES
 
 
-def load_policy(paths: Sequence[str | Path] | None = None) -> Policy:
-    """Load packs (default: the bundled `rules/`); raises PolicyLoadError on any error."""
-    result = load(list(paths) if paths else [default_rules_path()])
+def load_policy(paths: Sequence[str | Path] | None = None, cache: bool = False) -> Policy:
+    """Load packs (default: the bundled `rules/`); raises PolicyLoadError on any error.
+
+    With `cache`, a compiled policy is reused between runs (`checker/policy_cache.py`); the
+    result then carries the program and parameters only (no sources, syntax trees or notes)."""
+    targets = list(paths) if paths else [default_rules_path()]
+    key = None
+    if cache:
+        from . import policy_cache
+        key = policy_cache.cache_key(targets)
+        hit = policy_cache.read(key) if key else None
+        if hit is not None:
+            program, params = hit
+            return Policy(CachedResult(program, params), EpochEvaluator(program, params))
+    from policy_dsl.load import load
+
+    result = load(targets)
     if not result.ok:
         raise PolicyLoadError(result)
-    return Policy(result, Evaluator(result.program, result.params))
+    if key:
+        policy_cache.write(key, result.program, result.params)
+    return Policy(result, EpochEvaluator(result.program, result.params))
+
+
+# ---- caching by "epoch" -------------------------------------------------------------------
+def change_dates(program: ir.ProgramIR, params: Any) -> list[dt.date]:
+    """Every date on which a rule, a pack or a parameter value starts or stops being in force.
+    Between two consecutive dates nothing that depends on the date can change."""
+    days: set[dt.date] = set()
+    for pack in program.packs:
+        days.update(d for d in (pack.start, pack.until) if d is not None)
+        for r in pack.rules:
+            days.update(d for d in (r.start, r.until) if d is not None)
+    for prof in params.profiles.values():
+        for versions in prof.values.values():
+            for v in versions:
+                days.update(d for d in (v.start, v.until) if d is not None)
+    return sorted(days)
+
+
+class EpochParams:
+    """`ParamSet` with `values_for` cached per (jurisdiction, epoch) instead of per day, so a
+    batch spread over years resolves each parameter a few times, not once per record."""
+
+    def __init__(self, params: Any, bounds: list[dt.date]):
+        self._params, self._bounds = params, bounds
+        self._cache: dict[tuple[str, int], dict] = {}
+
+    def values_for(self, code: str, day: dt.date) -> dict[str, Any]:
+        key = (code, bisect.bisect_right(self._bounds, day))
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._cache[key] = self._params.values_for(code, day)
+        return hit
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._params, name)
+
+
+class EpochEvaluator(Evaluator):
+    """The evaluator with the per-date lookups (rules in force, parameter values) cached per
+    epoch (see `change_dates`)."""
+
+    def __init__(self, program: ir.ProgramIR, params: Any):
+        super().__init__(program, params)
+        self._bounds = change_dates(program, params)
+        self.params = EpochParams(params, self._bounds)
+        self._epoch_rules: dict[tuple[str, int], Any] = {}
+
+    def rules_in_force(self, code: str, day: dt.date):
+        key = (code, bisect.bisect_right(self._bounds, day))
+        hit = self._epoch_rules.get(key)
+        if hit is None:
+            hit = self._epoch_rules[key] = super().rules_in_force(code, day)
+        return hit
 
 
 # ---- projections for window rules ------------------------------------------------------

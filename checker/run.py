@@ -25,6 +25,7 @@ from .reports import writer
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 LOG_BATCH = 1000
+HOLD = 5000  # with cross-record rules, batches up to this size are read once, larger ones twice
 _JURISDICTION = re.compile(r"[0-9]{6}\Z")
 
 
@@ -261,11 +262,15 @@ def run_check(*, files: Sequence[str], rules, jurisdiction, fmt: str, output, la
     """The whole `qinqing check`; returns the exit code."""
     from policy_dsl.errors import render_all
 
-    from .audit import AuditError
     from .records import InputError
 
+    expected: tuple[type[Exception], ...] = (CheckError,)
+    if log is not None:
+        from .audit import AuditError
+        expected = (CheckError, AuditError)
+
     try:
-        policy = load_policy(rules)
+        policy = load_policy(rules, cache=True)
     except PolicyLoadError as exc:
         res = exc.result
         sys.stderr.write(render_all(res.errors, res.sources) + "\n")
@@ -304,7 +309,7 @@ def run_check(*, files: Sequence[str], rules, jurisdiction, fmt: str, output, la
         progress.stop()
         err(f"无法读取输入：{exc.message_zh}", f"Cannot read input: {exc.message_en}", lang)
         return EXIT_ERROR
-    except (CheckError, AuditError) as exc:
+    except expected as exc:
         progress.stop()
         err(f"错误：{exc.message_zh}", f"Error: {exc.message_en}", lang)
         return EXIT_ERROR
@@ -368,9 +373,18 @@ def _entries(engine: Engine, inputs: Inputs, validator: Any, jobs: int, history:
 
     def serial() -> Iterator[dict]:
         index = engine.new_index(history)
-        if index is not None:
-            engine.index_items(inputs.read(validator), index)
-        for seq, item in enumerate(inputs.read(validator)):
+        source: Iterable[Any] | None = None
+        if index is not None:  # first pass: the windows; a small batch is kept for the second
+            held: list | None = []
+            for seq, item in enumerate(inputs.read(validator)):
+                if item.data is not None:
+                    index.add(item.data, seq)
+                if held is not None:
+                    held.append(item)
+                    if len(held) > HOLD:
+                        held = None
+            source = held
+        for seq, item in enumerate(source if source is not None else inputs.read(validator)):
             last[0] = item.raw
             yield engine.check_one(item, index, seq)
 

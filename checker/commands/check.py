@@ -76,12 +76,27 @@ def check(
         "--mask", help="日志中遮蔽的字段，如 name,official.id / Fields masked in the log.")] = None,
 ) -> None:
     """检查交往记录是否符合正负面清单 / Check interaction records against the lists."""
+    import os
+
     from ..run import run_check
 
-    code = run_check(files=files, rules=rules, jurisdiction=jurisdiction, fmt=fmt.value,
-                     output=output, lang=lang.value, explain=explain, history=history or [],
-                     input_format=input_format.value if input_format else None, encoding=encoding,
-                     jobs=jobs, failing=FAILING[fail_on.value], log=log, mask=mask)
+    try:
+        code = run_check(files=files, rules=rules, jurisdiction=jurisdiction, fmt=fmt.value,
+                         output=output, lang=lang.value, explain=explain, history=history or [],
+                         input_format=input_format.value if input_format else None,
+                         encoding=encoding, jobs=jobs, failing=FAILING[fail_on.value], log=log,
+                         mask=mask)
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as exc:  # a bug: one line for the user, the traceback on request
+        if os.environ.get("QINQING_DEBUG"):
+            raise
+        name = type(exc).__name__
+        typer.echo(f"内部错误（{name}: {exc}）；请报告此问题，设置 QINQING_DEBUG=1 可查看详情。"
+                   if lang is Lang.zh else
+                   f"Internal error ({name}: {exc}); please report it (QINQING_DEBUG=1 shows details).",
+                   err=True)
+        code = 2
     raise typer.Exit(code)
 
 

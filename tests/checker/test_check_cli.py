@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import jsonschema
@@ -30,6 +31,7 @@ HISTORY = FIXTURES / "history_O-0042.jsonl"
 MALFORMED = FIXTURES / "malformed.jsonl"
 REPORT_SCHEMA = json.loads((ROOT / "docs" / "report.schema.json").read_text(encoding="utf-8"))
 FORMATS = ("text", "json", "jsonl", "csv", "md", "html", "xlsx")
+CACHE = Path(tempfile.gettempdir()) / f"qinqing-test-cache-{os.getuid()}"  # compiled policies
 
 
 def qinqing(*args: str | Path, stdin: bytes | None = None, rules: bool = True,
@@ -37,7 +39,8 @@ def qinqing(*args: str | Path, stdin: bytes | None = None, rules: bool = True,
     cmd = [sys.executable, "-m", "checker.cli", "check", *map(_rel, args)]
     if rules and "--rules" not in args:
         cmd += ["--rules", str(MINI)]
-    full_env = {**os.environ, "PYTHONHASHSEED": "random", **(env or {})}
+    full_env = {**os.environ, "PYTHONHASHSEED": "random", "QINQING_CACHE_DIR": str(CACHE),
+                **(env or {})}
     full_env.pop("NO_COLOR", None)
     proc = subprocess.run(cmd, check=False, input=stdin if stdin is not None else b"", capture_output=True,
                           cwd=ROOT, env=full_env, timeout=120)

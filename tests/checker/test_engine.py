@@ -221,3 +221,77 @@ def test_window_index_without_projection_keeps_records(policy):
     c = policy.evaluator.window_rules[0]
     found = index.lookup(c, other, index.params_for(other))
     assert found[0] is rec
+
+
+# ---- the compiled-policy cache ------------------------------------------------------------
+def test_policy_cache_round_trip(tmp_path, monkeypatch):
+    from checker import policy_cache
+
+    monkeypatch.setenv("QINQING_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("QINQING_NO_CACHE", raising=False)
+    fresh = load_policy([MINI])
+    first = load_policy([MINI], cache=True)  # miss: compiles and writes
+    files = list(tmp_path.glob("policy-*.json"))
+    assert len(files) == 1
+    cached = load_policy([MINI], cache=True)  # hit: no parser involved
+    assert type(cached.result).__name__ == "CachedResult"
+    assert cached.result.program == fresh.result.program
+    assert cached.content_hash == fresh.content_hash == first.content_hash
+    recs = [item(raw_planned()), item(meal_record("A", "2026-12-01"))]
+    for lang in ("zh", "en"):
+        want = list(Engine(fresh, Options(lang=lang, explain=True)).check(recs))
+        assert list(Engine(cached, Options(lang=lang, explain=True)).check(recs)) == want
+    assert policy_cache.cache_key([MINI]) in files[0].name
+
+
+def test_policy_cache_refuses_anything_but_ir_data(tmp_path, monkeypatch):
+    import orjson
+
+    from checker import policy_cache
+
+    monkeypatch.setenv("QINQING_CACHE_DIR", str(tmp_path))
+    key = policy_cache.cache_key([MINI])
+    evil = {"format": policy_cache.FORMAT, "table": [{"$c": "os.system", "f": {"command": "true"}}],
+            "root": {"program": {"$r": 0}, "params": None}}
+    (tmp_path / f"policy-{key}.json").write_bytes(orjson.dumps(evil))
+    assert policy_cache.read(key) is None
+    (tmp_path / f"policy-{key}.json").write_bytes(b"\x80garbage")
+    assert policy_cache.read(key) is None
+    policy = load_policy([MINI], cache=True)  # falls back to compiling, and repairs the cache
+    assert policy.result.ok and policy_cache.read(key) is not None
+
+
+def test_policy_cache_key_follows_content(tmp_path):
+    import shutil
+
+    from checker import policy_cache
+
+    pack = tmp_path / "pack"
+    shutil.copytree(MINI, pack)
+    before = policy_cache.cache_key([pack])
+    p = pack / "params" / "000000.yaml"
+    p.write_text(p.read_text(encoding="utf-8").replace("value: 60", "value: 61"), encoding="utf-8")
+    assert policy_cache.cache_key([pack]) != before
+    assert policy_cache.cache_key([tmp_path / "missing"]) is None
+
+
+def test_policy_cache_can_be_disabled(tmp_path, monkeypatch):
+    monkeypatch.setenv("QINQING_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("QINQING_NO_CACHE", "1")
+    load_policy([MINI], cache=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- epochs: per-date lookups cached per interval ---------------------------------------------
+def test_epoch_caches_agree_with_per_day_lookups(policy):
+    from policy_dsl.evaluate import Evaluator
+
+    plain = Evaluator(policy.result.program, policy.result.params)
+    ev = policy.evaluator
+    day = dt.date(2009, 12, 25)
+    while day < dt.date(2011, 1, 10):
+        for code in ("150300", "000000"):
+            assert ev.params.values_for(code, day) == plain.params.values_for(code, day)
+            assert [c.ir.id for c in ev.rules_in_force(code, day)[0]] == \
+                [c.ir.id for c in plain.rules_in_force(code, day)[0]]
+        day += dt.timedelta(days=3)
