@@ -165,6 +165,7 @@ class Evaluator:
         p = self.params.values_for(code, day)
         rules, tolerances = self.rules_in_force(code, day)
         findings: list[Finding] = []
+        sizes: dict[str, int] = {}  # elements of each `for each` rule's list
         entries: list[TraceEntry] | None = [] if trace else None
         for c in rules:
             v: dict = {}
@@ -174,6 +175,8 @@ class Evaluator:
                 self._instance(c, r, p, v, None, findings, entries)
                 continue
             items = c.coll(r, p, v)
+            if items is not None:
+                sizes[c.ir.id] = len(items)
             if items is None:
                 f = Finding(c.ir, c.ir.kind, "review", c.ir.severity, cond=c.ir.foreach[1], undecided=True)
                 findings.append(f)
@@ -182,7 +185,7 @@ class Evaluator:
                 continue
             for i, item in enumerate(items):
                 self._instance(c, r, p, {**v, c.var: item}, i, findings, entries)
-        findings, suppressed = _apply_overrides(findings, self.by_id)
+        findings, suppressed = _apply_overrides(findings, sizes)
         findings.extend(_conflicts(findings, self.by_id))
         for t in tolerances:
             status = t.condition(r, p, {})
@@ -235,10 +238,12 @@ class Evaluator:
                                       tuple(req_status)))
 
     def tracer(self, r: dict, f: Finding, params: dict) -> Tracer:
-        t = Tracer(r, params, dict(f.bindings), dict(f.paths))
         rule = f.via or f.rule
+        keys = rule.window.keys if rule.window is not None else ()
+        t = Tracer(r, params, dict(f.bindings), dict(f.paths), keys)
         for w in rule.witnesses:
-            t.witness(w)
+            if w.var not in t.v:  # a binding from the finding (its element) comes first
+                t.witness(w)
         return t
 
 
@@ -252,37 +257,76 @@ def _fired(f: Finding) -> bool:
     return f.kind in ("forbid", "boundary")
 
 
-def _covers_scope(winner: tuple | None, loser: tuple | None) -> bool:
-    """A record-level exception covers every element; an element-level one only its element
-    (it never silences a record-level finding, which may be about another element)."""
-    return winner is None or winner == loser
+_RANK = {"fails": 0, "undecided": 1, "holds": 2}
 
 
-def _apply_overrides(findings: list[Finding], by_id: dict) -> tuple[list[Finding], list[Finding]]:
-    """Suppress findings of overridden rules where the overriding rule holds on the same scope.
-    Where it is undecided, an overridden violation becomes a review naming the facts that
-    would decide the exception (Kleene: `loser and not winner` is unknown)."""
-    winners = [f for f in findings if (f.via or f.rule).overrides and f.kind not in ("conflict", "tolerance")
-               and (_fired(f) or f.undecided)]
-    if not winners:
+def _winner_status(findings: list[Finding]) -> dict[str, dict]:
+    """For each overriding rule, its status on each scope it was evaluated on: `holds`,
+    `undecided`, or `fails` (a permit whose `require` was breached); the weakest wins."""
+    status: dict[str, dict] = {}
+    for f in findings:
+        if f.kind in ("conflict", "tolerance"):
+            continue
+        w = f.via or f.rule
+        if not w.overrides:
+            continue
+        if _fired(f):
+            st = "holds"
+        elif f.undecided:
+            st = "undecided"
+        elif f.via is not None:
+            st = "fails"
+        else:
+            continue
+        scopes = status.setdefault(w.id, {"$rule": w})
+        cur = scopes.get(f.scope)
+        if cur is None or _RANK[st] < _RANK[cur[0]]:
+            scopes[f.scope] = (st, f)
+    return status
+
+
+def _status_for(scopes: dict, loser: Finding, size: int | None) -> tuple[str, Finding] | None:
+    """The winner's status where it would cover `loser`: a record-level winner covers every
+    element; an element-level winner covers the same element, or a record-level finding only
+    when it was evaluated on every element of its list (the finding may be about any of them)."""
+    if None in scopes:
+        return scopes[None]
+    if loser.scope is not None:
+        return scopes.get(loser.scope)
+    per_element = [v for k, v in scopes.items() if k != "$rule"]
+    if not size or len(per_element) != size:
+        return None
+    worst = min(per_element, key=lambda sf: _RANK[sf[0]])
+    return worst
+
+
+def _apply_overrides(findings: list[Finding], sizes: dict[str, int]) -> tuple[list[Finding], list[Finding]]:
+    """Suppress findings of overridden rules where the overriding rule holds (on a scope that
+    covers them). Where it is undecided, an overridden violation becomes a review naming the
+    facts that would decide the exception (Kleene: `loser and not winner` is unknown)."""
+    status = _winner_status(findings)
+    if not status:
         return findings, []
     kept, suppressed = [], []
     for f in findings:
         if f.via is not None or f.kind in ("conflict", "tolerance"):
             kept.append(f)
             continue
-        pending = None
-        holder = None
-        for h in winners:
-            if h is f or f.rule.id not in (h.via or h.rule).overrides or not _covers_scope(h.scope, f.scope):
+        holder = pending = None
+        for wid, scopes in status.items():
+            if f.rule.id not in scopes["$rule"].overrides or wid == f.rule.id:
                 continue
-            if _fired(h):
+            found = _status_for(scopes, f, sizes.get(wid))
+            if found is None:
+                continue
+            st, h = found
+            if st == "holds":
                 holder = h
                 break
-            if pending is None:
+            if st == "undecided" and pending is None:
                 pending = h
         if holder is not None:
-            f.suppressed_by = holder.rule.id
+            f.suppressed_by = (holder.via or holder.rule).id
             suppressed.append(f)
             continue
         if pending is not None and f.outcome == "violation":
@@ -338,7 +382,7 @@ def _tolerate(t: ir.RuleIR, findings: list[Finding]) -> list[Finding]:
         if _tolerable(t, f):
             f.outcome = "tolerated"
             f.tolerated_by = t.id
-            covered.append(rid)
+            covered.append(f.rule.id)
     if covered:
         findings.append(Finding(t, "tolerance", "tolerated", t.severity, covered=tuple(covered)))
     return findings

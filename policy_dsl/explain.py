@@ -20,12 +20,14 @@ _CMP = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.l
 
 
 class Tracer:
-    def __init__(self, record: dict, params: dict, bindings: dict, paths: dict):
+    def __init__(self, record: dict, params: dict, bindings: dict, paths: dict,
+                 window_keys: tuple[ir.Expr, ...] = ()):
         self.r = record
         self.p = params
         self.notes: list[str] = []
         self.v = bindings
         self.paths = paths  # var -> concrete path prefix ("meals[0]")
+        self.window_keys = window_keys  # the rule's window keys: what an unknown window lacks
 
     def eval(self, e: ir.Expr) -> tuple[Any, frozenset[str]]:
         return getattr(self, "_" + type(e).__name__)(e)
@@ -71,7 +73,14 @@ class Tracer:
         return x, (frozenset({f"param.{e.name}"}) if x is None else NONE)
 
     def _WindowRef(self, e):
-        return self.v.get("$window"), NONE
+        records = self.v.get("$window")
+        if records is not None:
+            return records, NONE
+        # The window is unknown when a key of this record is: name the missing keys.
+        missing: set[str] = set()
+        for k in self.window_keys:
+            missing |= self.eval(k)[1]
+        return None, frozenset(missing)
 
     # ---- logic
     def _Not(self, e):

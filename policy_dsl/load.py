@@ -218,21 +218,45 @@ def _check_program(program: ir.ProgramIR, packs: dict[str, A.PolicyFile], params
                 diags.append(Diagnostic("W101", f"boundary {r.id} has no `when` and no `require` uses it",
                                         r.span, "reference it with `require … else "
                                         f"{r.id}` in a permit, or give it a `when`", "warning"))
-        # Every parameter a pack uses must resolve for each jurisdiction it claims.
+        # Every parameter a pack uses must resolve for each jurisdiction it claims, on every
+        # day its rules are in force (checked where values can start or stop).
         claimed = pack.applies_to or ("000000",)
-        day = pack.start or dt.date(2000, 1, 1)
         ast_rules = {r.id: r for r in packs[pack.name].rules}
         for r in pack.rules:
             names = sorted({n.name for e in ir.rule_exprs(r) for n in ir.walk(e) if isinstance(n, ir.ParamRef)})
-            when = max(day, r.start or day)
+            starts = [d for d in (pack.start, r.start) if d is not None]
+            ends = [d for d in (pack.until, r.until) if d is not None]
             for code in claimed:
                 for n in names:
-                    if params.resolve(n, code, when) is None:
+                    gap = _param_gap(params, n, code, max(starts) if starts else None,
+                                     min(ends) if ends else None)
+                    if gap is not None:
+                        on = f" on {gap}" if gap != dt.date.min else ""
                         diags.append(Diagnostic(
-                            "E208", f"parameter `param.{n}` has no value for jurisdiction {code} "
-                            f"on {when}", _param_span(ast_rules.get(r.id), n, r.span),
-                            f"add a value in force from {when} to params/{code}.yaml or to a "
-                            "profile it inherits (its city, province or 000000)"))
+                            "E208", f"parameter `param.{n}` has no value for jurisdiction {code}{on}",
+                            _param_span(ast_rules.get(r.id), n, r.span),
+                            f"add a value in force from {gap} to params/{code}.yaml or to a profile it "
+                            "inherits (its city, province or 000000)" if on else
+                            "give it a value in params/000000.yaml or in this jurisdiction's profile"))
+
+
+def _param_gap(params: ParamSet, name: str, code: str, start: dt.date | None,
+               until: dt.date | None) -> dt.date | None:
+    """The first day in [start, until) on which `name` has no value for `code`, or None.
+    Without a start date the check begins where the parameter's first value does;
+    `date.min` means it has no value at all."""
+    versions = [v for prof in params.chain(code)
+                for v in params.profiles[prof].values.get(name, ())]
+    if not versions:
+        return dt.date.min
+    first = start or min(v.start for v in versions)
+    days = {first} | {v.until for v in versions if v.until is not None and v.until > first}
+    for day in sorted(days):
+        if until is not None and day >= until:
+            break
+        if params.resolve(name, code, day) is None:
+            return day
+    return None
 
 
 def _param_span(rule: A.Rule | None, name: str, default: Span) -> Span:

@@ -161,6 +161,9 @@ class Checker:
             return out
         if e.id in scope.defines:
             d = scope.defines[e.id]
+            if d.params is not None and expect is not None and expect.kind == "any":
+                # Compared with a value of unknown type: an enum value named like a function.
+                return ir.Const(e.id, ty.ANY)
             if d.params is not None:
                 self.error(scope, "E108", f"`{e.id}` needs arguments: {e.id}({', '.join(d.params)})",
                            e.span)
