@@ -179,7 +179,13 @@ def build(result: LoadResult, tests: list | None = None, base: Path | None = Non
     texts = _rule_sources(result)
     files = {pf.policy.name: pf for pf in result.files if pf.policy is not None}
     packs = []
-    for p in sorted(program.packs, key=lambda p: p.name):
+    rank = {k: i for i, k in enumerate(LISTS)}
+
+    def order(p: ir.PackIR) -> tuple:  # national packs first; positive, negative, boundary, tolerance
+        kinds = [rank.get(r.kind, 9) for r in p.rules] or [9]
+        return (p.applies_to is not None, min(kinds), p.name)
+
+    for p in sorted(program.packs, key=order):
         if include is not None and not include(p):
             continue
         pf = files.get(p.name)
