@@ -61,12 +61,12 @@ def _field(e: ir.Field) -> Fn:
         var = base.name
         if len(chain) == 1:
             def fv(r, p, v):
-                x = v[var]
+                x = v.get(var)
                 return None if x is None else x.get(name)
             return fv
 
         def fvn(r, p, v):
-            x = v[var]
+            x = v.get(var)
             for k in chain:
                 if x is None:
                     return None
@@ -87,7 +87,7 @@ def _field(e: ir.Field) -> Fn:
 
 def _var(e: ir.Var) -> Fn:
     name = e.name
-    return lambda r, p, v: v[name]
+    return lambda r, p, v: v.get(name)
 
 
 def _param(e: ir.ParamRef) -> Fn:
