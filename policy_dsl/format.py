@@ -11,8 +11,9 @@ One layout, whatever the input:
   `and` inside `or` in parentheses); a line longer than WIDTH columns (CJK characters count
   two) is broken at the top-level `and`/`or` of the condition, the operator starting each
   continuation line under the first operand; nested conditions break the same way inside
-  their parentheses; `require … else B` moves `else` to its own line, `if … then … else`
-  breaks before `then`, `some x in L:` and `sum(x in L where …:` before their body, a long
+  their parentheses; `require … else B` moves `else` to its own line, `if`, `then` and
+  `else` go on lines of their own (`else if` chains stay flat, a conditional inside `then`
+  is parenthesised), `some x in L:` and `sum(x in L where …:` break before their body, a long
   `{a, b, …}` fills lines under its first value, and a bilingual text breaks before
   ` / "English"`;
 - comments stay with what they describe: a comment on its own line stays before the clause,
@@ -362,15 +363,21 @@ class _Formatter:
             body = self._expr(e.body, col + 2)
             return [head, " " * (col + 2) + body[0], *body[1:]]
         if isinstance(e, A.If):
-            cond = self._expr(e.cond, col + 3)
-            then = self._expr(e.then, col + 5)
-            other = unparse(e.otherwise)
-            lines = ["if " + cond[0], *cond[1:]]
-            last = " " * col + "then " + then[0]
-            if len(then) == 1 and width(last + " else " + other) <= WIDTH:
-                return lines + [last + " else " + other]
-            els = self._expr(e.otherwise, col + 5)
-            return lines + [last, *then[1:], " " * col + "else " + els[0], *els[1:]]
+            # `if c / then a / else b`, one per line under `if`; `else if` chains stay flat.
+            arms, rest = [], e
+            while isinstance(rest, A.If):
+                arms.append((rest.cond, rest.then))
+                rest = rest.otherwise
+            pad = " " * col
+            lines: list[str] = []
+            for k, (cond, then) in enumerate(arms):
+                kw = "if " if k == 0 else "else if "
+                c = self._expr(cond, col + len(kw))
+                lines += [(pad if k else "") + kw + c[0], *c[1:]]
+                t = self._operand(then, 1, col + 5) if isinstance(then, A.If) else self._expr(then, col + 5)
+                lines += [pad + "then " + t[0], *t[1:]]
+            other = self._expr(rest, col + 5)
+            return lines + [pad + "else " + other[0], *other[1:]]
         if isinstance(e, A.Member):
             head = f"{_wrap_text(e.item, 5)} {'not in' if e.negated else 'in'} {{"
             return _fill(head, [unparse(o) for o in e.options], col, "}")

@@ -90,5 +90,7 @@ def unparse(e: A.Expr) -> str:
     if isinstance(e, A.IsKnown):
         return f"{wrap(e.operand, 5)} is {'missing' if e.negated else 'known'}"
     if isinstance(e, A.If):
-        return f"if {unparse(e.cond)} then {unparse(e.then)} else {unparse(e.otherwise)}"
+        # A conditional inside `then` keeps its parentheses (which `else` is whose is then plain).
+        then = f"({unparse(e.then)})" if isinstance(e.then, A.If) else unparse(e.then)
+        return f"if {unparse(e.cond)} then {then} else {unparse(e.otherwise)}"
     raise TypeError(f"cannot unparse {type(e).__name__}")

@@ -195,9 +195,22 @@ def test_long_forms_break_in_their_places() -> None:
         "define venue_ok = venue.type not in {high_end_restaurant, private_club, entertainment_venue,\n"
         "                                     golf_yacht_fitness_club, another}\n"
         "define per_person(m) = if m.itemised_per_person_cny is known\n"
-        "                       then m.itemised_per_person_cny else m.total_cny / m.diners\n"
+        "                       then m.itemised_per_person_cny\n"
+        "                       else m.total_cny / m.diners\n"
         "define s = sum(i in range(0, 17):\n"
         "               index_of(uscc_chars, char_at(s, i)) * uscc_weights[i] * some_other_factor) > 3\n")
+
+
+def test_else_if_chains_stay_flat_and_nested_conditionals_keep_parentheses() -> None:
+    src = ('define issue(g) = if g.direction == given then (if g.form != souvenir then "only souvenirs" else '
+           '"not approved") else if g.giver_is_management_service_object == true then "may not be kept" '
+           'else "register it"\n')
+    assert format_source(src) == (
+        "define issue(g) = if g.direction == given\n"
+        '                  then (if g.form != souvenir then "only souvenirs" else "not approved")\n'
+        "                  else if g.giver_is_management_service_object == true\n"
+        '                  then "may not be kept"\n'
+        '                  else "register it"\n')
 
 
 def test_long_bilingual_text_breaks_before_the_english() -> None:
