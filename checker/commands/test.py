@@ -100,7 +100,8 @@ def run_tests(paths: list[Path], rules: list[Path] | None, fmt: str, output: Pat
     code = 0 if all(r.passed for r in results) else 1
 
     cov_text = None
-    if coverage or coverage_min is not None:
+    # Any coverage option asks for coverage.
+    if coverage or coverage_min is not None or coverage_output is not None or coverage_format != "text":
         scope = [(p if p.is_dir() else p.parent).resolve() for p in paths]
         cov = cov_mod.collect(policy.evaluator, policy.result.files, results,
                               lambda r: _under(r.span.file, scope))
@@ -119,22 +120,26 @@ def run_tests(paths: list[Path], rules: list[Path] | None, fmt: str, output: Pat
             _say(f"规则覆盖率 {cov.percent}% 低于下限 {coverage_min:g}%。",
                  f"Rule coverage {cov.percent}% is below the floor of {coverage_min:g}%.", lang)
 
-    # Where things go: the test report to -o (or stdout); coverage to --coverage-output, else
-    # after a text report, else (JSON) to stdout with the report moved to stderr.
+    # Where things go: the report to -o (or stdout); coverage to --coverage-output, else to
+    # stdout when the report went to a file, else after a text report. When both want stdout,
+    # the machine-readable one keeps it (JUnit, or JSON coverage) and the other goes to stderr.
     report_out = None if output is None or str(output) == "-" else output
-    if cov_text is not None and coverage_output is None and (fmt != "text" or coverage_format == "json"):
-        if report_out is None:
-            sys.stderr.write(report)
-            report = ""
-        _write(None, cov_text)
-        cov_text = None
-    if cov_text is not None and coverage_output is None:
-        report = report + "\n" + cov_text
-        cov_text = None
     if report:
-        _write(report_out, report)
+        if report_out is None and cov_text is not None and coverage_output is None and fmt == "text":
+            if coverage_format == "json":
+                sys.stderr.write(report)
+            else:
+                sys.stdout.write(report + "\n")
+            report = ""
+        if report:
+            _write(report_out, report)
     if cov_text is not None:
-        _write(coverage_output, cov_text)
+        if coverage_output is not None:
+            _write(coverage_output, cov_text)
+        elif report_out is None and fmt == "junit":
+            sys.stderr.write(cov_text)
+        else:
+            _write(None, cov_text)
     return code
 
 

@@ -310,3 +310,14 @@ def test_bundled_packs_reach_full_rule_coverage() -> None:
     missing = [f"{r.rule.id} ({r.rule.span.file}:{r.rule.span.line}): no test where it "
                + " / ".join(says[m] for m in r.missing) for r in c.rules if not r.covered]
     assert not missing, "\n".join(missing)
+
+
+def test_cli_junit_keeps_stdout_and_coverage_goes_to_stderr_or_a_file(tmp_path: Path) -> None:
+    res = qq("test", PACK, "--coverage", "--format", "junit", "--lang", "en")
+    assert res.exit_code == 0
+    assert res.stdout.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites')
+    assert res.stderr.startswith("Coverage (20 tests)\n")
+    out = tmp_path / "cov.json"
+    res = qq("test", PACK, "--coverage-format", "json", "--coverage-output", out, "-q", "--lang", "en")
+    assert res.stdout == "20 tests: 20 passed, 0 failed\n"
+    assert json.loads(out.read_text(encoding="utf-8"))["totals"]["rules"]["covered"] == 7
