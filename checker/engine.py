@@ -216,9 +216,11 @@ class WindowIndex:
         self._sorted = True
         self.size = 0
 
-    def add(self, record: dict, seq: int) -> None:
-        proj = None
+    def add(self, record: dict, seq: int, projected: bool = False) -> None:
+        """File a record (or, with `projected`, a record already reduced by `project`)."""
+        proj = record if projected or self.tree is None else None
         p = None
+        filed = False
         for c in self.rules:
             if p is None:
                 p = self.params_for(record)
@@ -226,11 +228,11 @@ class WindowIndex:
             if any(v is None for v in key):
                 continue
             if proj is None:
-                proj = project(record, self.tree) if self.tree is not None else record
+                proj = project(record, self.tree)
             self._index.setdefault((c.ir.id, key), []).append((record["date"], seq, proj))
             self._sorted = False
-        if proj is not None:
-            self.size += 1
+            filed = True
+        self.size += filed
 
     def freeze(self) -> None:
         if not self._sorted:

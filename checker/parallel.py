@@ -1,22 +1,27 @@
 """`qinqing check --jobs N`: the batch in chunks over worker processes, same bytes out.
 
-The main process reads the input with `checker.records.iter_records` (parsing, duplicate
-ids, locations) but *defers validation*: it passes a stand-in validator that only notes
-which records it was asked about. Chunks of raw records go to forked workers, which
-validate and normalise them exactly as the loader would have, then evaluate them and
-send the report entries back as JSON. Results are taken in submission order with a
-bounded number of chunks in flight, so output order and memory do not depend on N.
+JSONL files (the format of large batches) are cut into byte ranges at line ends; workers
+read, parse, validate and evaluate their ranges with the loader's own JSONL reader, so
+the main process only stitches results together. Duplicate ids are a property of the whole
+batch, so a first *scan* pass has the workers return each record's id (and, with
+cross-record rules, the window projection of each valid record); the main process runs the
+loader's duplicate check over them in input order and files the projections into one
+`WindowIndex`. The evaluation workers are forked after that and inherit the index; each
+task also carries the duplicate-id errors of its records.
 
-With cross-record rules there are two passes: workers first return each valid record's
-window projection (positions are global), the main process files them into one
-`WindowIndex`, and the evaluation workers are forked after that, inheriting the index.
+Other formats (CSV, XLSX, JSON, YAML) are read whole by one process anyway: the main
+process reads them with `iter_records` but defers validation to the workers.
 
-Workers are forked (Linux) so the compiled policy is inherited, not reloaded; the
-arguments and results that cross processes are our own objects (no user-written pickle).
+Results are taken in submission order with a bounded number of tasks in flight, so output
+order and memory do not depend on N. Workers are forked (Linux), so the compiled policy is
+inherited, not reloaded; what crosses processes is our own data (no user-written pickle).
 """
 
 from __future__ import annotations
 
+import codecs
+import gc
+import io
 import multiprocessing as mp
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -24,19 +29,121 @@ from typing import Any
 
 import orjson
 
+from . import records as rec
 from .engine import Engine, WindowIndex, project
-from .records import LoadedRecord
+from .records import InputError, LoadedRecord
 
-CHUNK = 500  # records per task
+CHUNK_BYTES = 1 << 20  # JSONL bytes per task
+CHUNK = 500  # records per task, other formats
 IN_FLIGHT = 3  # tasks queued per worker
 
 # What a worker needs, set in the parent before forking.
 _STATE: dict[str, Any] = {}
 
 
+# ---- JSONL byte ranges ------------------------------------------------------------------------
+def jsonl_ranges(path: str, target: int = CHUNK_BYTES, block_size: int = 1 << 20
+                 ) -> Iterator[tuple[int, int, int]]:
+    """(start, end, first line number) of consecutive byte ranges of about `target` bytes,
+    each ending just after a line end (or at the end of the file)."""
+    with open(path, "rb") as f:
+        start, line, offset, newlines = 0, 1, 0, 0
+        while True:
+            block = f.read(block_size)
+            if not block:
+                break
+            pos = 0
+            while True:
+                need = target - (offset + pos - start)
+                if need > 0:
+                    if pos + need > len(block):
+                        newlines += block.count(b"\n", pos)
+                        break
+                    newlines += block.count(b"\n", pos, pos + need)
+                    pos += need
+                nl = block.find(b"\n", pos)
+                if nl < 0:
+                    newlines += block.count(b"\n", pos)
+                    break
+                newlines += block.count(b"\n", pos, nl + 1)
+                end = offset + nl + 1
+                yield start, end, line
+                start, line, newlines, pos = end, line + newlines, 0, nl + 1
+            offset += len(block)
+        if offset > start:
+            yield start, offset, line
+
+
+def _read_range(path: str, name: str, start: int, end: int, first_line: int, encoding: str,
+                schema: dict) -> list[tuple[int, str, Any, list]]:
+    """The loader's JSONL reading of one byte range, with the file's line numbers."""
+    with open(path, "rb") as f:
+        f.seek(start)
+        data = f.read(end - start)
+    if first_line > 1 and data.startswith(codecs.BOM_UTF8):
+        data = b"\n" + data  # not the file's start: keep the bytes, shift the numbering back
+        first_line -= 1
+    stream = io.BufferedReader(io.BytesIO(data))  # type: ignore[arg-type]
+    out = []
+    for line, _loc, raw, errors in rec._read_jsonl(stream, name, encoding, None, schema):
+        n = line + first_line - 1
+        out.append((n, f"{name}:{n}", raw, errors))
+    return out
+
+
+def _loaded(name: str, line: int, location: str, raw: Any, errors: list, dup: Any,
+            validate: Callable) -> LoadedRecord:
+    """The LoadedRecord `iter_records` makes (its `_finish`), given the duplicate-id verdict."""
+    data = None
+    if not errors:
+        data, errors = validate(raw)
+    if dup is not None:
+        errors = [*errors, dup]
+        data = None
+    return LoadedRecord(name, line, location, rec._record_id(raw), raw, data, errors)
+
+
+def _scan_task(args: tuple) -> Any:
+    """Ids of a range's records, and the window projections of the valid ones."""
+    path, name, start, end, first_line = args
+    validate, tree, windows = _STATE["validate"], _STATE["tree"], _STATE["windows"]
+    try:
+        items = _read_range(path, name, start, end, first_line, _STATE["encoding"], _STATE["schema"])
+    except InputError as exc:
+        return ("error", exc.path, exc.message_zh, exc.message_en)
+    out = []
+    for line, location, raw, errors in items:
+        proj = None
+        if windows and not errors:
+            data, _errors = validate(raw)
+            if data is not None:
+                proj = project(data, tree) if tree is not None else data
+        out.append((line, location, rec._record_id(raw), proj))
+    return out
+
+
+def _eval_jsonl_task(args: tuple) -> Any:
+    path, name, start, end, first_line, seq0, dups, want_raw = args
+    engine: Engine = _STATE["engine"]
+    validate, index = _STATE["validate"], _STATE.get("index")
+    try:
+        items = _read_range(path, name, start, end, first_line, _STATE["encoding"], _STATE["schema"])
+    except InputError as exc:
+        return ("error", exc.path, exc.message_zh, exc.message_en)
+    entries = []
+    raws = []
+    for i, (line, location, raw, errors) in enumerate(items):
+        item = _loaded(name, line, location, raw, errors, dups.get(i), validate)
+        entries.append(engine.check_one(item, index, seq0 + i))
+        if want_raw:
+            raws.append(raw if isinstance(raw, dict) else None)
+    return orjson.dumps(entries), raws
+
+
+# ---- other formats: read in the main process, validated in the workers ------------------------
 class DeferredValidator:
-    """Stands in for the validator inside `iter_records`: accepts everything, remembers the
-    last record it was asked about (so the worker knows validation is due)."""
+    """Stands in for the validator inside `iter_records`: accepts everything and notes that it
+    was asked (so the worker knows validation is due)."""
 
     __slots__ = ("called", "schema")
     OK = object()
@@ -50,8 +157,8 @@ class DeferredValidator:
         return self.OK, []
 
 
-def _chunks(items: Iterable[LoadedRecord], deferred: DeferredValidator, size: int
-            ) -> Iterator[list[tuple]]:
+def _item_chunks(items: Iterable[LoadedRecord], deferred: DeferredValidator, size: int
+                 ) -> Iterator[list[tuple]]:
     chunk: list[tuple] = []
     for item in items:  # iter_records validates each record before yielding it
         due, deferred.called = deferred.called, False
@@ -65,12 +172,11 @@ def _chunks(items: Iterable[LoadedRecord], deferred: DeferredValidator, size: in
 
 
 def _materialise(t: tuple, validate: Callable) -> LoadedRecord:
-    """The LoadedRecord `iter_records` would have produced with the real validator."""
     source, line, location, record_id, raw, errors, due = t
     data = None
     if due:
         data, verrs = validate(raw)
-        if errors:  # the loader's own findings after validation (a duplicate id)
+        if errors:  # the loader's own finding after validation: a duplicate id
             errors = [*verrs, *errors]
             data = None
         else:
@@ -78,7 +184,7 @@ def _materialise(t: tuple, validate: Callable) -> LoadedRecord:
     return LoadedRecord(source, line, location, record_id, raw, data, errors)
 
 
-def _index_task(args: tuple[int, list[tuple]]) -> list[tuple[int, dict]]:
+def _index_items_task(args: tuple[int, list[tuple]]) -> list[tuple[int, dict]]:
     start, chunk = args
     validate, tree = _STATE["validate"], _STATE["tree"]
     out = []
@@ -89,62 +195,166 @@ def _index_task(args: tuple[int, list[tuple]]) -> list[tuple[int, dict]]:
     return out
 
 
-def _eval_task(args: tuple[int, list[tuple]]) -> bytes:
+def _eval_items_task(args: tuple[int, list[tuple]]) -> bytes:
     start, chunk = args
     engine: Engine = _STATE["engine"]
-    validate = _STATE["validate"]
-    index = _STATE.get("index")
-    items = [_materialise(t, validate) for t in chunk]
-    return orjson.dumps(list(engine.entries(items, index, start)))
+    items = [_materialise(t, _STATE["validate"]) for t in chunk]
+    return orjson.dumps(list(engine.entries(items, _STATE.get("index"), start)))
 
 
-def _ordered(pool, task, chunks: Iterator[list[tuple]], jobs: int
-             ) -> Iterator[tuple[list[tuple], Any]]:
-    """Submit chunks with backpressure; yield (chunk, result) in input order."""
+# ---- driving the pool ----------------------------------------------------------------------
+def _pool(ctx: Any, jobs: int) -> Any:
+    """Forked workers; what exists now is frozen out of the garbage collector first, so the
+    workers neither scan nor copy the inherited heap (the policy, the window index)."""
+    gc.collect()
+    gc.freeze()
+    return ctx.Pool(jobs)
+
+
+def _ordered(pool: Any, task: Callable, args: Iterable[Any], jobs: int) -> Iterator[tuple[Any, Any]]:
+    """Submit tasks with backpressure; yield (args, result) in submission order."""
     pending: deque = deque()
-    start = 0
-    for chunk in chunks:
-        pending.append((chunk, pool.apply_async(task, ((start, chunk),))))
-        start += len(chunk)
+    for a in args:
+        pending.append((a, pool.apply_async(task, (a,))))
         if len(pending) >= jobs * IN_FLIGHT:
-            c, res = pending.popleft()
-            yield c, res.get()
+            a0, res = pending.popleft()
+            yield a0, _checked(res.get())
     while pending:
-        c, res = pending.popleft()
-        yield c, res.get()
+        a0, res = pending.popleft()
+        yield a0, _checked(res.get())
 
 
-def parallel_entries(engine: Engine, read: Callable[[DeferredValidator], Iterable[LoadedRecord]],
-                     validate: Callable, schema: dict, jobs: int, history: Iterable[dict] = (),
-                     on_raw: Callable[[Any], None] | None = None, chunk_size: int = CHUNK
+def _checked(result: Any) -> Any:
+    if isinstance(result, tuple) and len(result) == 4 and result[0] == "error":
+        raise InputError(result[1], result[2], result[3])
+    return result
+
+
+def parallel_entries(engine: Engine, inputs: Any, validator: Any, jobs: int,
+                     history: Iterable[dict] = (), on_raw: Callable[[Any], None] | None = None
                      ) -> Iterator[dict]:
     """Report entries of the whole input, in order, computed by `jobs` processes.
 
-    `read(validator)` opens the input afresh (called once per pass); `validate(raw)` is the
-    real validation step (`Validator.validate`, possibly filling defaults); `on_raw`, if
-    given, receives each entry's raw input record just before the entry is yielded."""
+    `inputs` is a `checker.run.Inputs` (stdin already spooled to a file); `validator` the
+    record validator (possibly filling defaults); `on_raw`, if given, receives each entry's
+    raw input record just before the entry is yielded (for the decision log)."""
     ctx = mp.get_context("fork")
+    fmts = {rec.detect_format(p, inputs.input_format) for p in inputs.files}
     _STATE.clear()
-    _STATE.update(engine=engine, validate=validate, index=None, tree=None)
+    _STATE.update(engine=engine, validate=validator.validate, schema=validator.schema, index=None,
+                  tree=None, windows=engine.needs_windows,
+                  encoding=codecs.lookup(inputs.encoding).name if _known(inputs.encoding) else inputs.encoding)
     try:
-        index: WindowIndex | None = engine.new_index(history)
-        if index is not None:
-            _STATE["tree"] = index.tree
-            deferred = DeferredValidator(schema)
-            with ctx.Pool(jobs) as pool:
-                for _chunk, projections in _ordered(pool, _index_task,
-                                                    _chunks(read(deferred), deferred, chunk_size), jobs):
-                    for seq, proj in projections:
-                        index.add(proj, seq)
-            index.freeze()
-            _STATE["index"] = index
-        deferred = DeferredValidator(schema)
-        with ctx.Pool(jobs) as pool:
-            for chunk, blob in _ordered(pool, _eval_task,
-                                        _chunks(read(deferred), deferred, chunk_size), jobs):
-                for t, entry in zip(chunk, orjson.loads(blob)):
-                    if on_raw is not None:
-                        on_raw(t[4])
-                    yield entry
+        if fmts == {"jsonl"}:
+            yield from _jsonl(ctx, engine, inputs, validator, jobs, history, on_raw)
+        else:
+            yield from _items(ctx, engine, inputs, validator, jobs, history, on_raw)
     finally:
         _STATE.clear()
+        gc.unfreeze()
+
+
+def _known(encoding: str) -> bool:
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        return False
+    return True
+
+
+def _jsonl(ctx: Any, engine: Engine, inputs: Any, validator: Any, jobs: int,
+           history: Iterable[dict], on_raw: Callable | None) -> Iterator[dict]:
+    sources = inputs.sources()  # [(path to read, name to show)]
+    for path, _name in sources:  # unreadable, binary or wrongly encoded: fail before any work
+        next(rec.iter_records([path], "jsonl", inputs.encoding, validator), None)
+    tasks = [(path, name, s, e, line) for path, name in sources for s, e, line in jsonl_ranges(path)]
+    index: WindowIndex | None = engine.new_index(history)
+    if index is not None:
+        _STATE["tree"] = index.tree
+    # pass 1: ids (duplicates) and window projections
+    ids = rec._IdIndex()
+    source_no = {name: i for i, (_p, name) in enumerate(sources)}
+    templates = [(name, False) for _p, name in sources]
+    produced = [0] * len(sources)
+    deferred = DeferredValidator(validator.schema)
+    dups: dict[int, Any] = {}
+    seq = 0
+    counts: list[int] = []
+    with _pool(ctx, jobs) as pool:
+        for task, found in _ordered(pool, _scan_task, tasks, jobs):
+            counts.append(len(found))
+            name = task[1]
+            k = source_no[name]
+            for line, location, rid, proj in found:
+                if produced[k] == 0:
+                    templates[k] = rec._template(location, line)
+                produced[k] += 1
+                item = rec._finish(name, line, location, {"id": rid} if rid is not None else None,
+                                   [], deferred, ids, k, templates)
+                if item.errors:
+                    dups[seq] = item.errors[-1]
+                elif proj is not None and index is not None:
+                    index.add(proj, seq, projected=True)
+                seq += 1
+    del ids
+    if index is not None:
+        index.freeze()
+        _STATE["index"] = index
+    # pass 2: evaluation (workers forked now inherit the index)
+    args, seq0 = [], 0
+    for task, n in zip(tasks, counts):
+        chunk_dups = {s - seq0: dups[s] for s in range(seq0, seq0 + n) if s in dups} if dups else {}
+        args.append((*task, seq0, chunk_dups, on_raw is not None))
+        seq0 += n
+    with _pool(ctx, jobs) as pool:
+        for _task, (blob, raws) in _ordered(pool, _eval_jsonl_task, args, jobs):
+            for i, entry in enumerate(orjson.loads(blob)):
+                if on_raw is not None:
+                    on_raw(raws[i])
+                yield entry
+    for (path, name), n in zip(sources, produced):
+        if n == 0:  # the loader's "contains no records" note
+            for _ in rec.iter_records([path], "jsonl", inputs.encoding, validator, inputs.warnings):
+                pass
+            inputs.warnings[-1:] = [_renamed(w, path, name) for w in inputs.warnings[-1:]]
+
+
+def _renamed(w: Any, path: str, name: str) -> Any:
+    if path == name:
+        return w
+    return type(w)(name, w.message_zh.replace(path, name), w.message_en.replace(path, name))
+
+
+def _items(ctx: Any, engine: Engine, inputs: Any, validator: Any, jobs: int,
+           history: Iterable[dict], on_raw: Callable | None) -> Iterator[dict]:
+    index: WindowIndex | None = engine.new_index(history)
+    if index is not None:
+        _STATE["tree"] = index.tree
+        deferred = DeferredValidator(validator.schema)
+        with _pool(ctx, jobs) as pool:
+            for _a, projections in _ordered(pool, _index_items_task,
+                                            _numbered(_item_chunks(inputs.read(deferred), deferred, CHUNK)),
+                                            jobs):
+                for seq, proj in projections:
+                    index.add(proj, seq, projected=True)
+        index.freeze()
+        _STATE["index"] = index
+    deferred = DeferredValidator(validator.schema)
+    with _pool(ctx, jobs) as pool:
+        for (_start, chunk), blob in _ordered(pool, _eval_items_task,
+                                              _numbered(_item_chunks(inputs.read(deferred), deferred, CHUNK)),
+                                              jobs):
+            for t, entry in zip(chunk, orjson.loads(blob)):
+                if on_raw is not None:
+                    on_raw(t[4])
+                yield entry
+
+
+def _numbered(chunks: Iterable[list[tuple]]) -> Iterator[tuple[int, list[tuple]]]:
+    start = 0
+    for chunk in chunks:
+        yield start, chunk
+        start += len(chunk)
+
+
+__all__ = ["DeferredValidator", "jsonl_ranges", "parallel_entries"]

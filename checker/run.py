@@ -7,6 +7,7 @@ Nothing here prints a traceback: every expected failure becomes a one-line messa
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import shutil
@@ -85,6 +86,12 @@ class Inputs:
             with os.fdopen(fd, "wb") as fh:
                 shutil.copyfileobj(sys.stdin.buffer, fh, 1 << 20)
             assert fmt in FORMATS
+
+    def sources(self) -> list[tuple[str, str]]:
+        """(path to read, name to show) of each input; stdin must have been spooled."""
+        from .records import STDIN_NAME
+
+        return [(self._spool, STDIN_NAME) if f == "-" else (f, f) for f in self.files]
 
     def close(self) -> None:
         if self._spool:
@@ -293,7 +300,8 @@ def run_check(*, files: Sequence[str], rules, jurisdiction, fmt: str, output, la
         if jurisdiction:
             validator = FillingValidator(validator, jurisdiction)
         hist = _history(history, encoding, validator, lang)
-        inputs = Inputs(list(files), input_format, encoding, rereadable=engine.needs_windows)
+        inputs = Inputs(list(files), input_format, encoding,
+                        rereadable=engine.needs_windows or jobs > 1)
         run = CheckRun(frozenset(failing))
         entries, raws = _entries(engine, inputs, validator, jobs, hist, log is not None)
         progress = Progress(progress_wanted(output, fmt), lang)
@@ -368,8 +376,8 @@ def _entries(engine: Engine, inputs: Inputs, validator: Any, jobs: int, history:
         def keep(raw: Any) -> None:
             last[0] = raw
 
-        return parallel_entries(engine, inputs.read, validator.validate, validator.schema, jobs,
-                                history, keep if want_raw else None), raws
+        return parallel_entries(engine, inputs, validator, jobs, history,
+                                keep if want_raw else None), raws
 
     def serial() -> Iterator[dict]:
         index = engine.new_index(history)
@@ -384,6 +392,7 @@ def _entries(engine: Engine, inputs: Inputs, validator: Any, jobs: int, history:
                     if len(held) > HOLD:
                         held = None
             source = held
+            gc.freeze()  # the index is long-lived: keep the collector from rescanning it
         for seq, item in enumerate(source if source is not None else inputs.read(validator)):
             last[0] = item.raw
             yield engine.check_one(item, index, seq)

@@ -295,3 +295,26 @@ def test_epoch_caches_agree_with_per_day_lookups(policy):
             assert [c.ir.id for c in ev.rules_in_force(code, day)[0]] == \
                 [c.ir.id for c in plain.rules_in_force(code, day)[0]]
         day += dt.timedelta(days=3)
+
+
+# ---- byte ranges for --jobs --------------------------------------------------------------------
+def test_jsonl_ranges_cover_the_file_at_line_ends(tmp_path):
+    import random
+
+    from checker.parallel import jsonl_ranges
+
+    rnd = random.Random(7)
+    for trial in range(200):
+        lines = [b"x" * rnd.randint(0, 50) for _ in range(rnd.randint(0, 80))]
+        data = b"\n".join(lines) + (b"\n" if trial % 2 else b"")
+        f = tmp_path / f"{trial}.jsonl"
+        f.write_bytes(data)
+        target, block = rnd.randint(1, 300), rnd.randint(1, 64)
+        pos, line = 0, 1
+        for start, end, first in jsonl_ranges(str(f), target, block):
+            assert (start, first) == (pos, line) and end > start
+            assert data[end - 1:end] == b"\n" or end == len(data)
+            assert end - start >= target or end == len(data)
+            line += data[start:end].count(b"\n")
+            pos = end
+        assert pos == len(data)
