@@ -13,6 +13,7 @@ from .labels import OUTCOME, SEVERITY, WORDS, text_stream
 
 _STYLE = {"violation": "bold red", "review": "bold yellow", "tolerated": "bold cyan",
           "compliant": "bold green", "unlisted": "bold", "invalid": "bold magenta"}
+_CONTROL = {c: "\ufffd" for c in (*range(9), *range(11, 32), 127)}
 _MARK = {"violation": "✗", "review": "?", "tolerated": "~", "compliant": "✓"}
 
 
@@ -31,6 +32,7 @@ def _write(report: Report, out: IO[str], color: bool) -> None:
         console = Console(file=out, highlight=False, soft_wrap=True)
 
     def emit(line: str, style: str | None = None) -> None:
+        line = line.translate(_CONTROL)  # no terminal escapes from record contents
         if console is not None and style:
             console.print(line, style=style, markup=False)
         else:
@@ -68,7 +70,7 @@ def _write(report: Report, out: IO[str], color: bool) -> None:
                 if sug.get("text") and not sug.get("questions"):
                     emit(f"      {w['change']}{sep}{sug['text']}")
                 if sug.get("questions"):
-                    emit(f"      {w['missing']}{sep}")
+                    emit(f"      {w['missing']}{sep.rstrip()}")
                     for q in sug["questions"]:
                         emit(f"        · {q}" + ("？" if zh else "?"))
         if report.explain and "explanation" in e:
