@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -76,7 +77,14 @@ class Policy:
 
 
 def default_rules_path() -> Path:
-    return DEFAULT_RULES
+    """The bundled packs: `$QINQING_RULES`, else `rules/` beside the package (a checkout or an
+    editable install), else `rules/` in the working directory (an installed copy run from a
+    checkout)."""
+    if os.environ.get("QINQING_RULES"):
+        return Path(os.environ["QINQING_RULES"])
+    if DEFAULT_RULES.is_dir() or not (Path.cwd() / "rules").is_dir():
+        return DEFAULT_RULES
+    return Path.cwd() / "rules"
 
 
 def load_policy(paths: Sequence[str | Path] | None = None, cache: bool = False) -> Policy:
@@ -160,22 +168,67 @@ class EpochEvaluator(Evaluator):
 ALWAYS_KEPT = ("id", "date", "jurisdiction")  # naming, placing and parameters of window records
 
 
-_ESCAPES = (ir.IndexExpr, ir.Builtin, ir.Cmp, ir.InSet, ir.IsKnown, ir.If, ir.ListExpr)
-
-
 def window_paths(rules: Sequence[CompiledRule]) -> frozenset[str] | None:
-    """Schema paths (`meals[].payer`) the window rules read; None when a rule lets a window
-    record escape in a way a projection cannot serve (then whole records are kept)."""
+    """Schema paths (`meals[].payer`) that the window rules read *from window records*, plus
+    `id`, `date` and `jurisdiction`; None when a rule uses a window record whole, or `window`
+    other than as the list of a comprehension (then whole records are kept)."""
     paths: set[str] = set(ALWAYS_KEPT)
     for c in rules:
-        for e in ir.rule_exprs(c.ir):
-            for node in ir.walk(e):
+        rule = c.ir
+        derived: frozenset[str] = frozenset()  # variables bound to window records (or parts)
+        for w in rule.witnesses:  # `some r in window: …` binds `r` for the messages too
+            if _from_window(w.coll, derived):
+                derived = derived | {w.var}
+        roots = frozenset(w.var for w in rule.witnesses if isinstance(w.coll, ir.WindowRef))
+        for e in ir.rule_exprs(rule):
+            if not _collect(e, derived, roots, paths):
+                return None
+    return frozenset(paths)
+
+
+def _root(e: ir.Expr) -> ir.Expr:
+    """The variable (or record field) a chain of field accesses and indexes starts from."""
+    while isinstance(e, (ir.Field, ir.IndexExpr)) and e.base is not None:
+        e = e.base
+    return e
+
+
+def _from_window(coll: ir.Expr, derived: frozenset[str]) -> bool:
+    if isinstance(coll, ir.WindowRef):
+        return True
+    root = _root(coll)
+    return isinstance(root, ir.Var) and root.name in derived
+
+
+def _collect(e: ir.Expr, derived: frozenset[str], roots: frozenset[str], paths: set[str]) -> bool:
+    """Add the paths read through window-derived variables; False if a window record escapes."""
+    if isinstance(e, (ir.Quant, ir.Agg)):
+        if not _collect(e.coll, derived, roots, paths) and not isinstance(e.coll, ir.WindowRef):
+            return False
+        inner, inner_roots = derived - {e.var}, roots - {e.var}
+        if _from_window(e.coll, derived):
+            inner = inner | {e.var}
+            if isinstance(e.coll, ir.WindowRef):
+                inner_roots = inner_roots | {e.var}
+        parts = (e.body,) if isinstance(e, ir.Quant) else (e.where, e.value)
+        return all(_collect(x, inner, inner_roots, paths) for x in parts if x is not None)
+    if isinstance(e, ir.WindowRef):
+        return False  # `window` anywhere but as a comprehension's list
+    if isinstance(e, ir.Var):
+        return e.name not in roots  # a window record used whole
+    if isinstance(e, ir.Field):
+        root = _root(e)
+        if isinstance(root, ir.Var) and root.name in derived:
+            node: ir.Expr = e
+            while not isinstance(node, ir.Var):
                 if isinstance(node, ir.Field):
                     paths.add(node.path)
-                elif isinstance(node, _ESCAPES) and any(
-                        isinstance(k, ir.WindowRef) for k in ir.children(node)):
-                    return None  # a bare `window` anywhere but as a comprehension's collection
-    return frozenset(paths)
+                else:  # IndexExpr
+                    if not _collect(node.index, derived, roots, paths):
+                        return False
+                node = node.base
+            return True
+    return all(_collect(k, derived, roots, paths) for k in ir.children(e))
 
 
 def _path_tree(paths: Iterable[str]) -> dict:
@@ -190,15 +243,33 @@ def _path_tree(paths: Iterable[str]) -> dict:
     return tree
 
 
-def project(value: Any, tree: dict) -> Any:
-    """Keep only the branches of `tree` (lists are projected element-wise)."""
+def project(value: Any, tree: dict, shared: dict | None = None) -> Any:
+    """Keep only the branches of `tree` (lists are projected element-wise). With `shared`,
+    equal dates and short texts (codes, enum values) are stored once."""
     if not tree:
+        if (shared is not None and (isinstance(value, dt.date) or isinstance(value, str) and len(value) <= 32)
+                and len(shared) < _SHARED_MAX):
+            return shared.setdefault(value, value)
         return value
     if isinstance(value, dict):
-        return {k: project(value[k], sub) for k, sub in tree.items() if k in value}
+        return {k: project(value[k], sub, shared if k != "id" else None)  # ids are unique
+                for k, sub in tree.items() if k in value}
     if isinstance(value, list):
-        return [project(v, tree) for v in value]
+        return [_shared_item(project(v, tree, shared), shared) for v in value]
     return value
+
+
+def _shared_item(item: Any, shared: dict | None) -> Any:
+    """A small projected list element (`{"payer": "enterprise"}`) stored once per value."""
+    if shared is None or not isinstance(item, dict) or len(item) > 4 or len(shared) >= _SHARED_MAX:
+        return item
+    try:
+        return shared.setdefault(("{}", *item.items()), item)
+    except TypeError:  # an unhashable value inside: keep its own copy
+        return item
+
+
+_SHARED_MAX = 1 << 16  # distinct shared pieces (keeps the table itself small)
 
 
 class WindowIndex:
@@ -212,7 +283,9 @@ class WindowIndex:
         self.rules = list(rules)
         self.params_for = params_for
         self.tree = _path_tree(paths) if paths is not None else None
-        self._index: dict[tuple, list[tuple[dt.date, int, dict]]] = {}
+        self.shared: dict = {}
+        # (rule id, *key values) → one (date, seq, projection), or a list of them by date
+        self._index: dict[tuple, Any] = {}
         self._sorted = True
         self.size = 0
 
@@ -228,16 +301,26 @@ class WindowIndex:
             if any(v is None for v in key):
                 continue
             if proj is None:
-                proj = project(record, self.tree)
-            self._index.setdefault((c.ir.id, key), []).append((record["date"], seq, proj))
-            self._sorted = False
+                proj = project(record, self.tree, self.shared)
+            entry = (record["date"], seq, proj)
+            slot = (c.ir.id, *key)
+            bucket = self._index.get(slot)
+            if bucket is None:
+                self._index[slot] = entry  # most keys occur once: no list for them
+            elif isinstance(bucket, list):
+                bucket.append(entry)
+                self._sorted = False
+            else:
+                self._index[slot] = [bucket, entry]
+                self._sorted = False
             filed = True
         self.size += filed
 
     def freeze(self) -> None:
         if not self._sorted:
             for bucket in self._index.values():
-                bucket.sort(key=lambda t: (t[0], t[1]))
+                if isinstance(bucket, list):
+                    bucket.sort(key=lambda t: (t[0], t[1]))
             self._sorted = True
 
     def lookup(self, c: CompiledRule, record: dict, params: dict, seq: int | None = None
@@ -246,7 +329,9 @@ class WindowIndex:
         key = tuple(k(record, params, {}) for k in c.keys)
         if any(v is None for v in key):
             return None
-        bucket = self._index.get((c.ir.id, key), ())
+        bucket = self._index.get((c.ir.id, *key), ())
+        if isinstance(bucket, tuple) and bucket:
+            bucket = [bucket]
         day = record["date"]
         start = day - dt.timedelta(days=c.ir.window.days)
         lo = bisect.bisect_left(bucket, (start, -(1 << 62)))

@@ -14,6 +14,7 @@ from .labels import OUTCOME, SEVERITY, WORDS, text_stream
 _STYLE = {"violation": "bold red", "review": "bold yellow", "tolerated": "bold cyan",
           "compliant": "bold green", "unlisted": "bold", "invalid": "bold magenta"}
 _CONTROL = {c: "\ufffd" for c in (*range(9), *range(11, 32), 127)}
+_RANK = {"violation": 0, "review": 1, "tolerated": 2, "compliant": 3}  # worst first
 _MARK = {"violation": "✗", "review": "?", "tolerated": "~", "compliant": "✓"}
 
 
@@ -51,14 +52,14 @@ def _write(report: Report, out: IO[str], color: bool) -> None:
                 emit(f"  ✗ {x['path']}{sep}{x['message']}", "magenta")
         elif not e["findings"]:
             emit(f"  {w['unlisted_hint']}")
-        for f in e["findings"]:
+        for f in sorted(e["findings"], key=lambda f: _RANK.get(f["outcome"], 9)):
             sev = SEVERITY[lang].get(f["severity"], f["severity"])
             el = f" · {f['element']}" if f.get("element") else ""
             emit(f"  {_MARK.get(f['outcome'], '·')} [{f['rule']}] {f['title']}"
                  + (f"（{sev}）" if zh else f" ({sev})") + el, _STYLE.get(f["outcome"]))
             if f["message"] and f["message"] != f["title"]:
                 emit(f"      {f['message']}")
-            facts = _facts(f.get("evidence") or {})
+            facts = _facts(f.get("evidence") or {}, lang)
             if facts and f["outcome"] != "review":
                 emit(f"      {w['evidence']}{sep}{facts}")
             if f.get("citation"):
@@ -79,14 +80,15 @@ def _write(report: Report, out: IO[str], color: bool) -> None:
     s = report.summary.to_dict()
     parts = [f"{OUTCOME[lang][k]} {s[k]}" for k in ("violation", "review", "tolerated", "compliant",
                                                     "unlisted", "invalid")]
-    emit(f"{w['summary']}{sep}{s['records']} {w['records']}；" + "，".join(parts) if zh else
-         f"{w['summary']}: {s['records']} {w['records']}; " + ", ".join(parts), "bold")
+    records = w["records"] if zh or s["records"] != 1 else "record"
+    emit(f"{w['summary']}{sep}{s['records']} {records}；" + "，".join(parts) if zh else
+         f"{w['summary']}: {s['records']} {records}; " + ", ".join(parts), "bold")
 
 
-def _facts(evidence: dict) -> str:
+def _facts(evidence: dict, lang: str) -> str:
     from .rows import text
-    return "；".join(f"{k} = {text(v) if v is not None else '?'}" for k, v in evidence.items()) \
-        if evidence else ""
+    sep = "；" if lang == "zh" else "; "
+    return sep.join(f"{k} = {text(v) if v is not None else '?'}" for k, v in evidence.items())
 
 
 def _explain(x: dict, emit, lang: str) -> None:
@@ -101,7 +103,7 @@ def _explain(x: dict, emit, lang: str) -> None:
             extra = f" ← {r['overridden_by']}"
         emit(f"    {r['rule']}{el}: {r['status']}{extra}")
         if r.get("values"):
-            emit("        " + _facts(r["values"]))
+            emit("        " + _facts(r["values"], lang))
     emit("  —— 适用参数 ——" if zh else "  -- parameters in force --")
     for p in x["parameters"]:
         origin = p["source"] or ("假定值" if zh else "assumed")

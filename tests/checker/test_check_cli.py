@@ -158,7 +158,7 @@ def test_english_text_report():
     assert text.startswith("Record P-2026-0042-01 (fixtures/records/planned_meal.yaml:7): violation\n")
     assert "      128.00 CNY per person, above the cap of 60 CNY\n" in text
     assert "      Advice: Pay the difference of 68.00 CNY per person\n" in text
-    assert text.endswith("Summary: 1 records; violation 1, needs review 0, tolerated 0, compliant 0, "
+    assert text.endswith("Summary: 1 record; violation 1, needs review 0, tolerated 0, compliant 0, "
                          "unlisted 0, invalid record 0\n")
 
 

@@ -55,11 +55,16 @@ def meal_record(rid: str, day: str, payer: str = "enterprise", official: str = "
 
 
 # ---- projections -----------------------------------------------------------------------
-def test_window_paths_name_what_window_rules_read(policy):
-    paths = window_paths(policy.evaluator.window_rules)
-    assert {"id", "date", "jurisdiction", "official.id", "enterprise.uscc", "meals",
-            "meals[].payer"} <= paths
-    assert "meals[].total_cny" not in paths
+def test_window_paths_name_what_window_rules_read_from_window_records(policy):
+    # B11: `window same official.id, enterprise.uscc …
+    #       when enterprise.uscc is known and count(r in window where some m in r.meals: …payer…)`
+    assert window_paths(policy.evaluator.window_rules) == {
+        "id", "date", "jurisdiction", "meals", "meals[].payer"}
+
+
+def test_bundled_window_rules_are_projected():
+    paths = window_paths(load_policy(None, cache=True).evaluator.window_rules)
+    assert paths is not None and "meals[].total_cny" not in paths
 
 
 def test_projection_keeps_named_branches_and_list_lengths():
