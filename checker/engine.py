@@ -289,21 +289,30 @@ class WindowIndex:
         self._sorted = True
         self.size = 0
 
-    def add(self, record: dict, seq: int, projected: bool = False) -> None:
-        """File a record (or, with `projected`, a record already reduced by `project`)."""
-        proj = record if projected or self.tree is None else None
+    def slots(self, record: dict) -> list[tuple]:
+        """Where a record is filed: `(rule id, *key values)` of each window rule whose keys
+        are all known for it."""
+        out = []
         p = None
-        filed = False
         for c in self.rules:
             if p is None:
                 p = self.params_for(record)
             key = tuple(k(record, p, {}) for k in c.keys)
-            if any(v is None for v in key):
-                continue
-            if proj is None:
-                proj = project(record, self.tree, self.shared)
-            entry = (record["date"], seq, proj)
-            slot = (c.ir.id, *key)
+            if all(v is not None for v in key):
+                out.append((c.ir.id, *key))
+        return out
+
+    def add(self, record: dict, seq: int) -> None:
+        """File a valid record (its projection) at its batch position `seq`."""
+        slots = self.slots(record)
+        if slots:
+            self.file(slots, seq, record)
+
+    def file(self, slots: list[tuple], seq: int, record: dict) -> None:
+        """File a record, or its projection made elsewhere (a worker), under `slots`."""
+        proj = project(record, self.tree, self.shared) if self.tree is not None else record
+        entry = (proj["date"], seq, proj)
+        for slot in slots:
             bucket = self._index.get(slot)
             if bucket is None:
                 self._index[slot] = entry  # most keys occur once: no list for them
@@ -313,8 +322,7 @@ class WindowIndex:
             else:
                 self._index[slot] = [bucket, entry]
                 self._sorted = False
-            filed = True
-        self.size += filed
+        self.size += 1
 
     def freeze(self) -> None:
         if not self._sorted:

@@ -111,14 +111,17 @@ def _scan_task(args: tuple) -> Any:
         items = _read_range(path, name, start, end, first_line, _STATE["encoding"], _STATE["schema"])
     except InputError as exc:
         return ("error", exc.path, exc.message_zh, exc.message_en)
+    index: WindowIndex | None = _STATE.get("scan_index")
     out = []
     for line, location, raw, errors in items:
-        proj = None
+        filing = None
         if windows and not errors:
             data, _errors = validate(raw)
             if data is not None:
-                proj = project(data, tree) if tree is not None else data
-        out.append((line, location, rec._record_id(raw), proj))
+                slots = index.slots(data)
+                if slots:
+                    filing = (slots, project(data, tree) if tree is not None else data)
+        out.append((line, location, rec._record_id(raw), filing))
     return out
 
 
@@ -184,14 +187,17 @@ def _materialise(t: tuple, validate: Callable) -> LoadedRecord:
     return LoadedRecord(source, line, location, record_id, raw, data, errors)
 
 
-def _index_items_task(args: tuple[int, list[tuple]]) -> list[tuple[int, dict]]:
+def _index_items_task(args: tuple[int, list[tuple]]) -> list[tuple[int, list, dict]]:
     start, chunk = args
-    validate, tree = _STATE["validate"], _STATE["tree"]
+    validate, tree, index = _STATE["validate"], _STATE["tree"], _STATE["scan_index"]
     out = []
     for i, t in enumerate(chunk):
         item = _materialise(t, validate)
         if item.data is not None:
-            out.append((start + i, project(item.data, tree) if tree is not None else item.data))
+            slots = index.slots(item.data)
+            if slots:
+                out.append((start + i, slots,
+                            project(item.data, tree) if tree is not None else item.data))
     return out
 
 
@@ -271,6 +277,7 @@ def _jsonl(ctx: Any, engine: Engine, inputs: Any, validator: Any, jobs: int,
     index: WindowIndex | None = engine.new_index(history)
     if index is not None:
         _STATE["tree"] = index.tree
+        _STATE["scan_index"] = index  # for the workers: the slots of a record
     # pass 1: ids (duplicates) and window projections
     ids = rec._IdIndex()
     source_no = {name: i for i, (_p, name) in enumerate(sources)}
@@ -285,7 +292,7 @@ def _jsonl(ctx: Any, engine: Engine, inputs: Any, validator: Any, jobs: int,
             counts.append(len(found))
             name = task[1]
             k = source_no[name]
-            for line, location, rid, proj in found:
+            for line, location, rid, filing in found:
                 if produced[k] == 0:
                     templates[k] = rec._template(location, line)
                 produced[k] += 1
@@ -293,8 +300,8 @@ def _jsonl(ctx: Any, engine: Engine, inputs: Any, validator: Any, jobs: int,
                                    [], deferred, ids, k, templates)
                 if item.errors:
                     dups[seq] = item.errors[-1]
-                elif proj is not None and index is not None:
-                    index.add(proj, seq, projected=True)
+                elif filing is not None and index is not None:
+                    index.file(filing[0], seq, filing[1])
                 seq += 1
     del ids
     if index is not None:
@@ -330,13 +337,14 @@ def _items(ctx: Any, engine: Engine, inputs: Any, validator: Any, jobs: int,
     index: WindowIndex | None = engine.new_index(history)
     if index is not None:
         _STATE["tree"] = index.tree
+        _STATE["scan_index"] = index
         deferred = DeferredValidator(validator.schema)
         with _pool(ctx, jobs) as pool:
             for _a, projections in _ordered(pool, _index_items_task,
                                             _numbered(_item_chunks(inputs.read(deferred), deferred, CHUNK)),
                                             jobs):
-                for seq, proj in projections:
-                    index.add(proj, seq, projected=True)
+                for seq, slots, proj in projections:
+                    index.file(slots, seq, proj)
         index.freeze()
         _STATE["index"] = index
     deferred = DeferredValidator(validator.schema)
