@@ -16,12 +16,13 @@ Semantics (docs/language.md, "Evaluation"):
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import ir
-from .backends.python import compile_expr
+from .backends.python import compile_elem, compile_expr
 from .explain import Tracer
 from .params import ParamSet
 
@@ -84,29 +85,59 @@ class RecordResult:
 
 
 class CompiledRule:
-    __slots__ = ("ir", "when", "unless", "requires", "coll", "var", "coll_path", "keys", "order")
+    __slots__ = ("ir", "when", "unless", "cond", "cond_ir", "requires", "coll", "var", "coll_path",
+                 "keys", "order", "windowed", "elem")
 
     def __init__(self, rule: ir.RuleIR, order: int):
         self.ir = rule
         self.order = order
         self.when = compile_expr(rule.when) if rule.when is not None else None
         self.unless = compile_expr(rule.unless) if rule.unless is not None else None
+        # `when … unless …` is `when and not unless` (Kleene); its IR names missing facts.
+        self.cond_ir = rule.when if rule.unless is None or rule.when is None else ir.And(
+            (rule.when, ir.Not(rule.unless, rule.when.type)), rule.when.type)
+        self.cond = self.when if self.unless is None else self._when_unless
         self.requires = tuple((q, compile_expr(q.cond)) for q in rule.requires)
         self.coll = compile_expr(rule.foreach[1]) if rule.foreach else None
         self.var = rule.foreach[0] if rule.foreach else None
         self.coll_path = _coll_path(rule.foreach[1]) if rule.foreach else None
         self.keys = tuple(compile_expr(k) for k in rule.window.keys) if rule.window else ()
+        self.windowed = rule.window is not None
+        # For `for each`: the condition as a closure of the element itself (no bindings dict),
+        # when it reads no other variable.
+        self.elem = compile_elem(self.cond_ir, self.var) if self.var and self.cond_ir is not None else None
 
-    def condition(self, r: dict, p: dict, v: dict):
+    def _when_unless(self, r: dict, p: dict, v: dict):
         x = self.when(r, p, v)
-        if self.unless is None or x is False:
-            return x
+        if x is False:
+            return False
         u = self.unless(r, p, v)
         if u is True:
             return False
         if x is None or u is None:
             return None
         return True
+
+    def condition(self, r: dict, p: dict, v: dict):
+        """The rule's condition for one record (and element): True, False or None."""
+        return self.cond(r, p, v)
+
+
+_NO_BINDINGS: dict = {}
+
+
+def _boundaries(program: ir.ProgramIR, params: ParamSet) -> list[dt.date]:
+    """Every date on which something starts or stops being in force."""
+    days: set[dt.date] = set()
+    for pack in program.packs:
+        days.update(d for d in (pack.start, pack.until) if d is not None)
+        for r in pack.rules:
+            days.update(d for d in (r.start, r.until) if d is not None)
+    for prof in params.profiles.values():
+        for versions in prof.values.values():
+            for v in versions:
+                days.update(d for d in (v.start, v.until) if d is not None)
+    return sorted(days)
 
 
 def _coll_path(e: ir.Expr) -> str:
@@ -144,6 +175,12 @@ class Evaluator:
         self.packs = {p.name: p for p in program.packs}
         self._in_force: dict[tuple[str, dt.date], tuple[list[CompiledRule], list[CompiledRule]]] = {}
         self.window_rules = [c for c in self.rules if c.ir.window is not None]
+        self._plans: dict[tuple[str, int], tuple[dict, list, list]] = {}
+        self._bounds = _boundaries(program, params)
+        kinds = {c.ir.kind for c in self.rules}
+        self._overridden = frozenset(o for c in self.rules for o in c.ir.overrides)
+        self._overrides = bool(self._overridden)
+        self._conflicts_possible = "permit" in kinds and "forbid" in kinds
 
     def rules_in_force(self, code: str, day: dt.date) -> tuple[list[CompiledRule], list[CompiledRule]]:
         """(rules with a condition, tolerance rules) in force for a jurisdiction and date."""
@@ -160,35 +197,69 @@ class Evaluator:
             self._in_force[key] = hit
         return hit
 
+    def _plan(self, code: str, day: dt.date) -> tuple[dict, list[CompiledRule], list[CompiledRule]]:
+        """Parameter values and rules in force for a jurisdiction and date (cached). Nothing
+        changes between two consecutive dates on which a pack, rule or parameter version
+        starts or ends, so the cache is keyed by that interval, not by the day."""
+        key = (code, bisect.bisect_right(self._bounds, day))
+        hit = self._plans.get(key)
+        if hit is None:
+            hit = (self.params.values_for(code, day), *self.rules_in_force(code, day))
+            if len(self._plans) > 100_000:
+                self._plans.clear()
+            self._plans[key] = hit
+        return hit
+
     def evaluate(self, r: dict, window: WindowLookup | None = None, *, trace: bool = False) -> RecordResult:
-        code, day = r["jurisdiction"], r["date"]
-        p = self.params.values_for(code, day)
-        rules, tolerances = self.rules_in_force(code, day)
+        p, rules, tolerances = self._plan(r["jurisdiction"], r["date"])
         findings: list[Finding] = []
         sizes: dict[str, int] = {}  # elements of each `for each` rule's list
         entries: list[TraceEntry] | None = [] if trace else None
+        instance = self._instance
         for c in rules:
-            v: dict = {}
-            if c.ir.window is not None:
-                v["$window"] = window(c, r, p) if window is not None else None
-            if c.coll is None:
-                self._instance(c, r, p, v, None, findings, entries)
+            if c.windowed:
+                v: dict = {"$window": window(c, r, p) if window is not None else None}
+            else:
+                v = _NO_BINDINGS  # read-only: closures never change their bindings
+            coll = c.coll
+            if coll is None:
+                status = c.cond(r, p, v)
+                if status is not False or entries is not None:
+                    instance(c, r, p, v, None, status, findings, entries)
                 continue
-            items = c.coll(r, p, v)
-            if items is not None:
-                sizes[c.ir.id] = len(items)
+            items = coll(r, p, v)
             if items is None:
-                f = Finding(c.ir, c.ir.kind, "review", c.ir.severity, cond=c.ir.foreach[1], undecided=True)
-                findings.append(f)
+                findings.append(Finding(c.ir, c.ir.kind, "review", c.ir.severity, cond=c.ir.foreach[1],
+                                        undecided=True))
                 if entries is not None:
                     entries.append(TraceEntry(c.ir, None, None))
                 continue
+            sizes[c.ir.id] = len(items)
+            if not items:
+                continue
+            var, elem = c.var, c.elem
+            if elem is not None:
+                for i, item in enumerate(items):
+                    status = elem(r, p, item)
+                    if status is not False or entries is not None:
+                        instance(c, r, p, {var: item}, i, status, findings, entries)
+                continue
+            cond = c.cond
+            v = dict(v)
             for i, item in enumerate(items):
-                self._instance(c, r, p, {**v, c.var: item}, i, findings, entries)
-        findings, suppressed = _apply_overrides(findings, sizes)
-        findings.extend(_conflicts(findings, self.by_id))
+                v[var] = item
+                status = cond(r, p, v)
+                if status is not False or entries is not None:
+                    instance(c, r, p, dict(v), i, status, findings, entries)
+        if not findings and not tolerances:
+            return RecordResult("unlisted", findings, [], p, entries)
+        suppressed: list[Finding] = []
+        if self._overrides:
+            findings, suppressed = _apply_overrides(findings, sizes, self._overridden)
+        if self._conflicts_possible:
+            findings.extend(_conflicts(findings, self.by_id))
         for t in tolerances:
-            status = t.condition(r, p, {})
+            status = t.cond(r, p, _NO_BINDINGS)
             if entries is not None:
                 entries.append(TraceEntry(t.ir, None, status))
             if status is True:
@@ -201,13 +272,19 @@ class Evaluator:
                 outcome = f.outcome
         return RecordResult(outcome, findings, suppressed, p, entries)
 
-    def _instance(self, c: CompiledRule, r, p, v, index, findings, entries) -> None:
+    def _instance(self, c: CompiledRule, r, p, v, index, status, findings, entries) -> None:
+        """The findings of one rule on one record (or element) whose condition is `status`."""
         rule = c.ir
-        status = c.condition(r, p, v)
-        scope = (c.coll_path, index) if index is not None else None
-        paths = {c.var: f"{c.coll_path}[{index}]"} if index is not None else {}
+        if index is None:
+            scope, paths = None, _NO_BINDINGS  # shared and read-only, like every finding's paths
+        else:
+            scope = (c.coll_path, index)
+            paths = {c.var: f"{c.coll_path}[{index}]"}
         req_status: list = []
-        if status is True and rule.kind == "permit":
+        if status is None:
+            findings.append(Finding(rule, rule.kind, "review", rule.severity, None, scope, v, paths,
+                                    c.cond_ir, undecided=True))
+        elif status is True and rule.kind == "permit":
             ok = True
             for q, fn in c.requires:
                 s = fn(r, p, v)
@@ -228,11 +305,6 @@ class Evaluator:
                 findings.append(Finding(rule, "permit", "compliant", rule.severity, None, scope, v, paths))
         elif status is True:
             findings.append(Finding(rule, rule.kind, rule.outcome, rule.severity, None, scope, v, paths))
-        elif status is None:
-            cond = rule.when if rule.unless is None else ir.And(
-                (rule.when, ir.Not(rule.unless, rule.when.type)), rule.when.type)
-            findings.append(Finding(rule, rule.kind, "review", rule.severity, None, scope, v, paths, cond,
-                                    undecided=True))
         if entries is not None:
             entries.append(TraceEntry(rule, paths.get(c.var) if index is not None else None, status,
                                       tuple(req_status)))
@@ -300,18 +372,22 @@ def _status_for(scopes: dict, loser: Finding, size: int | None) -> tuple[str, Fi
     return worst
 
 
-def _apply_overrides(findings: list[Finding], sizes: dict[str, int]) -> tuple[list[Finding], list[Finding]]:
+def _apply_overrides(findings: list[Finding], sizes: dict[str, int],
+                     overridden: frozenset[str] | None = None) -> tuple[list[Finding], list[Finding]]:
     """Suppress findings of overridden rules where the overriding rule holds (on a scope that
     covers them). Where it is undecided, an overridden violation becomes a review naming the
-    facts that would decide the exception (Kleene: `loser and not winner` is unknown)."""
+    facts that would decide the exception (Kleene: `loser and not winner` is unknown).
+    `overridden`: the ids any rule overrides (only their findings can be affected)."""
+    losers = [f for f in findings if f.via is None and f.kind not in ("conflict", "tolerance")
+              and (overridden is None or f.rule.id in overridden)]
+    if not losers:
+        return findings, []
     status = _winner_status(findings)
     if not status:
         return findings, []
-    kept, suppressed = [], []
-    for f in findings:
-        if f.via is not None or f.kind in ("conflict", "tolerance"):
-            kept.append(f)
-            continue
+    gone: set[int] = set()
+    suppressed = []
+    for f in losers:
         holder = pending = None
         for wid, scopes in status.items():
             if f.rule.id not in scopes["$rule"].overrides or wid == f.rule.id:
@@ -328,19 +404,22 @@ def _apply_overrides(findings: list[Finding], sizes: dict[str, int]) -> tuple[li
         if holder is not None:
             f.suppressed_by = (holder.via or holder.rule).id
             suppressed.append(f)
-            continue
-        if pending is not None and f.outcome == "violation":
+            gone.add(id(f))
+        elif pending is not None and f.outcome == "violation":
             f.outcome = "review"
             f.pending = (pending.via or pending.rule).id
             f.cond = pending.cond
             f.bindings = {**f.bindings, **pending.bindings}
             f.paths = {**f.paths, **pending.paths}
-        kept.append(f)
-    return kept, suppressed
+    if not gone:
+        return findings, suppressed
+    return [f for f in findings if id(f) not in gone], suppressed
 
 
 def _conflicts(findings: list[Finding], by_id: dict) -> list[Finding]:
     permits = [f for f in findings if f.kind == "permit" and f.outcome == "compliant"]
+    if not permits:
+        return []
     forbids = [f for f in findings if f.kind == "forbid" and f.outcome == "violation" and not f.undecided]
     out = []
     for pf in permits:
@@ -366,9 +445,7 @@ def _tolerable(t: ir.RuleIR, f: Finding) -> bool:
 def _tolerance_undecided(t: CompiledRule, findings: list[Finding]) -> None:
     """A tolerance that may apply (its condition is unknown): the violations it would cover
     become reviews naming the facts that decide it."""
-    rule = t.ir
-    cond = rule.when if rule.unless is None or rule.when is None else ir.And(
-        (rule.when, ir.Not(rule.unless, rule.when.type)), rule.when.type)
+    rule, cond = t.ir, t.cond_ir
     for f in findings:
         if f.outcome == "violation" and _tolerable(rule, f):
             f.outcome = "review"
