@@ -31,9 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from policy_dsl.errors import render_all  # noqa: E402
-from policy_dsl.evaluate import Evaluator  # noqa: E402
-from policy_dsl.load import load  # noqa: E402
+from policy_dsl.errors import render_all
+from policy_dsl.evaluate import Evaluator
+from policy_dsl.load import load
 
 POLICY = '''
 policy bench.rules "基准规则" / "Benchmark rules"

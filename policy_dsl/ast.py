@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Union
 
 from .errors import Span
 
@@ -56,7 +55,7 @@ class Param:
 
 @dataclass(frozen=True, slots=True)
 class Attr:
-    base: "Expr"
+    base: Expr
     name: str
     span: Span
     name_span: Span
@@ -64,15 +63,15 @@ class Attr:
 
 @dataclass(frozen=True, slots=True)
 class Index:
-    base: "Expr"
-    index: "Expr"
+    base: Expr
+    index: Expr
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class Call:
     fn: str
-    args: tuple["Expr", ...]
+    args: tuple[Expr, ...]
     span: Span
     fn_span: Span
 
@@ -83,8 +82,8 @@ class Quant:
 
     kind: str  # some | all
     var: str
-    coll: "Expr"
-    body: "Expr"
+    coll: Expr
+    body: Expr
     span: Span
 
 
@@ -94,22 +93,22 @@ class Aggregate:
 
     kind: str  # count | sum
     var: str
-    coll: "Expr"
-    where: "Expr | None"
-    value: "Expr | None"
+    coll: Expr
+    where: Expr | None
+    value: Expr | None
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class ListLit:
-    items: tuple["Expr", ...]
+    items: tuple[Expr, ...]
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class Member:
-    item: "Expr"
-    options: tuple["Expr", ...]
+    item: Expr
+    options: tuple[Expr, ...]
     negated: bool
     span: Span
 
@@ -117,55 +116,55 @@ class Member:
 @dataclass(frozen=True, slots=True)
 class Compare:
     op: str
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class Arith:
     op: str  # + - * / %
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class Neg:
-    operand: "Expr"
+    operand: Expr
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class Not:
-    operand: "Expr"
+    operand: Expr
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class BoolOp:
     op: str  # and | or
-    items: tuple["Expr", ...]
+    items: tuple[Expr, ...]
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class IsKnown:
-    operand: "Expr"
+    operand: Expr
     negated: bool  # True for `is missing`
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class If:
-    cond: "Expr"
-    then: "Expr"
-    otherwise: "Expr"
+    cond: Expr
+    then: Expr
+    otherwise: Expr
     span: Span
 
 
-Expr = Union[Num, Str, Bool, DateLit, DurationLit, Name, Param, Attr, Index, Call, Quant,
-             Aggregate, ListLit, Member, Compare, Arith, Neg, Not, BoolOp, IsKnown, If]
+Expr = (Num | Str | Bool | DateLit | DurationLit | Name | Param | Attr | Index | Call | Quant |
+        Aggregate | ListLit | Member | Compare | Arith | Neg | Not | BoolOp | IsKnown | If)
 
 
 # ---- bilingual text with {placeholders} ---------------------------------------

@@ -19,121 +19,125 @@ class Code:
     explanation: str
 
 
+def _entry(code: str, title: str, explanation: str) -> tuple[str, str, str]:
+    return code, title, explanation
+
+
 _TABLE: tuple[tuple[str, str, str], ...] = (
     # ---- syntax
-    ("E001", "unexpected token",
+    _entry("E001", "unexpected token",
      "The parser met a word or symbol that cannot continue the text at this point; the hint "
      "lists what could."),
-    ("E002", "unclosed string",
+    _entry("E002", "unclosed string",
      "A string opened with `\"` is not closed on the same line. Strings cannot span lines."),
-    ("E003", "`=` used for comparison",
+    _entry("E003", "`=` used for comparison",
      "`=` only appears in `define name = …`; comparisons are written `==`."),
-    ("E004", "full-width punctuation",
+    _entry("E004", "full-width punctuation",
      "A full-width (Chinese input method) comma, colon, quote, parenthesis or similar appears "
      "outside a string. Policy syntax uses ASCII punctuation; Chinese text belongs in quotes."),
-    ("E005", "condition without `when`",
+    _entry("E005", "condition without `when`",
      "A rule clause starts with an expression; conditions are introduced by `when` "
      "(or `unless`, `require`)."),
-    ("E006", "unexpected end of file",
+    _entry("E006", "unexpected end of file",
      "The file (or a placeholder's expression) ends in the middle of a rule or expression."),
-    ("E007", "invalid character or encoding",
+    _entry("E007", "invalid character or encoding",
      "A character that is not part of the language appears outside a string, or the file is "
      "not UTF-8."),
-    ("E008", "invalid date",
+    _entry("E008", "invalid date",
      "A date literal is not a real calendar date written YYYY-MM-DD."),
-    ("E009", "file too large",
+    _entry("E009", "file too large",
      "A policy file is larger than the 2 MiB limit."),
-    ("E010", "unclosed `{` in a message",
+    _entry("E010", "unclosed `{` in a message",
      "A `{` in a `say`/`remedy` text starts a placeholder that is never closed. "
      "Write `{{` for a literal brace."),
-    ("E011", "invalid placeholder",
+    _entry("E011", "invalid placeholder",
      "The expression between `{` and `}` in a message does not parse."),
     # ---- structure
-    ("E100", "cannot read a policy file",
+    _entry("E100", "cannot read a policy file",
      "A path given to the loader does not exist or cannot be read."),
-    ("E101", "duplicate rule id",
+    _entry("E101", "duplicate rule id",
      "Two rules share an id. Rule ids are stable and unique across every pack loaded."),
-    ("E102", "unknown rule reference",
+    _entry("E102", "unknown rule reference",
      "`overrides`, `covers`, `except` or `require … else` names a rule that is not in this "
      "pack or the packs it imports (or a rule overrides itself)."),
-    ("E103", "unknown import",
+    _entry("E103", "unknown import",
      "`import` names a pack that was not loaded."),
-    ("E104", "missing required clause",
+    _entry("E104", "missing required clause",
      "A rule lacks a clause its kind requires: `severity` (forbid, permit, boundary), `cite`, "
      "`when` (all but boundary templates), `covers` (tolerance)."),
-    ("E105", "clause given twice",
+    _entry("E105", "clause given twice",
      "A rule has two clauses of the same kind; only `require` may repeat."),
-    ("E106", "unknown name",
+    _entry("E106", "unknown name",
      "A bare name is neither a record field, a variable bound by `for each`/`some`/`all`/"
      "`count`/`sum`, nor a `define`d name (nor, in a comparison with an enum, one of its values)."),
-    ("E107", "recursive definition",
+    _entry("E107", "recursive definition",
      "A definition refers to itself, directly or through other definitions."),
-    ("E108", "wrong number of arguments",
+    _entry("E108", "wrong number of arguments",
      "A function or definition is called with the wrong number of arguments, or a "
      "definition with parameters is used without arguments (or the reverse)."),
-    ("E109", "import cycle",
+    _entry("E109", "import cycle",
      "Packs import each other in a cycle."),
-    ("E110", "missing or repeated `policy`",
+    _entry("E110", "missing or repeated `policy`",
      "Every policy file declares exactly one `policy` (its pack)."),
-    ("E111", "`require … else` names a non-boundary",
+    _entry("E111", "`require … else` names a non-boundary",
      "The rule after `else` must be a `boundary`; a boundary about each element of a list "
      "can only be used by a permit iterating the same list."),
-    ("E112", "misplaced clause",
+    _entry("E112", "misplaced clause",
      "A clause is not allowed in this kind of rule (for example `require` outside a permit, "
      "`covers` outside a tolerance, `for each` together with `window`)."),
-    ("E113", "duplicate pack",
+    _entry("E113", "duplicate pack",
      "Two files declare the same pack name."),
-    ("E114", "duplicate definition",
+    _entry("E114", "duplicate definition",
      "A pack defines the same name twice."),
-    ("E115", "override cycle",
+    _entry("E115", "override cycle",
      "Rules override each other in a cycle (A overrides B and B overrides A), so neither can "
      "win. Decide which rule is the exception and keep only its `overrides`."),
     # ---- types and values
-    ("E201", "unknown field",
+    _entry("E201", "unknown field",
      "A field path does not exist in the record schema."),
-    ("E202", "unknown enum value",
+    _entry("E202", "unknown enum value",
      "A bare name compared with an enum field is not one of its allowed values."),
-    ("E203", "type mismatch",
+    _entry("E203", "type mismatch",
      "Operands do not fit the operator or function (money against a string, date against a "
      "number, a non-integer index, a window in months, …)."),
-    ("E204", "not a list",
+    _entry("E204", "not a list",
      "A quantifier, aggregate or `for each` ranges over something that is not a list, or a "
      "field is read from a list without a quantifier."),
-    ("E205", "unknown function",
+    _entry("E205", "unknown function",
      "A call names neither a builtin nor a `define`d function."),
-    ("E206", "condition is not true/false",
+    _entry("E206", "condition is not true/false",
      "`when`, `unless`, `require`, `and`/`or`/`not` and quantifier bodies need booleans."),
-    ("E207", "unknown parameter",
+    _entry("E207", "unknown parameter",
      "`param.name` is not declared in the baseline parameter file (000000)."),
-    ("E208", "parameter missing for a jurisdiction",
+    _entry("E208", "parameter missing for a jurisdiction",
      "A rule uses a parameter that has no value in force, on the pack's start date, for a "
      "jurisdiction the pack claims with `applies to`."),
-    ("E209", "unresolved placeholder",
+    _entry("E209", "unresolved placeholder",
      "A `{placeholder}` in a message names something that is not available there (a field, a "
      "`for each` variable or a top-level `some` witness), or a title contains a placeholder."),
-    ("E210", "`window` outside a window rule",
+    _entry("E210", "`window` outside a window rule",
      "`window` (the records sharing the rule's keys) is only available in a rule with a "
      "`window same … within …` clause."),
-    ("E211", "invalid regular expression",
+    _entry("E211", "invalid regular expression",
      "The pattern of `matches` is not a literal string or not a valid regular expression."),
-    ("E212", "division by constant zero",
+    _entry("E212", "division by constant zero",
      "`/` or `%` by the constant 0: the result would always be unknown."),
     # ---- parameter files
-    ("E301", "invalid parameter file",
+    _entry("E301", "invalid parameter file",
      "A parameter file cannot be read, is not valid YAML, lacks `jurisdiction`, has a malformed "
      "value list, or duplicates another file's jurisdiction."),
-    ("E302", "parameter type error",
+    _entry("E302", "parameter type error",
      "A parameter declares an unknown type, or one of its values does not fit its type."),
-    ("E303", "parameter value without a source",
+    _entry("E303", "parameter value without a source",
      "A parameter value has neither a `source` nor `assumed: true`."),
-    ("E304", "undeclared parameter",
+    _entry("E304", "undeclared parameter",
      "A profile gives values for a parameter the baseline (000000) does not declare."),
     # ---- warnings and notes
-    ("W101", "unused boundary template",
+    _entry("W101", "unused boundary template",
      "A boundary without `when` is only reached through `require … else`; none uses it."),
-    ("W103", "missing English text",
+    _entry("W103", "missing English text",
      "A title or message has only Chinese text; write `\"中文\" / \"English\"`."),
-    ("N301", "assumed parameter value",
+    _entry("N301", "assumed parameter value",
      "A parameter value is marked `assumed: true`: replace it with a sourced value when the "
      "local rule is known."),
 )

@@ -12,8 +12,8 @@ from __future__ import annotations
 import difflib
 import json
 import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Iterable, Sequence
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +27,7 @@ class Span:
     end_column: int
 
     @staticmethod
-    def unknown(file: str = "<unknown>") -> "Span":
+    def unknown(file: str = "<unknown>") -> Span:
         return Span(file, 1, 1, 1, 1)
 
 

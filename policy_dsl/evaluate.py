@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from . import ir
-from .backends.python import compile_elem, compile_expr
+from .backends.python import Fn, compile_elem, compile_expr
 from .explain import Tracer
 from .params import ParamSet
 
@@ -85,8 +86,22 @@ class RecordResult:
 
 
 class CompiledRule:
-    __slots__ = ("ir", "when", "unless", "cond", "cond_ir", "requires", "coll", "var", "coll_path",
-                 "keys", "order", "windowed", "elem")
+    __slots__ = (
+        "coll",
+        "coll_ir",
+        "coll_path",
+        "cond",
+        "cond_ir",
+        "elem",
+        "ir",
+        "keys",
+        "order",
+        "requires",
+        "unless",
+        "var",
+        "when",
+        "windowed",
+    )
 
     def __init__(self, rule: ir.RuleIR, order: int):
         self.ir = rule
@@ -96,9 +111,10 @@ class CompiledRule:
         # `when … unless …` is `when and not unless` (Kleene); its IR names missing facts.
         self.cond_ir = rule.when if rule.unless is None or rule.when is None else ir.And(
             (rule.when, ir.Not(rule.unless, rule.when.type)), rule.when.type)
-        self.cond = self.when if self.unless is None else self._when_unless
+        self.cond: Fn = self._when_unless if self.unless is not None else (self.when or _no_condition)
         self.requires = tuple((q, compile_expr(q.cond)) for q in rule.requires)
-        self.coll = compile_expr(rule.foreach[1]) if rule.foreach else None
+        self.coll_ir = rule.foreach[1] if rule.foreach else None
+        self.coll = compile_expr(self.coll_ir) if self.coll_ir is not None else None
         self.var = rule.foreach[0] if rule.foreach else None
         self.coll_path = _coll_path(rule.foreach[1]) if rule.foreach else None
         self.keys = tuple(compile_expr(k) for k in rule.window.keys) if rule.window else ()
@@ -108,10 +124,11 @@ class CompiledRule:
         self.elem = compile_elem(self.cond_ir, self.var) if self.var and self.cond_ir is not None else None
 
     def _when_unless(self, r: dict, p: dict, v: dict):
-        x = self.when(r, p, v)
+        when, unless = self.when or _no_condition, self.unless or _no_condition
+        x = when(r, p, v)
         if x is False:
             return False
-        u = self.unless(r, p, v)
+        u = unless(r, p, v)
         if u is True:
             return False
         if x is None or u is None:
@@ -124,6 +141,10 @@ class CompiledRule:
 
 
 _NO_BINDINGS: dict = {}
+
+
+def _no_condition(r: dict, p: dict, v: dict) -> None:
+    """The condition of a boundary template (never evaluated on its own): unknown."""
 
 
 def _boundaries(program: ir.ProgramIR, params: ParamSet) -> list[dt.date]:
@@ -229,7 +250,7 @@ class Evaluator:
                 continue
             items = coll(r, p, v)
             if items is None:
-                findings.append(Finding(c.ir, c.ir.kind, "review", c.ir.severity, cond=c.ir.foreach[1],
+                findings.append(Finding(c.ir, c.ir.kind, "review", c.ir.severity, cond=c.coll_ir,
                                         undecided=True))
                 if entries is not None:
                     entries.append(TraceEntry(c.ir, None, None))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from .errors import Span
 from .types import T
@@ -31,7 +31,7 @@ class Duration:
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    base: "Expr | None"  # None: the record itself
+    base: Expr | None  # None: the record itself
     name: str
     type: T
     path: str  # schema path, e.g. "meals[].total_cny" or "official.rank"
@@ -58,65 +58,65 @@ class WindowRef:
 
 @dataclass(frozen=True, slots=True)
 class Not:
-    operand: "Expr"
+    operand: Expr
     type: T
 
 
 @dataclass(frozen=True, slots=True)
 class And:
-    items: tuple["Expr", ...]
+    items: tuple[Expr, ...]
     type: T
 
 
 @dataclass(frozen=True, slots=True)
 class Or:
-    items: tuple["Expr", ...]
+    items: tuple[Expr, ...]
     type: T
 
 
 @dataclass(frozen=True, slots=True)
 class Cmp:
     op: str  # == != < <= > >=
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
     type: T
 
 
 @dataclass(frozen=True, slots=True)
 class Arith:
     op: str  # + - * / %
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
     type: T
     span: Span  # for the "division by zero" diagnostic at run time
 
 
 @dataclass(frozen=True, slots=True)
 class Neg:
-    operand: "Expr"
+    operand: Expr
     type: T
 
 
 @dataclass(frozen=True, slots=True)
 class InSet:
-    item: "Expr"
-    options: tuple["Expr", ...]
+    item: Expr
+    options: tuple[Expr, ...]
     negated: bool
     type: T
 
 
 @dataclass(frozen=True, slots=True)
 class IsKnown:
-    operand: "Expr"
+    operand: Expr
     negated: bool
     type: T
 
 
 @dataclass(frozen=True, slots=True)
 class If:
-    cond: "Expr"
-    then: "Expr"
-    otherwise: "Expr"
+    cond: Expr
+    then: Expr
+    otherwise: Expr
     type: T
 
 
@@ -124,8 +124,8 @@ class If:
 class Quant:
     kind: str  # some | all
     var: str
-    coll: "Expr"
-    body: "Expr"
+    coll: Expr
+    body: Expr
     type: T
 
 
@@ -133,34 +133,34 @@ class Quant:
 class Agg:
     kind: str  # count | sum
     var: str
-    coll: "Expr"
-    where: "Expr | None"
-    value: "Expr | None"
+    coll: Expr
+    where: Expr | None
+    value: Expr | None
     type: T
 
 
 @dataclass(frozen=True, slots=True)
 class ListExpr:
-    items: tuple["Expr", ...]
+    items: tuple[Expr, ...]
     type: T
 
 
 @dataclass(frozen=True, slots=True)
 class IndexExpr:
-    base: "Expr"
-    index: "Expr"
+    base: Expr
+    index: Expr
     type: T
 
 
 @dataclass(frozen=True, slots=True)
 class Builtin:
     fn: str
-    args: tuple["Expr", ...]
+    args: tuple[Expr, ...]
     type: T
 
 
-Expr = Union[Const, Field, Var, ParamRef, WindowRef, Not, And, Or, Cmp, Arith, Neg, InSet,
-             IsKnown, If, Quant, Agg, ListExpr, IndexExpr, Builtin]
+Expr = (Const | Field | Var | ParamRef | WindowRef | Not | And | Or | Cmp | Arith | Neg |
+        InSet | IsKnown | If | Quant | Agg | ListExpr | IndexExpr | Builtin)
 
 
 # ---- rules -------------------------------------------------------------------------
@@ -168,7 +168,7 @@ Expr = Union[Const, Field, Var, ParamRef, WindowRef, Not, And, Or, Cmp, Arith, N
 class Message:
     """Literal text and placeholder expressions, in order."""
 
-    parts: tuple[Union[str, Expr], ...]
+    parts: tuple[str | Expr, ...]
     sources: tuple[str, ...]  # the placeholder source texts, for `--explain`
 
 
@@ -184,7 +184,7 @@ class RequireIR:
     boundary: str  # id of the boundary rule whose finding a failure produces
     severity: str  # effective severity (override or the boundary's own)
     span: Span
-    evidence: tuple[tuple[str, "Expr"], ...] = ()  # values shown with its finding
+    evidence: tuple[tuple[str, Expr], ...] = ()  # values shown with its finding
 
 
 @dataclass(frozen=True, slots=True)

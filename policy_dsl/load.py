@@ -140,10 +140,9 @@ def compile_files(files: list[A.PolicyFile], params: ParamSet, diags: list[Diagn
                 diags.append(Diagnostic("E103", f"unknown pack `{imp.name}`", imp.span,
                                         f"did you mean `{best}`?" if best else
                                         "load the imported pack too (pass its folder to --rules)"))
-    for name in packs:
+    for name, pf in packs.items():
         cycle = _find_cycle(name, packs)
         if cycle:
-            pf = packs[name]
             imp = next(i for i in pf.imports if i.name == cycle[1])
             diags.append(Diagnostic("E109", "import cycle: " + " → ".join(cycle), imp.span,
                                     "move shared definitions into a pack both can import"))
@@ -151,21 +150,20 @@ def compile_files(files: list[A.PolicyFile], params: ParamSet, diags: list[Diagn
     # Rule ids are unique across everything loaded.
     rules_by_id: dict[str, A.Rule] = {}
     owner: dict[str, str] = {}
-    for pf in packs.values():
+    for pack_name, pf in packs.items():
         for r in pf.rules:
             if r.id in rules_by_id:
-                first = rules_by_id[r.id]
+                first_rule = rules_by_id[r.id]
                 diags.append(Diagnostic("E101", f"duplicate rule id {r.id}", r.id_span,
                                         "rule ids are stable and unique; choose another id",
-                                        notes=(f"first defined at {first.span.file}:{first.span.line}",)))
+                                        notes=(_where(first_rule.span),)))
                 continue
             rules_by_id[r.id] = r
-            owner[r.id] = pf.policy.name
+            owner[r.id] = pack_name
     _check_override_cycles(rules_by_id, diags)
     checker = Checker(ty.record_type())
     lowerer = RuleLowerer(checker, rules_by_id, diags)
     out_packs = []
-    used_defines: set[tuple[str, str]] = set()
     for name in sorted(packs):
         pf = packs[name]
         visible_packs = _import_closure(name, packs)
@@ -188,6 +186,7 @@ def compile_files(files: list[A.PolicyFile], params: ParamSet, diags: list[Diagn
             rules.append(lowerer.lower(r, name, scope, visible_rules))
         _check_defines(pf, checker, scope)
         p = pf.policy
+        assert p is not None  # files without `policy` were left out above
         out_packs.append(ir.PackIR(
             name=name, title=(p.title.zh.raw, p.title.en.raw if p.title.en else p.title.zh.raw),
             version=p.version or "", source=p.source or "",
@@ -205,7 +204,7 @@ def _check_defines(pf: A.PolicyFile, checker: Checker, scope: Scope) -> None:
     with parameters of unknown type (names, functions, fields of the record, arity), the
     rest where they are used."""
     for d in pf.defines:
-        args = [ir.Var(p, ty.ANY) for p in d.params or ()]
+        args: list[ir.Expr] = [ir.Var(p, ty.ANY) for p in d.params or ()]
         checker._expand(d, args, scope, d.span)
 
 
@@ -286,6 +285,10 @@ def _lint_notes(params: ParamSet) -> list[Diagnostic]:
                               _line_span(prof.file, prof.text_lines, v.line),
                               "replace it with a sourced value when the local rule is known", "note"))
     return out
+
+
+def _where(span: Span) -> str:
+    return f"first defined at {span.file}:{span.line}"
 
 
 def _check_override_cycles(rules: dict[str, A.Rule], diags: list[Diagnostic]) -> None:

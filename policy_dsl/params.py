@@ -15,13 +15,13 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
+from . import types as ty
 from .errors import Diagnostic, Span, did_you_mean
 from .ir import Duration
-from . import types as ty
 
 BASELINE = "000000"
 MAX_PARAM_BYTES = 512 * 1024
@@ -94,9 +94,9 @@ class ParamSet:
                 continue
             best = None
             for v in versions:
-                if v.start <= day and (v.until is None or day < v.until):
-                    if best is None or v.start >= best.start:
-                        best = v
+                if (v.start <= day and (v.until is None or day < v.until)
+                        and (best is None or v.start >= best.start)):
+                    best = v
             if best is not None:
                 return Resolved(name, best.value, prof_code, best.start, best.source, best.assumed)
         return None
@@ -175,7 +175,7 @@ def _construct_mapping(loader, node, deep=False):
 
 class _LineDict(dict):
     _line = 1
-    _key_lines: dict = {}
+    _key_lines: ClassVar[dict] = {}
 
 
 def _construct_decimal(loader, node):
@@ -266,7 +266,7 @@ def load_profile(path: Path, diags: list[Diagnostic],
         lines = text.splitlines()
         if sources is not None:
             sources[file] = text
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - safe subclass
+        data = yaml.load(text, Loader=_LineLoader)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         if isinstance(exc, UnicodeDecodeError):
             diags.append(Diagnostic("E301", f"parameter file is not UTF-8 (byte {exc.start})",

@@ -10,7 +10,13 @@ from functools import lru_cache
 from importlib import resources
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark.exceptions import (
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
 
 from . import ast as A
 from .errors import Diagnostic, Span, did_you_mean
@@ -33,7 +39,7 @@ _COMMENTS: ContextVar[list | None] = ContextVar("qinqing_policy_comments", defau
 def _keep_comment(tok: Token) -> Token:
     sink = _COMMENTS.get()
     if sink is not None:
-        sink.append(A.Comment(tok.line, tok.column, str(tok)))
+        sink.append(A.Comment(tok.line or 1, tok.column or 1, str(tok)))
     return tok
 
 
@@ -49,8 +55,8 @@ def _span(file: str, meta) -> Span:
 
 
 def _tok_span(file: str, tok: Token) -> Span:
-    return Span(file, tok.line, tok.column, tok.end_line or tok.line,
-                tok.end_column or tok.column + len(tok))
+    line, col = tok.line or 1, tok.column or 1
+    return Span(file, line, col, tok.end_line or line, tok.end_column or col + len(tok))
 
 
 _ESCAPES = {"n": "\n", "t": "\t"}
@@ -389,8 +395,8 @@ def parse_template(text: str, tok: Token | None, file: str, cols: list[int] | No
     `cols[i]` is the offset of character i of `text` in the literal's body (escapes make
     the two differ); without it the text is taken as written."""
     parts: list[str | A.Placeholder] = []
-    line = tok.line if tok is not None else 1
-    col = (tok.column + 1) if tok is not None else 1  # +1 for the opening quote
+    line = (tok.line or 1) if tok is not None else 1
+    col = ((tok.column or 1) + 1) if tok is not None else 1  # +1 for the opening quote
     span = Span(file, line, col - 1, tok.end_line or line, tok.end_column or col) if tok is not None \
         else Span(file, 1, 1, 1, 1)
     if cols is None:
@@ -603,8 +609,8 @@ def _named(exc: UnexpectedInput, start: str) -> str | None:
         return _lark().parse(example, start="start")
     try:
         return exc.match_examples(parse_fn, _EXAMPLES, use_accepts=True)
-    except Exception:  # a parser state without example support
-        return None
+    except (AssertionError, AttributeError, TypeError, UnexpectedInput):
+        return None  # a parser state without example support
 
 
 def _friendly(exc: UnexpectedInput, text: str, file: str, *, expression: bool = False) -> Diagnostic:
@@ -617,20 +623,20 @@ def _friendly(exc: UnexpectedInput, text: str, file: str, *, expression: bool = 
     if isinstance(exc, UnexpectedCharacters):
         return _bad_character(exc, text, file, line, col)
     if is_eof:
-        expected = sorted(getattr(exc, "expected", None) or getattr(exc, "accepts", None) or [])
+        at_end = sorted(getattr(exc, "expected", None) or getattr(exc, "accepts", None) or [])
         if expression:
-            desc = _describe(expected) if expected else "an expression"
+            desc = _describe(at_end) if at_end else "an expression"
             return Diagnostic("E006", "the expression ends too early", span,
                               "complete the expression" +
                               (f"; expected {desc}" if desc != "an expression" else ""))
         return Diagnostic("E006", "unexpected end of file", span,
                           "the last rule or expression is incomplete" +
-                          (f"; expected {_describe(expected)}" if expected else ""))
+                          (f"; expected {_describe(at_end)}" if at_end else ""))
     assert isinstance(exc, UnexpectedToken)
     tok = exc.token
-    span = Span(file, tok.line, tok.column, tok.end_line or tok.line,
-                tok.end_column or tok.column + max(1, len(str(tok))))
-    expected = set(exc.accepts or exc.expected or [])
+    tline, tcol = tok.line or line, tok.column or col
+    span = Span(file, tline, tcol, tok.end_line or tline, tok.end_column or tcol + max(1, len(str(tok))))
+    expected: set[str] = set(exc.accepts or exc.expected or [])
     if tok.type == "EQUAL" or str(tok) == "=":
         return Diagnostic("E003", "`=` is not a comparison", span, "write `==` to compare values")
     name = _named(exc, "expr" if expression else "start")
@@ -670,14 +676,15 @@ def _friendly(exc: UnexpectedInput, text: str, file: str, *, expression: bool = 
 
 def _bad_character(exc: UnexpectedCharacters, text: str, file: str, line: int, col: int) -> Diagnostic:
     span = Span(file, line, col, line, col + 1)
-    ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+    pos = exc.pos_in_stream or 0
+    ch = text[pos] if pos < len(text) else ""
     if ch in FULL_WIDTH:
         return Diagnostic("E004", f"full-width character `{ch}` is not allowed here", span,
                           f"replace `{ch}` with the ASCII `{FULL_WIDTH[ch]}` (switch the input "
                           "method to half-width); Chinese text belongs inside \"quotes\"")
     if ch == '"':
-        end = text.find("\n", exc.pos_in_stream)
-        end_col = col + ((end if end >= 0 else len(text)) - exc.pos_in_stream)
+        end = text.find("\n", pos)
+        end_col = col + ((end if end >= 0 else len(text)) - pos)
         return Diagnostic("E002", "unclosed string", Span(file, line, col, line, max(end_col, col + 1)),
                           'close the string with `"` on the same line')
     if ch == "=":
@@ -686,16 +693,16 @@ def _bad_character(exc: UnexpectedCharacters, text: str, file: str, line: int, c
         return Diagnostic("E007", f"unexpected character `{ch}`", span, _CHAR_HINTS[ch])
     if ch.isalpha() and not ch.isascii():
         # A run of non-ASCII letters: Chinese written where a name or keyword belongs.
-        j = exc.pos_in_stream
+        j = pos
         while j < len(text) and text[j].isalpha() and not text[j].isascii():
             j += 1
-        word = text[exc.pos_in_stream:j]
+        word = text[pos:j]
         return Diagnostic("E007", f"unexpected text `{word}` outside quotes",
                           Span(file, line, col, line, col + len(word)),
                           "names and keywords are English (`m.total_cny`); Chinese text belongs "
                           "inside \"quotes\"")
     if ch.isupper():
-        m = re.match(r"[A-Za-z_]\w*", text[exc.pos_in_stream:])
+        m = re.match(r"[A-Za-z_]\w*", text[pos:])
         word = m.group(0) if m else ch
         hint = ("write `true`/`false` in lower case" if word.lower() in ("true", "false") else
                 "names start with a lower-case letter; rule ids are a capital and a number (N1)")

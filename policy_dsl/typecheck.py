@@ -7,8 +7,8 @@ comparison with an enum is read first as one of that enum's values.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 from . import ast as A
 from . import ir
@@ -34,7 +34,7 @@ class Scope:
     evidence: list[tuple[str, ir.Expr]] | None = None  # collected (label, expr), when enabled
     witness_vars: frozenset[str] = frozenset()
 
-    def child(self, **changes) -> "Scope":
+    def child(self, **changes) -> Scope:
         s = replace(self, **changes)
         return s
 
@@ -168,9 +168,9 @@ class Checker:
                 self.error(scope, "E108", f"`{e.id}` needs arguments: {e.id}({', '.join(d.params)})",
                            e.span)
                 return ir.Const(None, ty.ANY)
-            out = self._expand(d, [], scope, e.span)
-            self._note_evidence(scope, e, out)
-            return out
+            expanded = self._expand(d, [], scope, e.span)
+            self._note_evidence(scope, e, expanded)
+            return expanded
         if expect is not None and expect.kind == "enum":
             self._bad_enum(scope, e.id, expect, e.span)
             return ir.Const(e.id, expect)
@@ -408,7 +408,7 @@ class Checker:
         where = self.check_bool(e.where, inner, "the `where` condition") if e.where is not None else None
         value = None
         t = ty.INT
-        if e.kind == "sum":
+        if e.kind == "sum" and e.value is not None:
             value = self.check(e.value, inner)
             if not (value.type.numeric or value.type.kind == "any"):
                 self.error(scope, "E203", f"`sum` adds numbers, not {value.type}", e.value.span)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Mapping
 
 NUMERIC = ("int", "number", "money")
 
@@ -19,8 +19,8 @@ class T:
     kind: str
     path: str = ""  # schema path for enums/objects, used in messages ("meals[].payer")
     values: tuple[str, ...] = ()  # enum values
-    elem: "T | None" = None  # list element
-    fields: Mapping[str, "T"] = field(default_factory=dict, compare=False, hash=False)
+    elem: T | None = None  # list element
+    fields: Mapping[str, T] = field(default_factory=dict, compare=False, hash=False)
     labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict, compare=False, hash=False)
 
     def __str__(self) -> str:
@@ -100,7 +100,7 @@ def from_schema(node: Mapping, defs: Mapping, path: str = "") -> T:
         props = node.get("properties", {})
         fields = {k: from_schema(v, defs, f"{path}.{k}" if path else k) for k, v in props.items()}
         return T("object", path=path, fields=fields)
-    return {"boolean": BOOL, "integer": INT, "number": NUMBER, "string": STRING}.get(kind, ANY)
+    return {"boolean": BOOL, "integer": INT, "number": NUMBER, "string": STRING}.get(kind or "", ANY)
 
 
 @lru_cache(maxsize=1)

@@ -68,7 +68,8 @@ def unparse(e: A.Expr) -> str:
         where = f" where {unparse(e.where)}" if e.where is not None else ""
         if e.kind == "count":
             return f"count({e.var} in {wrap(e.coll, 8)}{where})"
-        return f"sum({e.var} in {wrap(e.coll, 8)}{where}: {unparse(e.value)})"
+        value = unparse(e.value) if e.value is not None else ""
+        return f"sum({e.var} in {wrap(e.coll, 8)}{where}: {value})"
     if isinstance(e, A.ListLit):
         return "[" + ", ".join(unparse(i) for i in e.items) + "]"
     if isinstance(e, A.Member):

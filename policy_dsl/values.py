@@ -10,7 +10,8 @@ import calendar
 import datetime as dt
 import math
 import re
-from decimal import Decimal, ROUND_HALF_UP
+from collections.abc import Mapping
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
 from .ir import Duration
@@ -155,7 +156,7 @@ def arith(op: str, a, b):
         return None
 
 
-def format_value(value, labels: dict | None = None, lang: str = "zh") -> str:
+def format_value(value, labels: Mapping | None = None, lang: str = "zh") -> str:
     """How a value appears in a message: enum labels in the reader's language, exact decimals."""
     if value is None:
         return "未知" if lang == "zh" else "unknown"

@@ -8,8 +8,9 @@ records). Unknown is `None`, with SQL NULL semantics (Kleene logic for and/or/no
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from .. import ir
 from ..values import STRICT_BUILTINS, arith
@@ -240,7 +241,7 @@ def _inset(e: ir.InSet) -> Fn:
     fi = compile_expr(e.item)
     neg = e.negated
     if all(isinstance(o, ir.Const) and o.value is not None for o in e.options):
-        options = frozenset(o.value for o in e.options)
+        options = frozenset(o.value for o in e.options if isinstance(o, ir.Const))
         path = _simple_path(e.item)
         if path is not None and path[0] == "var":
             _, var, name = path
@@ -393,7 +394,7 @@ def _agg(e: ir.Agg) -> Fn:
 def _list(e: ir.ListExpr) -> Fn:
     fs = [compile_expr(i) for i in e.items]
     if all(isinstance(i, ir.Const) for i in e.items):
-        values = [i.value for i in e.items]
+        values = [i.value for i in e.items if isinstance(i, ir.Const)]
         return lambda r, p, v: values
     return lambda r, p, v: [f(r, p, v) for f in fs]
 
@@ -509,8 +510,8 @@ def compile_elem(e: ir.Expr, var: str) -> ElemFn | None:
             return None
         neg = e.negated
         if all(isinstance(o, ir.Const) and o.value is not None for o in e.options):
-            options = frozenset(o.value for o in e.options)
-            if _is_elem_field(e.item, var):
+            options = frozenset(o.value for o in e.options if isinstance(o, ir.Const))
+            if isinstance(e.item, ir.Field) and _is_elem_field(e.item, var):
                 name = e.item.name
 
                 def member_field(r, p, x):  # `x.name in {…}`, fused
@@ -532,7 +533,7 @@ def compile_elem(e: ir.Expr, var: str) -> ElemFn | None:
         return member_any
     if isinstance(e, ir.Cmp) and isinstance(e.right, ir.Const) and e.right.value is not None:
         c, op = e.right.value, _CMP[e.op]
-        if _is_elem_field(e.left, var):
+        if isinstance(e.left, ir.Field) and _is_elem_field(e.left, var):
             name = e.left.name
 
             def cmp_field(r, p, x):  # `x.name OP const`, fused
@@ -553,7 +554,8 @@ def compile_elem(e: ir.Expr, var: str) -> ElemFn | None:
         left, right = compile_elem(e.left, var), compile_elem(e.right, var)
         if left is None or right is None:
             return None
-        op, arith_op = (_CMP[e.op], None) if isinstance(e, ir.Cmp) else (None, e.op)
+        cmp_op = _CMP[e.op] if isinstance(e, ir.Cmp) else None
+        arith_op = e.op
 
         def binary(r, p, x):
             a = left(r, p, x)
@@ -562,10 +564,12 @@ def compile_elem(e: ir.Expr, var: str) -> ElemFn | None:
             b = right(r, p, x)
             if b is None:
                 return None
-            return op(a, b) if op is not None else arith(arith_op, a, b)
+            return cmp_op(a, b) if cmp_op is not None else arith(arith_op, a, b)
         return binary
-    if isinstance(e, ir.Not) and _fold_not(e) is not None:
-        return compile_elem(_fold_not(e), var)
+    if isinstance(e, ir.Not):
+        folded = _fold_not(e)
+        if folded is not None:
+            return compile_elem(folded, var)
     if isinstance(e, (ir.Not, ir.Neg)):
         inner = compile_elem(e.operand, var)
         if inner is None:

@@ -44,7 +44,7 @@ def test_tutorial_rule_behaves_as_described(tmp_path: Path) -> None:
     base = {"id": "r", "stage": "completed", "jurisdiction": "150302",
             "date": dt.date(2024, 6, 1), "official": {"id": "O-1"}}
     gift = {"direction": "received", "giver_is_management_service_object": True, "form": "cash",
-            "value_cny": Decimal("500")}
+            "value_cny": Decimal(500)}
 
     def outcome(**changes):
         res = ev.evaluate({**base, **changes})
