@@ -104,6 +104,71 @@ def run(args: list[str], env: dict) -> dict:
             "exit": proc.returncode, "stderr": err.decode("utf-8", "replace")[-500:]}
 
 
+def stages(path: Path, rules: str | None, limit: int) -> dict:
+    """Per-record CPU cost of each stage, in-process, on the first `limit` records of `path`."""
+    import orjson
+
+    sys.path.insert(0, str(ROOT))
+    from checker.engine import Engine, Options, invalid_entry, load_policy
+    from checker.findings import record_entry
+    from checker.validate import default_validator
+
+    clock = time.process_time
+    policy = load_policy([rules] if rules else None, cache=True)
+    engine = Engine(policy, Options())
+    validator = default_validator()
+    with open(path, "rb") as fh:
+        lines = [line for _, line in zip(range(limit), fh)]
+    t = clock()
+    raws = []
+    for line in lines:
+        try:
+            raws.append(orjson.loads(line))
+        except orjson.JSONDecodeError:
+            continue
+    t_parse = clock() - t
+    t = clock()
+    checked = [validator.validate(r) for r in raws]
+    t_validate = clock() - t
+
+    class Item:
+        __slots__ = ("data", "errors", "line", "location", "raw", "record_id", "source")
+
+    items = []
+    for i, (raw, (data, errors)) in enumerate(zip(raws, checked, strict=True)):
+        it = Item()
+        it.data, it.errors, it.raw, it.line = data, errors, raw, i + 1
+        it.source, it.location, it.record_id = str(path), f"{path}:{i + 1}", raw.get("id")
+        items.append(it)
+    t = clock()
+    index = engine.new_index()
+    if index is not None:
+        for seq, it in enumerate(items):
+            if it.data is not None:
+                index.add(it.data, seq)
+        index.freeze()
+    t_index = clock() - t
+    ev = policy.evaluator
+    t = clock()
+    results = []
+    for seq, it in enumerate(items):
+        window = (lambda c, r, p, s=seq: index.lookup(c, r, p, s)) if index is not None else None
+        results.append(ev.evaluate(it.data, window) if it.data is not None else None)
+    t_eval = clock() - t
+    t = clock()
+    entries = [record_entry(it, res, ev, "zh", False) if res is not None else invalid_entry(it, "zh")
+               for it, res in zip(items, results, strict=True)]
+    t_entries = clock() - t
+    t = clock()
+    for e in entries:
+        orjson.dumps(e)
+    t_write = clock() - t
+    n = len(items)
+    return {"records": n, **{k: round(v / n * 1e6, 1) for k, v in (
+        ("parse_us", t_parse), ("validate_us", t_validate), ("window_index_us", t_index),
+        ("evaluate_us", t_eval), ("entries_us", t_entries), ("write_us", t_write))}}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
@@ -113,7 +178,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=20261122)
     ap.add_argument("--format", default="jsonl")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--stages", type=int, metavar="N",
+                    help="only time each stage in-process on the first N records of the first size")
     opts = ap.parse_args()
+    if opts.stages:
+        st = stages(batch(opts.sizes[0], opts.data, opts.seed), opts.rules, opts.stages)
+        print(" ".join(f"{k}={v}" for k, v in st.items()))
+        if opts.json:
+            opts.json.write_text(json.dumps(st, indent=2) + "\n", encoding="utf-8")
+        return
 
     env = {**os.environ}
     env.pop("NO_COLOR", None)
