@@ -8,12 +8,20 @@ questions to answer.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
 
 from policy_dsl import ir
 from policy_dsl.evaluate import Finding
 from policy_dsl.explain import Tracer
 from policy_dsl.values import format_value
+
+
+def _cents(v: object, rounding: str) -> object:
+    """A long decimal (a per-person share, 254.714285…) to cents for reading."""
+    if isinstance(v, Decimal) and v.as_tuple().exponent < -2:  # type: ignore[operator]
+        return v.quantize(Decimal("0.01"), rounding=rounding)
+    return v
+
 
 _FLIP = {"<=": ">", "<": ">=", ">=": "<", ">": "<=", "==": "!=", "!=": "=="}
 
@@ -59,6 +67,8 @@ def _needed(e: ir.Expr, t: Tracer, labels: dict, out: list[dict], want: bool) ->
         _needed(e.operand, t, labels, out, not want)
         return
     if isinstance(e, ir.Cmp):
+        if not _actionable(e.left, t):
+            return
         op = e.op if want else _FLIP[e.op]
         left, right = t.value(e.left), t.value(e.right)
         label = labels.get(id(e.left))
@@ -75,6 +85,8 @@ def _needed(e: ir.Expr, t: Tracer, labels: dict, out: list[dict], want: bool) ->
                 out.append({"fact": label, "current": left, key: right, "op": op, "labels": enum_labels})
         return
     if isinstance(e, ir.InSet):
+        if not _actionable(e.item, t):
+            return
         label = labels.get(id(e.item))
         if label is None:
             return
@@ -83,6 +95,22 @@ def _needed(e: ir.Expr, t: Tracer, labels: dict, out: list[dict], want: bool) ->
         key = "not_in" if negated else "one_of"
         out.append({"fact": label, "current": t.value(e.item), key: allowed, "op": key,
                     "labels": e.item.type.labels if e.item.type.kind == "enum" else None})
+
+
+# Facts that describe who and where, not what was done: changing them is no advice.
+FIXED = ("id", "stage", "jurisdiction", "date", "official", "enterprise.name", "enterprise.uscc",
+         "enterprise.kind", "enterprise.is_management_service_object")
+
+
+def _actionable(expr: ir.Expr, tracer: Tracer) -> bool:
+    """Whether advice may ask to change this value: not a parameter, not an identity fact."""
+    if isinstance(expr, ir.ParamRef):
+        return False
+    if isinstance(expr, ir.Field):
+        path = tracer.path_of(expr) or expr.path
+        return not any(path == f or path.startswith((f + ".", f + "["))
+                       for f in FIXED)
+    return True
 
 
 def _fact(expr: ir.Expr, label: str, tracer: Tracer, lang: str) -> str:
@@ -99,12 +127,12 @@ def _fact(expr: ir.Expr, label: str, tracer: Tracer, lang: str) -> str:
 def _describe(c: dict, lang: str) -> str:
     zh = lang == "zh"
     labels = c.get("labels")
-    fmt = lambda v: format_value(v, labels, lang)
+    fmt = lambda v: format_value(_cents(v, ROUND_HALF_UP), labels, lang)
     fact = c["fact"]
     op = c["op"]
     if op in ("<=", "<", ">=", ">"):
         cur, lim = fmt(c["current"]), fmt(c["limit"])
-        amount = fmt(abs(c["change"]))
+        amount = format_value(_cents(abs(c["change"]), ROUND_UP), None, lang)  # enough to comply
         if op in ("<=", "<"):
             return (f"{fact} 为 {cur}，需{'不超过' if op == '<=' else '低于'} {lim}（减少 {amount}）" if zh else
                     f"{fact} is {cur}; it must be {'at most' if op == '<=' else 'below'} {lim} (reduce by {amount})")

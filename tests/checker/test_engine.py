@@ -323,3 +323,30 @@ def test_jsonl_ranges_cover_the_file_at_line_ends(tmp_path):
             line += data[start:end].count(b"\n")
             pos = end
         assert pos == len(data)
+
+
+# ---- what would make it compliant ----------------------------------------------------------
+def test_suggestion_rounds_long_decimals_in_the_direction_that_complies(policy):
+    r = raw_planned()
+    r["meals"][0]["total_cny"] = "1000.00"
+    r["meals"][0]["diners"] = 7  # 142.857142… per person
+    f = next(Engine(policy).check([item(r)]))["findings"][0]
+    assert f["rule"] == "B1"
+    assert "per_person_cny(m) 为 142.86，需不超过 60（减少 82.86）" in f["suggestion"]["text"]
+    assert f["suggestion"]["changes"][0]["change"].startswith("-82.857142857")
+
+
+def test_suggestions_never_ask_to_change_who_or_where(policy):
+    from checker.suggest import _actionable
+    from policy_dsl import ir
+    from policy_dsl import types as ty
+
+    class T:
+        def path_of(self, e):
+            return None
+
+    assert not _actionable(ir.ParamRef("meal_cap_per_person_cny", ty.MONEY), T())
+    for path in ("official.organ_type", "jurisdiction", "enterprise.kind"):
+        field = ir.Field(None, path.split(".")[-1], ty.STRING, path)
+        assert not _actionable(field, T()), path
+    assert _actionable(ir.Field(None, "alcohol", ty.STRING, "meals[].alcohol"), T())
