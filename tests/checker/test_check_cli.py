@@ -623,3 +623,24 @@ def test_batch_reconciles_and_windows_fire(big_batch):
                                               "unlisted", "invalid"))
     assert s["invalid"] == 3
     assert any(f["rule"] == "B11" for e in entries for f in e["findings"])
+
+
+def test_jobs_with_history_jurisdiction_explain_and_english(big_batch, tmp_path):
+    extra = ["--history", HISTORY, "--jurisdiction", "150300", "--lang", "en", "--explain",
+             "--format", "json"]
+    one = qinqing(big_batch, PLANNED, *extra)
+    two = qinqing(big_batch, PLANNED, *extra, "--jobs", "2")
+    assert one.returncode == two.returncode == 1
+    assert one.stdout == two.stdout
+    doc = json.loads(one.stdout)
+    assert doc["summary"]["records"] == 1301
+
+
+def test_jobs_on_csv_and_yaml_inputs(tmp_path):
+    recs = make_batch(40)
+    write_csv(tmp_path / "a.csv", recs[:25])
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump_all(recs[25:], allow_unicode=True), encoding="utf-8")
+    args = [tmp_path / "a.csv", tmp_path / "b.yaml", "--format", "jsonl"]
+    one, two = qinqing(*args), qinqing(*args, "--jobs", "2")
+    assert one.stdout == two.stdout and one.returncode == two.returncode
+    assert jsonl_report(one)[1]["summary"]["records"] == 40
