@@ -345,6 +345,12 @@ def _quiet_stdout() -> None:
         pass
 
 
+def _can_fork() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
 def _history(paths: Sequence[Path], encoding: str, validator: Any, lang: str) -> list[dict]:
     """Valid earlier records (they feed windows, they are not reported)."""
     if not paths:
@@ -370,6 +376,10 @@ def _entries(engine: Engine, inputs: Inputs, validator: Any, jobs: int, history:
     """Report entries in input order, and (for the log) a way to get each entry's raw record."""
     last: list[Any] = [None]
     raws = (lambda: last[0]) if want_raw else None
+    if jobs > 1 and not _can_fork():
+        err("注意：此系统不支持 fork，--jobs 按 1 处理", "Note: no fork() on this system; --jobs 1 is used",
+            engine.options.lang)
+        jobs = 1
     if jobs > 1:
         from .parallel import parallel_entries
 
