@@ -53,6 +53,11 @@ _TABLE: tuple[tuple[str, str, str], ...] = (
     _entry("E011", "invalid placeholder",
      "The expression between `{` and `}` in a message does not parse."),
     # ---- structure
+    _entry("E012", "expression nested too deeply",
+           "An expression (or a chain of definitions using each other) is nested deeper than the "
+           "checker supports (100 levels of an expression, 32 of definitions). Split it into "
+           "named definitions."),
+    # ---- structure
     _entry("E100", "cannot read a policy file",
      "A path given to the loader does not exist or cannot be read."),
     _entry("E101", "duplicate rule id",

@@ -164,6 +164,7 @@ def compile_files(files: list[A.PolicyFile], params: ParamSet, diags: list[Diagn
     checker = Checker(ty.record_type())
     lowerer = RuleLowerer(checker, rules_by_id, diags)
     out_packs = []
+    failed = False  # a rule could not be lowered: no program
     for name in sorted(packs):
         pf = packs[name]
         visible_packs = _import_closure(name, packs)
@@ -183,8 +184,20 @@ def compile_files(files: list[A.PolicyFile], params: ParamSet, diags: list[Diagn
         for r in pf.rules:
             if owner.get(r.id) != name or rules_by_id.get(r.id) is not r:
                 continue
-            rules.append(lowerer.lower(r, name, scope, visible_rules))
-        _check_defines(pf, checker, scope)
+            try:
+                lowered = lowerer.lower(r, name, scope, visible_rules)
+            except RecursionError:
+                lowered = None
+            if lowered is None or any(_ir_depth(e) > MAX_IR_DEPTH for e in ir.rule_exprs(lowered)):
+                diags.append(_too_deep(r.id_span))
+                failed = True
+                continue
+            rules.append(lowered)
+        try:
+            _check_defines(pf, checker, scope)
+        except RecursionError:
+            diags.append(_too_deep(Span(pf.path, 1, 1, 1, 2)))
+            failed = True
         p = pf.policy
         assert p is not None  # files without `policy` were left out above
         out_packs.append(ir.PackIR(
@@ -196,7 +209,7 @@ def compile_files(files: list[A.PolicyFile], params: ParamSet, diags: list[Diagn
             rules=tuple(rules), file=pf.path))
     program = ir.ProgramIR(tuple(out_packs), "")
     _check_program(program, packs, params, diags)
-    return program
+    return None if failed else program
 
 
 def _check_defines(pf: A.PolicyFile, checker: Checker, scope: Scope) -> None:
@@ -285,6 +298,23 @@ def _lint_notes(params: ParamSet) -> list[Diagnostic]:
                               _line_span(prof.file, prof.text_lines, v.line),
                               "replace it with a sourced value when the local rule is known", "note"))
     return out
+
+
+MAX_IR_DEPTH = 150  # after definitions are inlined; backends recurse over the IR
+
+
+def _too_deep(span: Span) -> Diagnostic:
+    return Diagnostic("E012", "expression nested too deeply (after expanding its definitions)", span,
+                      "give parts of it names with `define`, or flatten chains of definitions")
+
+
+def _ir_depth(e: ir.Expr) -> int:
+    best, stack = 0, [(e, 1)]
+    while stack:
+        node, d = stack.pop()
+        best = max(best, d)
+        stack.extend((c, d + 1) for c in ir.children(node))
+    return best
 
 
 def _where(span: Span) -> str:

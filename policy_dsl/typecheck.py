@@ -18,6 +18,7 @@ from .params import ParamSet
 from .unparse import unparse
 
 T = ty.T
+MAX_EXPANSION = 32  # definitions using definitions, in one chain
 
 
 @dataclass
@@ -114,7 +115,11 @@ class Checker:
 
     def error(self, scope: Scope, code: str, msg: str, span: Span, hint: str | None = None,
               severity: str = "error") -> None:
-        notes = tuple(f"while expanding definition `{n}`" for n in scope.expanding)
+        if len(scope.expanding) > 3:
+            chain = " → ".join(f"`{n}`" for n in scope.expanding)
+            notes: tuple[str, ...] = (f"while expanding definitions {chain}",)
+        else:
+            notes = tuple(f"while expanding definition `{n}`" for n in scope.expanding)
         d = Diagnostic(code, msg, span, hint, severity, notes)
         if d not in scope.diags:
             scope.diags.append(d)
@@ -283,6 +288,10 @@ class Checker:
         return out
 
     def _expand(self, d: A.Define, args: list[ir.Expr], scope: Scope, span: Span) -> ir.Expr:
+        if len(scope.expanding) >= MAX_EXPANSION:
+            self.error(scope, "E012", f"definitions nested too deeply at `{d.name}`", span,
+                       f"at most {MAX_EXPANSION} definitions may use each other in a chain")
+            return ir.Const(None, ty.ANY)
         if d.name in scope.expanding:
             self.error(scope, "E107", f"definition `{d.name}` refers to itself", d.span,
                        "definitions cannot be recursive; use a quantifier or aggregate")

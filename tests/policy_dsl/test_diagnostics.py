@@ -220,3 +220,53 @@ def test_quantifier_may_end_an_and_chain_without_parentheses() -> None:
 def test_comments_are_kept_for_the_formatter() -> None:
     pf, _ = parse('# head\npolicy t.a "甲" / "A"  # tail\n', "t.policy")
     assert [(c.line, c.column, c.text) for c in pf.comments] == [(1, 1, "# head"), (2, 23, "# tail")]
+
+
+# ---- deep nesting is a diagnostic, and anything below the limit works ---------------------
+@pytest.mark.parametrize("body", [
+    "(" * 3000 + "true" + ")" * 3000,
+    "not " * 3000 + "true",
+    " + ".join(["1"] * 3000) + " > 1",
+    "if true then 1 else " * 3000 + "2 > 1",
+    "-" * 3000 + "1 > 1",
+    "some x in meals: " * 3000 + "true",
+])
+def test_deep_nesting_is_reported_not_a_crash(body: str, tmp_path: Path) -> None:
+    pol = tmp_path / "a.policy"
+    pol.write_text('policy t.a "甲" / "A"\nforbid N1 "礼金" / "Cash"\n  severity low\n  cite "c"\n'
+                   f"  when {body}\n  say \"{{{body}}}\" / \"x\"\n", encoding="utf-8")
+    result = load([pol])
+    assert not result.ok
+    assert {d.code for d in result.errors} == {"E012"}
+
+
+def test_definition_chains_are_bounded(tmp_path: Path) -> None:
+    defs = "\n".join(f"define d{i} = d{i + 1} + 1" for i in range(40)) + "\ndefine d40 = 1\n"
+    pol = tmp_path / "a.policy"
+    pol.write_text('policy t.a "甲" / "A"\n' + defs + 'forbid N1 "t" / "t"\n  severity low\n'
+                   '  cite "c"\n  when d0 > 1\n', encoding="utf-8")
+    result = load([pol])
+    assert [d.code for d in result.errors][:1] == ["E012"]
+    assert result.errors[0].notes == ("while expanding definitions " + " → ".join(
+        f"`d{i}`" for i in range(32)),)
+
+
+def test_expressions_just_below_the_limit_evaluate(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from policy_dsl.evaluate import Evaluator
+
+    sum_ = " + ".join(["participants.officials"] * 90)
+    pol = tmp_path / "a.policy"
+    pol.write_text('policy t.a "甲" / "A"\nforbid N1 "t" / "t"\n  severity low\n  cite "c"\n'
+                   f"  when {'(' * 90}{sum_} > 100{')' * 90}\n  say \"{{{sum_}}}\" / \"x\"\n",
+                   encoding="utf-8")
+    result = load([pol])
+    assert result.ok, render_all(result.diagnostics, result.sources)
+    ev = Evaluator(result.program, result.params)
+    r = {"id": "r", "stage": "completed", "jurisdiction": "150302", "date": dt.date(2024, 1, 1),
+         "official": {"id": "O"}, "participants": {"officials": 2}}
+    res = ev.evaluate(r)
+    assert res.outcome == "violation"
+    tracer = ev.tracer(r, res.findings[0], res.params)
+    assert tracer.render(res.findings[0].rule.say.zh, "zh") == "180"
