@@ -260,9 +260,17 @@ class Tracer:
             if isinstance(part, str):
                 out.append(part)
             else:
-                labels = part.type.labels if part.type.kind == "enum" else None
-                out.append(format_value(self.value(part), labels, lang))
+                out.append(format_value(self.value(part), enum_labels(part.type), lang))
         return "".join(out)
+
+
+def enum_labels(t) -> dict | None:
+    """Display labels for an enum value, or for the elements of a list of enum values."""
+    if t.kind == "enum":
+        return t.labels
+    if t.kind == "list" and t.elem is not None and t.elem.kind == "enum":
+        return t.elem.labels
+    return None
 
 
 _UNSET = object()
