@@ -1,0 +1,96 @@
+"""`qinqing serve`: the self-check page and the HTTP API (checker/service/).
+
+Exit codes: 0 stopped normally; 2 the policy, ledger, log mask or address is unusable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+EXIT_ERROR = 2
+
+
+def _say(zh: str, en: str, err: bool = False) -> None:
+    typer.echo(f"{zh} / {en}", err=err)
+
+
+def serve(
+    host: Annotated[str, typer.Option(
+        "--host", help="监听地址（默认仅本机）/ Address to listen on (default: this machine only).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(
+        "--port", min=0, max=65535, help="端口，0 表示任选空闲端口 / Port, 0 for any free port.")
+    ] = 8080,
+    rules: Annotated[list[Path] | None, typer.Option(
+        "--rules", help="规则目录或文件（默认：内置规则）/ Policy folders or files (default: bundled).")
+    ] = None,
+    ledger: Annotated[Path | None, typer.Option(
+        "--ledger", dir_okay=False,
+        help="账本文件（默认在用户数据目录）/ Ledger file (default: the user data directory).")
+    ] = None,
+    log: Annotated[Path | None, typer.Option(
+        "--log", dir_okay=False,
+        help="决策日志（默认：账本旁的 decisions.jsonl）/ Decision log (default: decisions.jsonl "
+             "beside the ledger).")] = None,
+    mask: Annotated[str, typer.Option(
+        "--mask", help="日志中遮蔽的字段，如 name,official.id / Fields masked in the log.")] = "",
+    max_body: Annotated[int, typer.Option(
+        "--max-body", min=1024, help="请求正文上限（字节）/ Request body limit in bytes.")
+    ] = 1 << 20,
+    max_records: Annotated[int, typer.Option(
+        "--max-records", min=1, help="每次请求的记录数上限 / Records per request.")] = 1000,
+    access_log: Annotated[bool, typer.Option(
+        "--access-log/--no-access-log", help="逐条记录请求 / Log every request.")] = False,
+) -> None:
+    """启动自查网页与 HTTP 接口 / Serve the self-check page and the HTTP API."""
+    import socket
+
+    import uvicorn
+
+    from checker.audit import AuditError
+    from checker.engine import PolicyLoadError
+    from checker.ledger import LedgerError
+    from checker.service.app import ServiceConfig, create_app
+    from policy_dsl.errors import render_all
+
+    config = ServiceConfig(rules=tuple(rules or ()), ledger=ledger, log=log, mask=mask,
+                           max_body_bytes=max_body, max_records=max_records)
+    try:
+        app = create_app(config)
+    except PolicyLoadError as exc:
+        typer.echo(render_all(exc.result.errors, exc.result.sources), err=True)
+        _say("规则加载失败，请先运行 `qinqing lint` 修正错误。",
+             "The policies did not load; run `qinqing lint` and fix the errors.", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
+    except (LedgerError, AuditError) as exc:
+        _say(exc.message_zh, exc.message_en, err=True)
+        raise typer.Exit(EXIT_ERROR) from None
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        _say(f"无法监听 {host}:{port}：{why}", f"cannot listen on {host}:{port}: {why}", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
+    bound = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    service = app.state.service
+    _say(f"qinqing 自查服务：http://{shown}:{bound}/", f"serving at http://{shown}:{bound}/")
+    _say(f"账本 {service.ledger_path}；决策日志 {service.log_path}",
+         f"ledger {service.ledger_path}; decision log {service.log_path}")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        _say("注意：服务没有身份验证，其他机器也能访问", "Note: no authentication; other machines "
+             "can reach this service", err=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=access_log,
+                                           timeout_graceful_shutdown=5))
+    server.run(sockets=[sock])
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
