@@ -1,6 +1,7 @@
 """`qinqing serve`: the self-check page and the HTTP API (checker/service/).
 
-Exit codes: 0 stopped normally; 2 the policy, ledger, log mask or address is unusable.
+Exit codes: 0 stopped normally (Ctrl-C or SIGTERM, after finishing the requests in flight);
+2 the policy, ledger, log mask or address is unusable.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ def serve(
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
+        sock.listen(2048)  # connections wait in the backlog until uvicorn takes over
     except OSError as exc:
         why = exc.strerror or str(exc)
         _say(f"无法监听 {host}:{port}：{why}", f"cannot listen on {host}:{port}: {why}", err=True)
@@ -87,9 +89,23 @@ def serve(
     if host not in ("127.0.0.1", "localhost", "::1"):
         _say("注意：服务没有身份验证，其他机器也能访问", "Note: no authentication; other machines "
              "can reach this service", err=True)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=access_log,
+    server = _quiet_server(uvicorn)(uvicorn.Config(app, log_level="warning", access_log=access_log,
                                            timeout_graceful_shutdown=5))
     server.run(sockets=[sock])
+
+
+def _quiet_server(uvicorn):  # -> type[uvicorn.Server]
+    class Server(uvicorn.Server):
+        """Ctrl-C or SIGTERM is how the service stops: shut down gracefully and exit 0
+        (uvicorn would raise the signal again after shutting down)."""
+
+        def handle_exit(self, sig, frame) -> None:
+            super().handle_exit(sig, frame)
+            captured = getattr(self, "_captured_signals", None)
+            if isinstance(captured, list):
+                captured.clear()
+
+    return Server
 
 
 def register(app: typer.Typer) -> None:
