@@ -16,12 +16,17 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import hashlib
 import os
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from policy_dsl import ir
 from policy_dsl.errors import Diagnostic, PolicyError
@@ -243,37 +248,69 @@ def _path_tree(paths: Iterable[str]) -> dict:
     return tree
 
 
-def project(value: Any, tree: dict, shared: dict | None = None) -> Any:
-    """Keep only the branches of `tree` (lists are projected element-wise). With `shared`,
-    equal dates and short texts (codes, enum values) are stored once."""
+def project(value: Any, tree: dict) -> Any:
+    """Keep only the branches of `tree` (lists are projected element-wise)."""
     if not tree:
-        if (shared is not None and (isinstance(value, dt.date) or isinstance(value, str) and len(value) <= 32)
-                and len(shared) < _SHARED_MAX):
-            return shared.setdefault(value, value)
         return value
     if isinstance(value, dict):
-        return {k: project(value[k], sub, shared if k != "id" else None)  # ids are unique
-                for k, sub in tree.items() if k in value}
+        return {k: project(value[k], sub) for k, sub in tree.items() if k in value}
     if isinstance(value, list):
-        return [_shared_item(project(v, tree, shared), shared) for v in value]
+        return [project(v, tree) for v in value]
     return value
 
 
-def _shared_item(item: Any, shared: dict | None) -> Any:
-    """A small projected list element (`{"payer": "enterprise"}`) stored once per value."""
-    if shared is None or not isinstance(item, dict) or len(item) > 4 or len(shared) >= _SHARED_MAX:
-        return item
-    try:
-        return shared.setdefault(("{}", *item.items()), item)
-    except TypeError:  # an unhashable value inside: keep its own copy
-        return item
+# Projections are stored as JSON with the non-JSON values tagged, so that they come back
+# exactly: dates, datetimes and exact decimals.
+_ENC = orjson.OPT_PASSTHROUGH_DATETIME
 
 
-_SHARED_MAX = 1 << 16  # distinct shared pieces (keeps the table itself small)
+def _tag(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return {"$D": str(v)}
+    if isinstance(v, dt.datetime):
+        return {"$T": v.isoformat()}
+    if isinstance(v, dt.date):
+        return {"$d": v.isoformat()}
+    raise TypeError(type(v).__name__)
+
+
+def encode_projection(proj: Any) -> bytes:
+    return orjson.dumps(proj, default=_tag, option=_ENC)
+
+
+def decode_projection(data: bytes) -> Any:
+    return _untag(orjson.loads(data))
+
+
+def _untag(v: Any) -> Any:
+    if isinstance(v, dict):
+        if len(v) == 1:
+            (k, x), = v.items()
+            if k == "$d":
+                return dt.date.fromisoformat(x)
+            if k == "$D":
+                return Decimal(x)
+            if k == "$T":
+                return dt.datetime.fromisoformat(x)
+        return {k: _untag(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_untag(x) for x in v]
+    return v
+
+
+def _slot_hash(slot: tuple) -> tuple[int, int]:
+    """128 bits naming a (rule id, *key values) slot; equal keys, equal hashes."""
+    d = hashlib.blake2b(orjson.dumps(slot, default=_tag, option=_ENC), digest_size=16).digest()
+    return int.from_bytes(d[:8], "big"), int.from_bytes(d[8:], "big")
 
 
 class WindowIndex:
     """Projected records by (window rule, key values), sorted by date, for cross-record rules.
+
+    Compact and fork-friendly: entries live in a few flat arrays (slot hash, day, position,
+    offset, length) and the projections, encoded, in one byte buffer, so a million records
+    cost about 100 bytes each and forked workers reading the index do not copy it page by
+    page (no per-entry objects whose reference counts a lookup would touch).
 
     Each record carries its position in the batch (`seq`; history records come first with
     negative positions) so that the record being decided is in its own window exactly once
@@ -283,9 +320,10 @@ class WindowIndex:
         self.rules = list(rules)
         self.params_for = params_for
         self.tree = _path_tree(paths) if paths is not None else None
-        self.shared: dict = {}
-        # (rule id, *key values) → one (date, seq, projection), or a list of them by date
-        self._index: dict[tuple, Any] = {}
+        self._hi, self._lo = array("Q"), array("Q")
+        self._day, self._seq = array("q"), array("q")
+        self._off, self._len = array("Q"), array("Q")
+        self._blob = bytearray()
         self._sorted = True
         self.size = 0
 
@@ -310,26 +348,46 @@ class WindowIndex:
 
     def file(self, slots: list[tuple], seq: int, record: dict) -> None:
         """File a record, or its projection made elsewhere (a worker), under `slots`."""
-        proj = project(record, self.tree, self.shared) if self.tree is not None else record
-        entry = (proj["date"], seq, proj)
+        proj = project(record, self.tree) if self.tree is not None else record
+        data = encode_projection(proj)
+        off = len(self._blob)
+        self._blob += data
+        day = proj["date"].toordinal()
         for slot in slots:
-            bucket = self._index.get(slot)
-            if bucket is None:
-                self._index[slot] = entry  # most keys occur once: no list for them
-            elif isinstance(bucket, list):
-                bucket.append(entry)
-                self._sorted = False
-            else:
-                self._index[slot] = [bucket, entry]
-                self._sorted = False
+            hi, lo = _slot_hash(slot)
+            self._hi.append(hi)
+            self._lo.append(lo)
+            self._day.append(day)
+            self._seq.append(seq)
+            self._off.append(off)
+            self._len.append(len(data))
+        self._sorted = False
         self.size += 1
 
     def freeze(self) -> None:
-        if not self._sorted:
-            for bucket in self._index.values():
-                if isinstance(bucket, list):
-                    bucket.sort(key=lambda t: (t[0], t[1]))
-            self._sorted = True
+        """Sort the entries by (slot, day, position); done once, before the lookups."""
+        if self._sorted:
+            return
+        hi, lo, day, seq = self._hi, self._lo, self._day, self._seq
+        # one int per entry as the sort key (a tuple of four would cost twice the memory)
+        keys = sorted(range(len(hi)), key=lambda i: (((hi[i] << 64 | lo[i]) << 84)
+                                                     | day[i] << 64 | (seq[i] + (1 << 62))))
+        for name in ("_hi", "_lo", "_day", "_seq", "_off", "_len"):
+            old = getattr(self, name)
+            setattr(self, name, array(old.typecode, (old[i] for i in keys)))
+        self._sorted = True
+
+    def _first(self, hi: int, lo: int, day: int) -> int:
+        """The first entry at or after (slot, day)."""
+        a, b = 0, len(self._hi)
+        H, L, D = self._hi, self._lo, self._day
+        while a < b:
+            m = (a + b) // 2
+            if (H[m], L[m], D[m]) < (hi, lo, day):
+                a = m + 1
+            else:
+                b = m
+        return a
 
     def lookup(self, c: CompiledRule, record: dict, params: dict, seq: int | None = None
                ) -> list[dict] | None:
@@ -337,20 +395,18 @@ class WindowIndex:
         key = tuple(k(record, params, {}) for k in c.keys)
         if any(v is None for v in key):
             return None
-        bucket = self._index.get((c.ir.id, *key), ())
-        if isinstance(bucket, tuple) and bucket:
-            bucket = [bucket]
-        day = record["date"]
-        start = day - dt.timedelta(days=c.ir.window.days)
-        lo = bisect.bisect_left(bucket, (start, -(1 << 62)))
-        hi = bisect.bisect_right(bucket, (day, 1 << 62))
+        hi, lo = _slot_hash((c.ir.id, *key))
+        day = record["date"].toordinal()
+        i = self._first(hi, lo, day - c.ir.window.days)
+        end = self._first(hi, lo, day + 1)
         found, placed = [], False
-        for d, s, proj in bucket[lo:hi]:
-            if seq is not None and s == seq:
+        blob, offs, lens, seqs = self._blob, self._off, self._len, self._seq
+        for j in range(i, end):
+            if seq is not None and seqs[j] == seq:
                 found.append(record)  # the record itself, whole
                 placed = True
             else:
-                found.append(proj)
+                found.append(decode_projection(blob[offs[j]:offs[j] + lens[j]]))
         if not placed:
             found.append(record)  # a planned record is always in its own window
         return found

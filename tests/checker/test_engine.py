@@ -75,6 +75,19 @@ def test_projection_keeps_named_branches_and_list_lengths():
                                   "official": {"id": "O"}}
 
 
+def test_projections_are_stored_exactly():
+    from decimal import Decimal
+
+    from checker.engine import decode_projection, encode_projection
+
+    value = {"id": "R", "date": dt.date(2026, 1, 31), "meals": [{"total_cny": Decimal("768.00")}],
+             "at": dt.datetime(2026, 1, 31, 18, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+             "n": 3, "ok": True, "none": None, "s": "$d"}
+    back = decode_projection(encode_projection(value))
+    assert back == value and str(back["meals"][0]["total_cny"]) == "768.00"
+    assert type(back["date"]) is dt.date
+
+
 def test_projection_leaf_keeps_whole_value():
     assert project({"interventions": ["leak_info"], "x": 1}, _path_tree({"interventions"})) == {
         "interventions": ["leak_info"]}
@@ -225,7 +238,7 @@ def test_window_index_without_projection_keeps_records(policy):
     other["id"] = "B"
     c = policy.evaluator.window_rules[0]
     found = index.lookup(c, other, index.params_for(other))
-    assert found[0] is rec
+    assert found[0] == rec  # the whole record, decoded exactly (dates, decimals, datetimes)
 
 
 # ---- the compiled-policy cache ------------------------------------------------------------
