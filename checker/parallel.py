@@ -105,7 +105,7 @@ def _loaded(name: str, line: int, location: str, raw: Any, errors: list, dup: An
 
 def _scan_task(args: tuple) -> Any:
     """Ids of a range's records, and the window projections of the valid ones."""
-    path, name, start, end, first_line = args
+    path, name, start, end, first_line, _source = args
     validate, tree, windows = _STATE["validate"], _STATE["tree"], _STATE["windows"]
     try:
         items = _read_range(path, name, start, end, first_line, _STATE["encoding"], _STATE["schema"])
@@ -126,7 +126,7 @@ def _scan_task(args: tuple) -> Any:
 
 
 def _eval_jsonl_task(args: tuple) -> Any:
-    path, name, start, end, first_line, seq0, dups, want_raw = args
+    path, name, start, end, first_line, _source, seq0, dups, want_raw = args
     engine: Engine = _STATE["engine"]
     validate, index = _STATE["validate"], _STATE.get("index")
     try:
@@ -248,8 +248,7 @@ def parallel_entries(engine: Engine, inputs: Any, validator: Any, jobs: int,
     fmts = {rec.detect_format(p, inputs.input_format) for p in inputs.files}
     _STATE.clear()
     _STATE.update(engine=engine, validate=validator.validate, schema=validator.schema, index=None,
-                  tree=None, windows=engine.needs_windows,
-                  encoding=codecs.lookup(inputs.encoding).name if _known(inputs.encoding) else inputs.encoding)
+                  tree=None, windows=engine.needs_windows)
     try:
         if fmts == {"jsonl"}:
             yield from _jsonl(ctx, engine, inputs, validator, jobs, history, on_raw)
@@ -260,27 +259,20 @@ def parallel_entries(engine: Engine, inputs: Any, validator: Any, jobs: int,
         gc.unfreeze()
 
 
-def _known(encoding: str) -> bool:
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        return False
-    return True
-
-
 def _jsonl(ctx: Any, engine: Engine, inputs: Any, validator: Any, jobs: int,
            history: Iterable[dict], on_raw: Callable | None) -> Iterator[dict]:
     sources = inputs.sources()  # [(path to read, name to show)]
     for path, _name in sources:  # unreadable, binary or wrongly encoded: fail before any work
         next(rec.iter_records([path], "jsonl", inputs.encoding, validator), None)
-    tasks = [(path, name, s, e, line) for path, name in sources for s, e, line in jsonl_ranges(path)]
+    _STATE["encoding"] = codecs.lookup(inputs.encoding).name  # as the loader normalises it
+    tasks = [(path, name, s, e, line, k) for k, (path, name) in enumerate(sources)
+             for s, e, line in jsonl_ranges(path)]
     index: WindowIndex | None = engine.new_index(history)
     if index is not None:
         _STATE["tree"] = index.tree
         _STATE["scan_index"] = index  # for the workers: the slots of a record
     # pass 1: ids (duplicates) and window projections
     ids = rec._IdIndex()
-    source_no = {name: i for i, (_p, name) in enumerate(sources)}
     templates = [(name, False) for _p, name in sources]
     produced = [0] * len(sources)
     deferred = DeferredValidator(validator.schema)
@@ -290,8 +282,7 @@ def _jsonl(ctx: Any, engine: Engine, inputs: Any, validator: Any, jobs: int,
     with _pool(ctx, jobs) as pool:
         for task, found in _ordered(pool, _scan_task, tasks, jobs):
             counts.append(len(found))
-            name = task[1]
-            k = source_no[name]
+            name, k = task[1], task[5]
             for line, location, rid, filing in found:
                 if produced[k] == 0:
                     templates[k] = rec._template(location, line)

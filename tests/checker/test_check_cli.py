@@ -644,3 +644,12 @@ def test_jobs_on_csv_and_yaml_inputs(tmp_path):
     one, two = qinqing(*args), qinqing(*args, "--jobs", "2")
     assert one.stdout == two.stdout and one.returncode == two.returncode
     assert jsonl_report(one)[1]["summary"]["records"] == 40
+
+
+def test_the_same_file_twice_is_all_duplicates_the_second_time(tmp_path):
+    f = tmp_path / "b.jsonl"
+    write_jsonl(f, make_batch(5))
+    for jobs in ("1", "2"):
+        entries, last = jsonl_report(qinqing(f, f, "--format", "jsonl", "--jobs", jobs))
+        assert last["summary"]["records"] == 10 and last["summary"]["invalid"] == 5
+        assert all(e["errors"][-1]["code"] == "duplicate_id" for e in entries[5:])
