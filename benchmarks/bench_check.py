@@ -10,7 +10,7 @@ and are kept in `--data` (default: the system temp folder) for the next run. Eac
 the real CLI in a subprocess (`--format jsonl -o /dev/null --fail-on never` with the
 bundled packs), so parsing, validation, both passes of the cross-record windows,
 evaluation and report writing are all counted. Peak memory is the largest sum of the
-proportional set sizes (PSS) of the process and its workers, sampled every 100 ms
+proportional set sizes (PSS) of the process and its workers, sampled every 0.5 s
 from /proc (PSS splits pages shared after a fork, so workers are not counted twice).
 Also measured: startup plus one record (`fixtures/records/planned_meal.yaml`), with the
 compiled-policy cache warm. Linux only (reads /proc).
@@ -90,7 +90,7 @@ def run(args: list[str], env: dict) -> dict:
         nonlocal peak
         while not done.is_set():
             peak = max(peak, _rss(_tree(proc.pid)))
-            done.wait(0.1)
+            done.wait(0.5)
 
     t = threading.Thread(target=sample, daemon=True)
     t.start()
