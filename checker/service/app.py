@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-import threading
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from ..reports import json_report
 from ..validate import default_validator, load_schema
 from .catalogue import catalogue
 from .errors import ApiError, install_handlers, json_response
+from .grouplog import GroupLog
 from .intake import SOURCE, load_records, parse_json, read_body, record_list
 
 MAX_BODY_BYTES = 1 << 20
@@ -83,8 +83,7 @@ class Service:
         self.ledger_path = Path(config.ledger) if config.ledger else default_ledger_path()
         self.log_path = Path(config.log) if config.log else default_log_path(self.ledger_path)
         self.ledger = Ledger(self.ledger_path)  # LedgerError
-        self.log = DecisionLog(self.log_path, self.mask)
-        self._log_lock = threading.Lock()
+        self.log = GroupLog(DecisionLog(self.log_path, self.mask))  # one fsync per group
         self.window_days = max((c.ir.window.days for c in self.policy.evaluator.window_rules),
                                default=0)
 
@@ -134,8 +133,7 @@ class Service:
         if not lines:
             return None
         try:
-            with self._log_lock:
-                written = self.log.append_many(lines)
+            written = self.log.append(lines)
         except AuditError as exc:
             raise ApiError(500, "decision_log_failed",
                            f"无法写入决策日志：{exc.message_zh}（未给出结论）",
