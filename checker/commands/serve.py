@@ -47,8 +47,6 @@ def serve(
         "--access-log/--no-access-log", help="逐条记录请求 / Log every request.")] = False,
 ) -> None:
     """启动自查网页与 HTTP 接口 / Serve the self-check page and the HTTP API."""
-    import socket
-
     import uvicorn
 
     from checker.audit import AuditError
@@ -71,13 +69,7 @@ def serve(
         raise typer.Exit(EXIT_ERROR) from None
 
     try:
-        family, kind, proto, _, _ = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-        # proto must say TCP: asyncio sets TCP_NODELAY on accepted connections only then
-        # (without it, Nagle and delayed ACKs add ~40 ms to every answer)
-        sock = socket.socket(family, kind, proto or socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(2048)  # connections wait in the backlog until uvicorn takes over
+        sock = listening_socket(host, port)
     except OSError as exc:
         why = exc.strerror or str(exc)
         _say(f"无法监听 {host}:{port}：{why}", f"cannot listen on {host}:{port}: {why}", err=True)
@@ -94,6 +86,24 @@ def serve(
     server = _quiet_server(uvicorn)(uvicorn.Config(app, log_level="warning", access_log=access_log,
                                            timeout_graceful_shutdown=5))
     server.run(sockets=[sock])
+
+
+def listening_socket(host: str, port: int):  # -> socket.socket
+    """A TCP socket bound and listening (port 0: any free port); OSError when it cannot be."""
+    import socket
+
+    family, kind, proto, _, _ = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    # proto must say TCP: asyncio sets TCP_NODELAY on accepted connections only then
+    # (without it, Nagle and delayed ACKs add ~40 ms to every answer)
+    sock = socket.socket(family, kind, proto or socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)  # connections wait in the backlog until uvicorn takes over
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _quiet_server(uvicorn):  # -> type[uvicorn.Server]

@@ -95,3 +95,32 @@ def test_help_names_the_defaults(option: str):
     result = invoke(option)
     assert result.exit_code == 0
     assert "127.0.0.1" in result.output and "8080" in result.output
+
+
+def test_accepted_connections_get_tcp_nodelay():
+    """Answers are written in pieces; without TCP_NODELAY each would wait ~40 ms for an ACK."""
+    import asyncio
+
+    from checker.commands.serve import listening_socket
+
+    sock = listening_socket("127.0.0.1", 0)
+    seen: list[int] = []
+
+    async def main() -> None:
+        def accepted(reader, writer) -> None:
+            raw = writer.get_extra_info("socket")
+            seen.append(raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(accepted, sock=sock)
+        _, writer = await asyncio.open_connection("127.0.0.1", sock.getsockname()[1])
+        for _ in range(200):
+            if seen:
+                break
+            await asyncio.sleep(0.01)
+        writer.close()
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(main())
+    assert seen and seen[0] != 0
