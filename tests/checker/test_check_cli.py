@@ -352,9 +352,13 @@ def test_fail_on():
     assert qinqing(s10, "--fail-on", "review").returncode == 1
 
 
-def test_invalid_records_always_fail():
+def test_invalid_records_fail_unless_never():
+    for fail_on in ("violation", "review"):
+        p = qinqing(MALFORMED, "--fail-on", fail_on, "--format", "jsonl")
+        assert p.returncode == 1
+        assert jsonl_report(p)[1]["summary"]["invalid"] == 15
     p = qinqing(MALFORMED, "--fail-on", "never", "--format", "jsonl")
-    assert p.returncode == 1
+    assert p.returncode == 0  # never means never; the invalid records are still reported
     assert jsonl_report(p)[1]["summary"]["invalid"] == 15
 
 
@@ -458,7 +462,7 @@ def test_ten_megabyte_line(tmp_path):
         fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
         fh.write('{"id": "HUGE", "note": "' + "x" * (10 << 20) + '"}\n')
         fh.write(json.dumps(dict(rec, id="AFTER"), ensure_ascii=False) + "\n")
-    p = qinqing(f, "--format", "jsonl", "--lang", "en", "--fail-on", "never")
+    p = qinqing(f, "--format", "jsonl", "--lang", "en", "--fail-on", "review")
     entries, last = jsonl_report(p)
     assert [e["outcome"] == "invalid" for e in entries] == [False, True, False]
     assert last["summary"]["records"] == 3
