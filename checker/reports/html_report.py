@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Iterable
 from html import escape
 from typing import IO
 
@@ -279,4 +278,4 @@ def _head(s: IO[str], report: Report, t: dict, stats: _Stats) -> None:
             f'<th>{e(t["rules"])}</th><th>{e(t["details"])}</th></tr></thead>\n<tbody>\n')
 
 
-__all__ = ["Iterable", "hbar_svg", "month_svg", "write"]
+__all__ = ["hbar_svg", "month_svg", "write"]
