@@ -69,11 +69,16 @@ class Policy:
     evaluator: Evaluator
 
     @property
+    def program(self) -> ir.ProgramIR:
+        assert self.result.program is not None  # a Policy is made only from a program that loaded
+        return self.result.program
+
+    @property
     def content_hash(self) -> str:
-        return self.result.program.content_hash
+        return self.program.content_hash
 
     def describe(self) -> dict:
-        prog = self.result.program
+        prog = self.program
         return {
             "packs": [{"name": p.name, "title": {"zh": p.title[0], "en": p.title[1]},
                        "version": p.version, "rules": len(p.rules)} for p in prog.packs],
@@ -97,7 +102,7 @@ def load_policy(paths: Sequence[str | Path] | None = None, cache: bool = False) 
 
     With `cache`, a compiled policy is reused between runs (`checker/policy_cache.py`); the
     result then carries the program and parameters only (no sources, syntax trees or notes)."""
-    targets = list(paths) if paths else [default_rules_path()]
+    targets: list[str | Path] = list(paths) if paths else [default_rules_path()]
     key = None
     if cache:
         from . import policy_cache
@@ -111,6 +116,7 @@ def load_policy(paths: Sequence[str | Path] | None = None, cache: bool = False) 
     result = load(targets)
     if not result.ok:
         raise PolicyLoadError(result)
+    assert result.program is not None  # ok
     if key:
         policy_cache.write(key, result.program, result.params)
     return Policy(result, EpochEvaluator(result.program, result.params))
@@ -158,7 +164,7 @@ class EpochEvaluator(Evaluator):
     def __init__(self, program: ir.ProgramIR, params: Any):
         super().__init__(program, params)
         self._bounds = change_dates(program, params)
-        self.params = EpochParams(params, self._bounds)
+        self.params = EpochParams(params, self._bounds)  # type: ignore[assignment]
         self._epoch_rules: dict[tuple[str, int], Any] = {}
 
     def rules_in_force(self, code: str, day: dt.date):
@@ -194,7 +200,7 @@ def window_paths(rules: Sequence[CompiledRule]) -> frozenset[str] | None:
 def _root(e: ir.Expr) -> ir.Expr:
     """The variable (or record field) a chain of field accesses and indexes starts from."""
     while isinstance(e, (ir.Field, ir.IndexExpr)) and e.base is not None:
-        e = e.base
+        e = e.base  # type: ignore[assignment]
     return e
 
 
@@ -224,13 +230,12 @@ def _collect(e: ir.Expr, derived: frozenset[str], roots: frozenset[str], paths: 
     if isinstance(e, ir.Field):
         root = _root(e)
         if isinstance(root, ir.Var) and root.name in derived:
-            node: ir.Expr = e
-            while not isinstance(node, ir.Var):
+            node: ir.Expr | None = e
+            while isinstance(node, (ir.Field, ir.IndexExpr)):
                 if isinstance(node, ir.Field):
                     paths.add(node.path)
-                else:  # IndexExpr
-                    if not _collect(node.index, derived, roots, paths):
-                        return False
+                elif not _collect(node.index, derived, roots, paths):
+                    return False
                 node = node.base
             return True
     return all(_collect(k, derived, roots, paths) for k in ir.children(e))
@@ -278,7 +283,7 @@ def encode_projection(proj: Any) -> bytes:
     return orjson.dumps(proj, default=_tag, option=_ENC)
 
 
-def decode_projection(data: bytes) -> Any:
+def decode_projection(data: bytes | bytearray) -> Any:
     return _untag(orjson.loads(data))
 
 
@@ -397,6 +402,7 @@ class WindowIndex:
             return None
         hi, lo = _slot_hash((c.ir.id, *key))
         day = record["date"].toordinal()
+        assert c.ir.window is not None  # only window rules are indexed
         i = self._first(hi, lo, day - c.ir.window.days)
         end = self._first(hi, lo, day + 1)
         found, placed = [], False
@@ -496,8 +502,8 @@ class Engine:
 
 
 def invalid_entry(item: Any, lang: str, default_jurisdiction: str | None = None) -> dict:
-    raw = item.raw if isinstance(item.raw, dict) else {}
-    official = raw.get("official") if isinstance(raw.get("official"), dict) else {}
+    raw: dict = item.raw if isinstance(item.raw, dict) else {}
+    official: dict = raw["official"] if isinstance(raw.get("official"), dict) else {}
     code = raw.get("jurisdiction")
     if code is None and isinstance(item.raw, dict):
         code = default_jurisdiction

@@ -74,7 +74,7 @@ def finding_dict(r: dict, f: Finding, result: RecordResult, ev: Evaluator, lang:
         missing = sorted(tracer.eval(f.cond)[1])
     title = rule.title[0 if zh else 1]
     if f.kind == "conflict":
-        a, b = f.conflict
+        a, b = f.conflict or ("", "")
         message = _CONFLICT_TEXT[lang].format(a=a, b=b)
         title = "规则冲突" if zh else "Rule conflict"
     elif f.kind == "tolerance":
@@ -185,8 +185,9 @@ def explanation(r: dict, result: RecordResult, ev: Evaluator, lang: str) -> dict
     words = {True: "fired" , False: "not_fired", None: "undecided"}
     rules = []
     for e in result.trace or ():
-        item = {"rule": e.rule.id, "kind": e.rule.kind, "title": e.rule.title[0 if zh else 1],
-                "element": e.element, "status": words[e.status]}
+        item: dict[str, Any] = {"rule": e.rule.id, "kind": e.rule.kind,
+                                "title": e.rule.title[0 if zh else 1], "element": e.element,
+                                "status": words[e.status]}
         values = _trace_values(r, e, result.params)
         if values:
             item["values"] = values

@@ -85,7 +85,7 @@ def _read_range(path: str, name: str, start: int, end: int, first_line: int, enc
         first_line -= 1
     stream = io.BufferedReader(io.BytesIO(data))  # type: ignore[arg-type]
     out = []
-    for line, _loc, raw, errors in rec._read_jsonl(stream, name, encoding, None, schema):
+    for line, _loc, raw, errors in rec._read_jsonl(stream, name, encoding, None, schema):  # type: ignore[arg-type]
         n = line + first_line - 1
         out.append((n, f"{name}:{n}", raw, errors))
     return out
@@ -111,7 +111,7 @@ def _scan_task(args: tuple) -> Any:
         items = _read_range(path, name, start, end, first_line, _STATE["encoding"], _STATE["schema"])
     except InputError as exc:
         return ("error", exc.path, exc.message_zh, exc.message_en)
-    index: WindowIndex | None = _STATE.get("scan_index")
+    index: WindowIndex = _STATE["scan_index"]
     out = []
     for line, location, raw, errors in items:
         filing = None
@@ -288,7 +288,7 @@ def _jsonl(ctx: Any, engine: Engine, inputs: Any, validator: Any, jobs: int,
                     templates[k] = rec._template(location, line)
                 produced[k] += 1
                 item = rec._finish(name, line, location, {"id": rid} if rid is not None else None,
-                                   [], deferred, ids, k, templates)
+                                   [], deferred, ids, k, templates)  # type: ignore[arg-type]
                 if item.errors:
                     dups[seq] = item.errors[-1]
                 elif filing is not None and index is not None:

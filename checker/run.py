@@ -91,7 +91,8 @@ class Inputs:
         """(path to read, name to show) of each input; stdin must have been spooled."""
         from .records import STDIN_NAME
 
-        return [(self._spool, STDIN_NAME) if f == "-" else (f, f) for f in self.files]
+        spool = self._spool or "-"
+        return [(spool, STDIN_NAME) if f == "-" else (f, f) for f in self.files]
 
     def close(self) -> None:
         if self._spool:
@@ -319,7 +320,8 @@ def run_check(*, files: Sequence[str], rules, jurisdiction, fmt: str, output, la
         return EXIT_ERROR
     except expected as exc:
         progress.stop()
-        err(f"错误：{exc.message_zh}", f"Error: {exc.message_en}", lang)
+        zh_text, en_text = exc.message_zh, exc.message_en  # type: ignore[attr-defined]
+        err(f"错误：{zh_text}", f"Error: {en_text}", lang)
         return EXIT_ERROR
     except BrokenPipeError:
         _quiet_stdout()

@@ -148,7 +148,7 @@ def month_svg(by_month: dict[str, Counter], lang: str, empty: str) -> str:
            f'<line x1="{left}" y1="{chart_h + 24}" x2="{width}" y2="{chart_h + 24}" stroke="#999"/>')]
     for i, m in enumerate(months):
         x = left + i * (col_w + gap)
-        y = chart_h + 24
+        y: float = chart_h + 24
         for o in OUTCOME_ORDER:
             n = by_month[m].get(o, 0)
             if not n:
