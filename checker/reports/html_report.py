@@ -8,6 +8,7 @@ spooled to a temporary file while the aggregates are counted, so memory stays fl
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections import Counter, defaultdict
 from html import escape
@@ -19,6 +20,7 @@ from .rows import text
 
 COLOURS = {"violation": "#c0392b", "review": "#d68910", "tolerated": "#148f77",
            "compliant": "#1e8449", "unlisted": "#7f8c8d", "invalid": "#7d3c98"}
+_RANK = {"violation": 0, "review": 1, "tolerated": 2, "compliant": 3}  # worst first
 TOP = 15  # bars per chart; the rest are summed as "other"
 
 T = {
@@ -55,7 +57,7 @@ h1{font-size:1.6em;margin:0 0 8px}h2{font-size:1.25em;margin:28px 0 12px;border-
 figure{background:#fff;border:1px solid #d5d8dc;border-radius:4px;margin:0;padding:10px;overflow-x:auto}figcaption{font-weight:600;margin-bottom:6px}
 table{border-collapse:collapse;width:100%;background:#fff;font-size:.92em}th,td{border:1px solid #d5d8dc;padding:5px 7px;text-align:left;vertical-align:top}
 th{background:#eaeded;position:sticky;top:0}.o{font-weight:600;white-space:nowrap}td.n{white-space:nowrap}
-td.d{width:55%}
+#records{table-layout:fixed}#records td{overflow-wrap:anywhere}
 .filters{display:flex;gap:8px;margin:8px 0;flex-wrap:wrap}.filters input{flex:1;min-width:240px;padding:6px}.filters select{padding:6px}
 details summary{cursor:pointer;color:#1f618d}.f{margin:6px 0 10px;padding-left:10px;border-left:4px solid #999}
 .f p{margin:2px 0}.k{color:#566573}.err{color:#7d3c98}footer{color:#566573;font-size:.85em;margin-top:24px}
@@ -75,6 +77,10 @@ def e(value: object) -> str:
     return escape(str(value), quote=True)
 
 
+_MONTH = re.compile(r"[0-9]{4}-[0-9]{2}\Z")  # undated records go last
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 class _Stats:
     def __init__(self) -> None:
         self.by_rule: Counter = Counter()
@@ -85,7 +91,7 @@ class _Stats:
     def add(self, entry: dict, unknown: str) -> None:
         outcome = entry["outcome"]
         date = entry.get("date")
-        month = date[:7] if isinstance(date, str) and len(date) >= 7 else unknown
+        month = date[:7] if isinstance(date, str) and _DATE.match(date) else unknown
         self.by_month[month][outcome] += 1
         if outcome == "violation":
             self.by_dept[entry.get("department") or unknown] += 1
@@ -137,13 +143,15 @@ def month_svg(by_month: dict[str, Counter], lang: str, empty: str) -> str:
     """Stacked columns per month, one colour per outcome, with a legend."""
     if not by_month:
         return f'<p class="k">{e(empty)}</p>'
-    months = sorted(by_month)
+    months = sorted(m for m in by_month if _MONTH.match(m)) + sorted(m for m in by_month if not _MONTH.match(m))
     col_w, gap, chart_h, left, bottom = 18, 6, 180, 40, 54
-    width = left + len(months) * (col_w + gap) + 10
+    legend = [(o, 14 + (12 * len(OUTCOME[lang][o]) if lang == "zh" else 6 * len(OUTCOME[lang][o])) + 8)
+              for o in OUTCOME_ORDER]
+    width = max(left + len(months) * (col_w + gap) + 10, left + sum(w for _, w in legend) + 10)
     top = max(sum(c.values()) for c in by_month.values()) or 1
     height = chart_h + bottom + 24
-    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{max(width, 420)}" height="{height}" '
-           f'viewBox="0 0 {max(width, 420)} {height}" role="img" font-size="11">'),
+    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" role="img" font-size="11">'),
            (f'<text x="{left - 4}" y="28" text-anchor="end">{top}</text>'
            f'<line x1="{left}" y1="{chart_h + 24}" x2="{width}" y2="{chart_h + 24}" stroke="#999"/>')]
     for i, m in enumerate(months):
@@ -160,10 +168,10 @@ def month_svg(by_month: dict[str, Counter], lang: str, empty: str) -> str:
         out.append(f'<text x="{x + col_w / 2}" y="{chart_h + 32}" text-anchor="end" '
                    f'transform="rotate(-60 {x + col_w / 2} {chart_h + 32})">{e(m)}</text>')
     lx = left
-    for o in OUTCOME_ORDER:
+    for o, w in legend:
         out.append(f'<rect x="{lx}" y="4" width="10" height="10" fill="{COLOURS[o]}"/>'
                    f'<text x="{lx + 13}" y="13">{e(OUTCOME[lang][o])}</text>')
-        lx += 14 + 12 * len(OUTCOME[lang][o]) if lang == "zh" else 20 + 6 * len(OUTCOME[lang][o])
+        lx += w
     out.append("</svg>")
     return "".join(out)
 
@@ -178,7 +186,8 @@ def _finding_html(f: dict, lang: str) -> str:
     if f.get("message") and f["message"] != f["title"]:
         parts.append(f"<p>{e(f['message'])}</p>")
     if f.get("evidence") and f["outcome"] != "review":
-        facts = "；".join(f"{k} = {text(v) if v is not None else '?'}" for k, v in f["evidence"].items())
+        facts = ("；" if lang == "zh" else "; ").join(
+            f"{k} = {text(v) if v is not None else '?'}" for k, v in f["evidence"].items())
         parts.append(f'<p><span class="k">{e(w["evidence"])}{sep}</span>{e(facts)}</p>')
     if f.get("citation"):
         parts.append(f'<p><span class="k">{e(w["citation"])}{sep}</span>{e(f["citation"])}</p>')
@@ -206,7 +215,7 @@ def _row_html(entry: dict, lang: str, t: dict) -> str:
                             for x in entry.get("errors") or ()))
     elif not findings:
         body.append(f'<p class="k">{e(t["no_findings"])}</p>')
-    body.extend(_finding_html(f, lang) for f in findings)
+    body.extend(_finding_html(f, lang) for f in sorted(findings, key=lambda f: _RANK.get(f["outcome"], 9)))
     body.append(f'<p class="k">{e(t["location"])}: {e(where)}</p>')
     n = len(findings) or len(entry.get("errors") or ())
     return (f'<tr data-outcome="{e(o)}"><td class="n">{e(entry.get("id") or where)}</td>'
@@ -273,7 +282,9 @@ def _head(s: IO[str], report: Report, t: dict, stats: _Stats) -> None:
             f'<option value="">{e(t["all"])}</option>{options}</select>'
             f'<span class="k">{e(t["shown"])} <b id="n">{summary["records"]}</b> {e(t["of"])} '
             f'{summary["records"]}</span></div>\n'
-            f'<table id="records"><thead><tr><th>{e(t["id"])}</th><th>{e(t["outcome"])}</th>'
+            f'<table id="records"><colgroup><col style="width:13%"><col style="width:8%">'
+            f'<col style="width:9%"><col style="width:8%"><col style="width:11%"><col style="width:8%">'
+            f'<col style="width:43%"></colgroup><thead><tr><th>{e(t["id"])}</th><th>{e(t["outcome"])}</th>'
             f'<th>{e(t["date"])}</th><th>{e(t["jurisdiction"])}</th><th>{e(t["department"])}</th>'
             f'<th>{e(t["rules"])}</th><th>{e(t["details"])}</th></tr></thead>\n<tbody>\n')
 
