@@ -363,3 +363,18 @@ def test_suggestions_never_ask_to_change_who_or_where(policy):
         field = ir.Field(None, path.split(".")[-1], ty.STRING, path)
         assert not _actionable(field, T()), path
     assert _actionable(ir.Field(None, "alcohol", ty.STRING, "meals[].alcohol"), T())
+
+
+def test_compliant_fast_path_equals_the_tracing_path(monkeypatch):
+    from checker import findings
+    from checker.records import iter_records
+
+    bundled = load_policy(None, cache=True)
+    items = [i for i in iter_records([ROOT / "fixtures" / "sample" / "batch.csv"]) if i.data is not None]
+    for lang in ("zh", "en"):
+        fast = list(Engine(bundled, Options(lang=lang)).check(items))
+        monkeypatch.setattr(findings, "FAST_COMPLIANT", False)
+        slow = list(Engine(bundled, Options(lang=lang)).check(items))
+        monkeypatch.setattr(findings, "FAST_COMPLIANT", True)
+        assert fast == slow
+        assert any(f["outcome"] == "compliant" for e in fast for f in e["findings"])
