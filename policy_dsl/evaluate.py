@@ -97,21 +97,18 @@ class CompiledRule:
         "keys",
         "order",
         "requires",
-        "unless",
         "var",
-        "when",
         "windowed",
     )
 
     def __init__(self, rule: ir.RuleIR, order: int):
         self.ir = rule
         self.order = order
-        self.when = compile_expr(rule.when) if rule.when is not None else None
-        self.unless = compile_expr(rule.unless) if rule.unless is not None else None
-        # `when … unless …` is `when and not unless` (Kleene); its IR names missing facts.
+        # `when … unless …` is `when and not unless` (Kleene): one IR, compiled once; the same
+        # IR names the missing facts of an undecided condition.
         self.cond_ir = rule.when if rule.unless is None or rule.when is None else ir.And(
             (rule.when, ir.Not(rule.unless, rule.when.type)), rule.when.type)
-        self.cond: Fn = self._when_unless if self.unless is not None else (self.when or _no_condition)
+        self.cond: Fn = compile_expr(self.cond_ir) if self.cond_ir is not None else _no_condition
         self.requires = tuple((q, compile_expr(q.cond)) for q in rule.requires)
         self.coll_ir = rule.foreach[1] if rule.foreach else None
         self.coll = compile_expr(self.coll_ir) if self.coll_ir is not None else None
@@ -122,18 +119,6 @@ class CompiledRule:
         # For `for each`: the condition as a closure of the element itself (no bindings dict),
         # when it reads no other variable.
         self.elem = compile_elem(self.cond_ir, self.var) if self.var and self.cond_ir is not None else None
-
-    def _when_unless(self, r: dict, p: dict, v: dict):
-        when, unless = self.when or _no_condition, self.unless or _no_condition
-        x = when(r, p, v)
-        if x is False:
-            return False
-        u = unless(r, p, v)
-        if u is True:
-            return False
-        if x is None or u is None:
-            return None
-        return True
 
     def condition(self, r: dict, p: dict, v: dict):
         """The rule's condition for one record (and element): True, False or None."""
@@ -211,7 +196,7 @@ class Evaluator:
             active = [c for c in self.rules
                       if c.ir.in_force(day) and self.packs[c.ir.pack].in_force(day)
                       and covers_jurisdiction(self.packs[c.ir.pack].applies_to, code)]
-            hit = ([c for c in active if c.when is not None and c.ir.kind != "tolerance"],
+            hit = ([c for c in active if c.ir.when is not None and c.ir.kind != "tolerance"],
                    [c for c in active if c.ir.kind == "tolerance"])
             if len(self._in_force) > 100_000:
                 self._in_force.clear()
