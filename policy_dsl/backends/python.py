@@ -7,9 +7,11 @@ records). Unknown is `None`, with SQL NULL semantics (Kleene logic for and/or/no
 
 from __future__ import annotations
 
+import datetime as dt
 import operator
 from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from .. import ir
@@ -21,8 +23,29 @@ _CMP = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.l
         ">": operator.gt, ">=": operator.ge}
 
 
-def compile_expr(e: ir.Expr) -> Fn:
-    return _COMPILERS[type(e)](e)
+def compile_expr(e: ir.Expr, optimise: bool = True) -> Fn:
+    """The closure of `e`. Sub-expressions that read nothing are folded to their value, and
+    heavy ones that read only scalar record fields and parameters are memoised (see
+    `_memo_plan`); `optimise=False` compiles every node as it is (for tests and comparisons)."""
+    global _plan
+    if _plan is None:  # an outermost call: decide once which nodes to fold or memoise
+        _plan = _memo_plan(e) if optimise else {}
+        try:
+            return _compile_planned(e)
+        finally:
+            _plan = None
+    return _compile_planned(e)
+
+
+def _compile_planned(e: ir.Expr) -> Fn:
+    assert _plan is not None
+    inputs = _plan.get(id(e))
+    if inputs is None:
+        return _COMPILERS[type(e)](e)
+    raw = _COMPILERS[type(e)](e)
+    if not inputs:
+        return _folded(raw)
+    return _memoised(raw, [_COMPILERS[type(f)](f) for f in inputs])
 
 
 def _const(e: ir.Const) -> Fn:
@@ -214,8 +237,20 @@ def _cmp(e: ir.Cmp) -> Fn:
     return fn
 
 
+def _mul(a, b):
+    """`arith("*", a, b)`, without dispatching on the operator."""
+    try:
+        return a * b
+    except (ArithmeticError, ValueError, OverflowError):
+        return None
+
+
+def _binop(op: str) -> Callable[[Any, Any], Any]:
+    return _mul if op == "*" else partial(arith, op)
+
+
 def _arith(e: ir.Arith) -> Fn:
-    fl, fr, op = compile_expr(e.left), compile_expr(e.right), e.op
+    fl, fr, calc = compile_expr(e.left), compile_expr(e.right), _binop(e.op)
 
     def fn(r, p, v):
         a = fl(r, p, v)
@@ -224,7 +259,7 @@ def _arith(e: ir.Arith) -> Fn:
         b = fr(r, p, v)
         if b is None:
             return None
-        return arith(op, a, b)
+        return calc(a, b)
     return fn
 
 
@@ -362,9 +397,34 @@ def _quant(e: ir.Quant) -> Fn:
 
 def _agg(e: ir.Agg) -> Fn:
     fcoll, var = compile_expr(e.coll), e.var
+    zero = Decimal(0) if e.type.kind in ("money", "number") else 0
+    qwhere = compile_elem(e.where, var) if e.where is not None else None
+    qval = compile_elem(e.value, var) if e.value is not None else None
+    if (qwhere is not None or e.where is None) and (qval is not None or e.value is None):
+        # `where` and the value read only the element: no bindings to copy per element.
+        def elem_agg(r, p, v):
+            items = fcoll(r, p, v)
+            if items is None:
+                return None
+            total = zero if qval is not None else 0
+            for item in items:
+                if qwhere is not None:
+                    w = qwhere(r, p, item)
+                    if w is None:
+                        return None
+                    if not w:
+                        continue
+                if qval is None:
+                    total += 1
+                else:
+                    x = qval(r, p, item)
+                    if x is None:
+                        return None
+                    total += x
+            return total
+        return elem_agg
     fwhere = compile_expr(e.where) if e.where is not None else None
     fval = compile_expr(e.value) if e.value is not None else None
-    zero = Decimal(0) if e.type.kind in ("money", "number") else 0
 
     def fn(r, p, v):
         items = fcoll(r, p, v)
@@ -554,8 +614,7 @@ def compile_elem(e: ir.Expr, var: str) -> ElemFn | None:
         left, right = compile_elem(e.left, var), compile_elem(e.right, var)
         if left is None or right is None:
             return None
-        cmp_op = _CMP[e.op] if isinstance(e, ir.Cmp) else None
-        arith_op = e.op
+        calc = _CMP[e.op] if isinstance(e, ir.Cmp) else _binop(e.op)
 
         def binary(r, p, x):
             a = left(r, p, x)
@@ -564,7 +623,7 @@ def compile_elem(e: ir.Expr, var: str) -> ElemFn | None:
             b = right(r, p, x)
             if b is None:
                 return None
-            return cmp_op(a, b) if cmp_op is not None else arith(arith_op, a, b)
+            return calc(a, b)
         return binary
     if isinstance(e, ir.Not):
         folded = _fold_not(e)
@@ -630,7 +689,78 @@ def compile_elem(e: ir.Expr, var: str) -> ElemFn | None:
                 return None
             return t(r, p, x) if k else o(r, p, x)
         return cond
+    if isinstance(e, ir.Builtin):
+        return _elem_builtin(e, var)
+    if isinstance(e, ir.IndexExpr):
+        return _elem_index(e, var)
     return None
+
+
+def _elem_builtin(e: ir.Builtin, var: str) -> ElemFn | None:
+    parts = [compile_elem(a, var) for a in e.args]
+    if any(q is None for q in parts):
+        return None
+    if e.fn == "coalesce":
+        qa, qb = parts
+
+        def co(r, p, x):
+            y = qa(r, p, x)
+            return qb(r, p, x) if y is None else y
+        return co
+    impl = STRICT_BUILTINS[e.fn]
+    if len(parts) == 1:
+        q0 = parts[0]
+
+        def b1(r, p, x):
+            y = q0(r, p, x)
+            return None if y is None else impl(y)
+        return b1
+    if len(parts) == 2:
+        qa, qb = parts
+
+        def b2(r, p, x):
+            a = qa(r, p, x)
+            if a is None:
+                return None
+            b = qb(r, p, x)
+            if b is None:
+                return None
+            return impl(a, b)
+        return b2
+
+    def bn(r, p, x):
+        args = []
+        for q in parts:
+            y = q(r, p, x)
+            if y is None:
+                return None
+            args.append(y)
+        return impl(*args)
+    return bn
+
+
+def _elem_index(e: ir.IndexExpr, var: str) -> ElemFn | None:
+    base, index = compile_elem(e.base, var), compile_elem(e.index, var)
+    if base is None or index is None:
+        return None
+    if isinstance(e.base, ir.ListExpr) and all(isinstance(i, ir.Const) for i in e.base.items):
+        values = [i.value for i in e.base.items if isinstance(i, ir.Const)]
+        n = len(values)
+
+        def const_list(r, p, x):  # `[1, 3, 9][i]`
+            i = index(r, p, x)
+            if i is None or not (0 <= i < n):
+                return None
+            return values[i]
+        return const_list
+
+    def at(r, p, x):
+        xs = base(r, p, x)
+        i = index(r, p, x)
+        if xs is None or i is None or not (0 <= i < len(xs)):
+            return None
+        return xs[i]
+    return at
 
 
 def _is_elem_field(e: ir.Expr, var: str) -> bool:
@@ -639,6 +769,145 @@ def _is_elem_field(e: ir.Expr, var: str) -> bool:
 
 def _mentions_vars_any(exprs) -> bool:
     return any(_mentions_vars(x) for x in exprs)
+
+
+# ---- folding and memoisation ------------------------------------------------------------
+# An expression that reads nothing (no field, parameter, variable or window) is computed once
+# at compile time. A heavy one (with a comprehension: `sum(i in range(0, 17): …)`) that reads
+# only scalar record fields and parameters is memoised, keyed by the exact values it reads: the
+# same USCC recurs across the records of a batch. Closures are pure, so a memoised result is
+# the one the closure would compute.
+
+MEMO_LIMIT = 16_384  # entries per memoised expression; the memo is emptied when full
+_SCALAR = frozenset({"bool", "int", "number", "money", "string", "enum", "date", "duration"})
+_plan: dict[int, tuple[ir.Expr, ...]] | None = None  # id(node) → inputs, while compiling
+_MISS = object()
+_UNKEYABLE = object()
+_PLAIN_KEYS = frozenset({int, bool, dt.date, ir.Duration})
+
+
+def _key(x: Any) -> Any:
+    """`x` as a memo key that tells apart every value a closure could tell apart: types are
+    kept (1, True), and decimals by their digits and exponent (1.0, 1.00). Other types
+    (datetimes, lists, …) are not keyed."""
+    t = type(x)
+    if t is str or x is None:
+        return x
+    if t is Decimal:
+        return (t, str(x))
+    if t in _PLAIN_KEYS:
+        return (t, x)
+    return _UNKEYABLE
+
+
+def _analyse(e: ir.Expr, info: dict[int, tuple[dict | None, frozenset[str], bool]]):
+    """(inputs, free variables, heavy) of `e`, for every node (into `info`): inputs are the
+    scalar record fields and parameters it reads (None when it reads the window, a non-scalar
+    field or parameter)."""
+    inputs: dict | None
+    free: frozenset[str] = frozenset()
+    heavy = isinstance(e, (ir.Quant, ir.Agg))
+    if isinstance(e, ir.Field):
+        names, base = [e.name], e.base
+        while isinstance(base, ir.Field):
+            names.append(base.name)
+            base = base.base
+        if base is None:
+            inputs = {("f", *reversed(names)): e} if e.type.kind in _SCALAR else None
+        elif isinstance(base, ir.Var):
+            inputs, free = {}, frozenset({base.name})
+        else:
+            inputs, free, heavy = _analyse(base, info)
+    elif isinstance(e, ir.Var):
+        inputs, free = {}, frozenset({e.name})
+    elif isinstance(e, ir.ParamRef):
+        inputs = {("p", e.name): e} if e.type.kind in _SCALAR else None
+    elif isinstance(e, ir.WindowRef):
+        inputs = None
+    else:
+        inputs = {}
+        inner = (e.var,) if isinstance(e, (ir.Quant, ir.Agg)) else ()
+        for c in ir.children(e):
+            ci, cf, ch = _analyse(c, info)
+            heavy = heavy or ch
+            if inner and c is not e.coll:  # type: ignore[union-attr]
+                cf = cf - set(inner)
+            free = free | cf
+            if inputs is not None:
+                inputs = None if ci is None else {**inputs, **ci}
+    out = (inputs, free, heavy)
+    info[id(e)] = out
+    return out
+
+
+def _memo_plan(root: ir.Expr) -> dict[int, tuple[ir.Expr, ...]]:
+    """The nodes of `root` to fold (no inputs) or memoise (their inputs): the outermost
+    closed ones; folding also applies inside a memoised node."""
+    info: dict[int, tuple[dict | None, frozenset[str], bool]] = {}
+    _analyse(root, info)
+    plan: dict[int, tuple[ir.Expr, ...]] = {}
+
+    def choose(e: ir.Expr, memo: bool) -> None:
+        inputs, free, heavy = info.get(id(e), (None, frozenset(), False))
+        if inputs is not None and not free:
+            if not inputs:
+                if not _literal(e):
+                    plan[id(e)] = ()
+                return
+            if memo and heavy and e.type.kind in _SCALAR:
+                plan[id(e)] = tuple(inputs.values())
+                memo = False
+        for c in ir.children(e):
+            choose(c, memo)
+
+    choose(root, True)
+    return plan
+
+
+def _literal(e: ir.Expr) -> bool:
+    return isinstance(e, ir.Const) or (
+        isinstance(e, ir.ListExpr) and all(isinstance(i, ir.Const) for i in e.items))
+
+
+def _folded(raw: Fn) -> Fn:
+    try:
+        value = raw({}, {}, {})
+    except Exception:  # noqa: BLE001 - not foldable: computed at run time as before
+        return raw
+    return lambda r, p, v: value
+
+
+def _memoised(raw: Fn, getters: list[Fn]) -> Fn:
+    cache: dict = {}
+    get = cache.get
+    if len(getters) == 1:
+        g = getters[0]
+
+        def memo1(r, p, v):
+            k = _key(g(r, p, v))
+            if k is _UNKEYABLE:
+                return raw(r, p, v)
+            hit = get(k, _MISS)
+            if hit is _MISS:
+                hit = raw(r, p, v)
+                if len(cache) >= MEMO_LIMIT:
+                    cache.clear()
+                cache[k] = hit
+            return hit
+        return memo1
+
+    def memo(r, p, v):
+        k = tuple([_key(g(r, p, v)) for g in getters])
+        if _UNKEYABLE in k:
+            return raw(r, p, v)
+        hit = get(k, _MISS)
+        if hit is _MISS:
+            hit = raw(r, p, v)
+            if len(cache) >= MEMO_LIMIT:
+                cache.clear()
+            cache[k] = hit
+        return hit
+    return memo
 
 
 _COMPILERS: dict[type, Callable[[Any], Fn]] = {
