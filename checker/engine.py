@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-import hashlib
 import os
 from array import array
+from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from hashlib import blake2b
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -257,11 +258,44 @@ def project(value: Any, tree: dict) -> Any:
     """Keep only the branches of `tree` (lists are projected element-wise)."""
     if not tree:
         return value
-    if isinstance(value, dict):
-        return {k: project(value[k], sub) for k, sub in tree.items() if k in value}
-    if isinstance(value, list):
-        return [project(v, tree) for v in value]
+    return projector(tree)(value)
+
+
+_PROJECTORS: dict[int, tuple[dict, Callable[[Any], Any]]] = {}
+
+
+def projector(tree: dict) -> Callable[[Any], Any]:
+    """`project(…, tree)` as one function (the tree walked once, not once per record);
+    remembered per tree object."""
+    hit = _PROJECTORS.get(id(tree))
+    if hit is None or hit[0] is not tree:
+        if len(_PROJECTORS) > 1000:
+            _PROJECTORS.clear()
+        hit = _PROJECTORS[id(tree)] = (tree, _compile_projector(tree) or _identity)
+    return hit[1]
+
+
+def _identity(value: Any) -> Any:
     return value
+
+
+def _compile_projector(tree: dict) -> Callable[[Any], Any] | None:
+    """None for a leaf (the whole value is kept)."""
+    if not tree:
+        return None
+    branches = tuple((k, _compile_projector(sub)) for k, sub in tree.items())
+
+    def proj(value: Any) -> Any:
+        if isinstance(value, dict):
+            out = {}
+            for k, sub in branches:
+                if k in value:
+                    out[k] = value[k] if sub is None else sub(value[k])
+            return out
+        if isinstance(value, list):
+            return [proj(v) for v in value]
+        return value
+    return proj
 
 
 # Projections are stored as JSON with the non-JSON values tagged, so that they come back
@@ -303,10 +337,17 @@ def _untag(v: Any) -> Any:
     return v
 
 
-def _slot_hash(slot: tuple) -> tuple[int, int]:
-    """128 bits naming a (rule id, *key values) slot; equal keys, equal hashes."""
-    d = hashlib.blake2b(orjson.dumps(slot, default=_tag, option=_ENC), digest_size=16).digest()
-    return int.from_bytes(d[:8], "big"), int.from_bytes(d[8:], "big")
+def _slot_hash(slot: Sequence) -> tuple[int, int]:
+    """128 bits naming a (rule id, *key values) slot; equal keys, equal hashes (a list and a
+    tuple of the same values hash alike)."""
+    d = blake2b(orjson.dumps(slot, default=_tag, option=_ENC), digest_size=16).digest()
+    return _from_bytes(d[:8], "big"), _from_bytes(d[8:], "big")
+
+
+_from_bytes = int.from_bytes
+_NO_BINDINGS: dict = {}  # read-only: key closures never change their bindings
+_SEQ_BIAS = 1 << 62  # history positions are negative: biased to sort as unsigned bits
+DECODED_CACHE = 4096  # decoded projections kept per index (windows of nearby records overlap)
 
 
 class WindowIndex:
@@ -315,7 +356,10 @@ class WindowIndex:
     Compact and fork-friendly: entries live in a few flat arrays (slot hash, day, position,
     offset, length) and the projections, encoded, in one byte buffer, so a million records
     cost about 100 bytes each and forked workers reading the index do not copy it page by
-    page (no per-entry objects whose reference counts a lookup would touch).
+    page (no per-entry objects whose reference counts a lookup would touch). A lookup finds
+    its range with `bisect` on the sorted arrays and decodes the projections in it; the last
+    few thousand decoded projections are kept (consecutive records of one official and firm
+    share most of their windows).
 
     Each record carries its position in the batch (`seq`; history records come first with
     negative positions) so that the record being decided is in its own window exactly once
@@ -324,12 +368,17 @@ class WindowIndex:
     def __init__(self, rules: Sequence[CompiledRule], params_for, paths: frozenset[str] | None = None):
         self.rules = list(rules)
         self.params_for = params_for
+        # window keys rarely read parameters: then filing need not resolve them per record
+        self._key_params = any(isinstance(n, ir.ParamRef) for c in self.rules if c.ir.window
+                               for k in c.ir.window.keys for n in ir.walk(k))
         self.tree = _path_tree(paths) if paths is not None else None
+        self._project = projector(self.tree) if self.tree is not None else _identity
         self._hi, self._lo = array("Q"), array("Q")
         self._day, self._seq = array("q"), array("q")
         self._off, self._len = array("Q"), array("Q")
         self._blob = bytearray()
         self._sorted = True
+        self._decoded: dict[int, Any] = {}  # offset → decoded projection (bounded)
         self.size = 0
 
     def slots(self, record: dict) -> list[tuple]:
@@ -339,10 +388,15 @@ class WindowIndex:
         p = None
         for c in self.rules:
             if p is None:
-                p = self.params_for(record)
-            key = tuple(k(record, p, {}) for k in c.keys)
-            if all(v is not None for v in key):
-                out.append((c.ir.id, *key))
+                p = self.params_for(record) if self._key_params else _NO_BINDINGS
+            slot = [c.ir.id]
+            for k in c.keys:
+                v = k(record, p, _NO_BINDINGS)
+                if v is None:
+                    break
+                slot.append(v)
+            else:
+                out.append(tuple(slot))
         return out
 
     def add(self, record: dict, seq: int) -> None:
@@ -353,11 +407,11 @@ class WindowIndex:
 
     def file(self, slots: list[tuple], seq: int, record: dict) -> None:
         """File a record, or its projection made elsewhere (a worker), under `slots`."""
-        proj = project(record, self.tree) if self.tree is not None else record
+        proj = self._project(record)
         data = encode_projection(proj)
         off = len(self._blob)
         self._blob += data
-        day = proj["date"].toordinal()
+        day, size = proj["date"].toordinal(), len(data)
         for slot in slots:
             hi, lo = _slot_hash(slot)
             self._hi.append(hi)
@@ -365,54 +419,71 @@ class WindowIndex:
             self._day.append(day)
             self._seq.append(seq)
             self._off.append(off)
-            self._len.append(len(data))
+            self._len.append(size)
         self._sorted = False
+        self._decoded.clear()
         self.size += 1
 
     def freeze(self) -> None:
         """Sort the entries by (slot, day, position); done once, before the lookups."""
         if self._sorted:
             return
-        hi, lo, day, seq = self._hi, self._lo, self._day, self._seq
         # one int per entry as the sort key (a tuple of four would cost twice the memory)
-        keys = sorted(range(len(hi)), key=lambda i: (((hi[i] << 64 | lo[i]) << 84)
-                                                     | day[i] << 64 | (seq[i] + (1 << 62))))
+        packed = [((hi << 64 | lo) << 84) | day << 64 | (seq + _SEQ_BIAS)
+                  for hi, lo, day, seq in zip(self._hi, self._lo, self._day, self._seq)]
+        order = sorted(range(len(packed)), key=packed.__getitem__)
+        del packed
         for name in ("_hi", "_lo", "_day", "_seq", "_off", "_len"):
             old = getattr(self, name)
-            setattr(self, name, array(old.typecode, (old[i] for i in keys)))
+            setattr(self, name, array(old.typecode, map(old.__getitem__, order)))
         self._sorted = True
 
-    def _first(self, hi: int, lo: int, day: int) -> int:
-        """The first entry at or after (slot, day)."""
-        a, b = 0, len(self._hi)
-        H, L, D = self._hi, self._lo, self._day
-        while a < b:
-            m = (a + b) // 2
-            if (H[m], L[m], D[m]) < (hi, lo, day):
-                a = m + 1
-            else:
-                b = m
-        return a
+    def _range(self, hi: int, lo: int, first_day: int, last_day: int) -> tuple[int, int]:
+        """The entries of slot (hi, lo) dated first_day … last_day: [start, end)."""
+        H = self._hi
+        a = bisect_left(H, hi)
+        if a == len(H) or H[a] != hi:
+            return a, a
+        b = bisect_right(H, hi, a)
+        L = self._lo
+        if L[a] != lo or L[b - 1] != lo:  # another slot with the same upper 64 bits
+            a = bisect_left(L, lo, a, b)
+            b = bisect_right(L, lo, a, b)
+        D = self._day
+        a = bisect_left(D, first_day, a, b)
+        return a, bisect_right(D, last_day, a, b)
 
     def lookup(self, c: CompiledRule, record: dict, params: dict, seq: int | None = None
                ) -> list[dict] | None:
-        self.freeze()
-        key = tuple(k(record, params, {}) for k in c.keys)
-        if any(v is None for v in key):
-            return None
-        hi, lo = _slot_hash((c.ir.id, *key))
+        if not self._sorted:
+            self.freeze()
+        slot = [c.ir.id]
+        for k in c.keys:
+            v = k(record, params, _NO_BINDINGS)
+            if v is None:
+                return None
+            slot.append(v)
+        hi, lo = _slot_hash(slot)
         day = record["date"].toordinal()
         assert c.ir.window is not None  # only window rules are indexed
-        i = self._first(hi, lo, day - c.ir.window.days)
-        end = self._first(hi, lo, day + 1)
+        i, end = self._range(hi, lo, day - c.ir.window.days, day)
+        if i == end:
+            return [record]  # a planned record is always in its own window
         found, placed = [], False
-        blob, offs, lens, seqs = self._blob, self._off, self._len, self._seq
+        seqs, offs, cache = self._seq, self._off, self._decoded
         for j in range(i, end):
             if seq is not None and seqs[j] == seq:
                 found.append(record)  # the record itself, whole
                 placed = True
-            else:
-                found.append(decode_projection(blob[offs[j]:offs[j] + lens[j]]))
+                continue
+            off = offs[j]
+            proj = cache.get(off)
+            if proj is None:
+                proj = decode_projection(self._blob[off:off + self._len[j]])
+                if len(cache) >= DECODED_CACHE:
+                    del cache[next(iter(cache))]  # the oldest
+                cache[off] = proj
+            found.append(proj)
         if not placed:
             found.append(record)  # a planned record is always in its own window
         return found

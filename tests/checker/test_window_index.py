@@ -1,0 +1,140 @@
+"""The window index: lookups by bisection equal a plain scan of the batch, whatever the hashes
+share; projections and the bounded cache of decoded ones."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from pathlib import Path
+
+import pytest
+import yaml
+
+from checker import engine as eng
+from checker.engine import Engine, _path_tree, load_policy, project, projector
+from checker.validate import default_validator
+
+ROOT = Path(__file__).resolve().parents[2]
+MINI = Path(__file__).parent / "data" / "minipolicy"
+DAYS = 30  # the mini policy's B11: `window same official.id, enterprise.uscc within 30 days`
+
+
+@pytest.fixture(scope="module")
+def policy():
+    return load_policy([MINI])
+
+
+def _record(rid: str, day: dt.date, official: str, uscc: str | None) -> dict:
+    r = yaml.safe_load((ROOT / "fixtures" / "records" / "planned_meal.yaml").read_text(encoding="utf-8"))
+    r.update(id=rid, date=day.isoformat(), stage="completed")
+    for k in ("start_at", "end_at", "declared_at"):
+        r.pop(k, None)
+    r["official"]["id"] = official
+    r["enterprise"]["uscc"] = uscc
+    return r
+
+
+def _batch(n: int, seed: int) -> list[dict]:
+    rnd = random.Random(seed)
+    usccs = ["91150302MA0NK4C71M", "91371003MAL5AQ160Y", None]
+    out = []
+    for i in range(n):
+        day = dt.date(2026, 1, 1) + dt.timedelta(days=rnd.randrange(120))
+        raw = _record(f"R{i}", day, f"O-{rnd.randrange(3)}", rnd.choice(usccs))
+        data, errors = default_validator().validate(raw)
+        assert data is not None, errors
+        out.append(data)
+    return out
+
+
+def _scan(batch: list[dict], me: dict, seq: int | None) -> list[str] | None:
+    """The window by definition: same keys, dated within the window, in (date, position) order,
+    the record itself included once."""
+    key = (me["official"]["id"], me["enterprise"].get("uscc"))
+    if key[1] is None:
+        return None
+    lo, hi = me["date"] - dt.timedelta(days=DAYS), me["date"]
+    found = sorted((r["date"], i, r["id"]) for i, r in enumerate(batch)
+                   if (r["official"]["id"], r["enterprise"].get("uscc")) == key and lo <= r["date"] <= hi)
+    ids = [rid for _d, _i, rid in found]
+    if seq is None:
+        ids.append(me["id"])
+    return ids
+
+
+def _lookups(policy, batch: list[dict], extra: list[dict]) -> list:
+    engine = Engine(policy)
+    index = engine.new_index()
+    for seq, r in enumerate(batch):
+        index.add(r, seq)
+    c = policy.evaluator.window_rules[0]
+    out = []
+    for seq, r in [*enumerate(batch), *((None, r) for r in extra)]:
+        found = index.lookup(c, r, policy.evaluator.params.values_for(r["jurisdiction"], r["date"]), seq)
+        out.append(None if found is None else [x["id"] for x in found])
+        if found is not None:
+            assert sum(x is r for x in found) == 1  # the record itself, whole, once
+    return out
+
+
+def test_lookups_equal_a_scan_of_the_batch(policy):
+    batch = _batch(300, seed=1)
+    extra = [_record("PLANNED", dt.date(2026, 3, 1), "O-1", "91150302MA0NK4C71M")]
+    extra = [default_validator().validate(r)[0] for r in extra]
+    want = [_scan(batch, r, i) for i, r in enumerate(batch)] + [_scan(batch, r, None) for r in extra]
+    assert _lookups(policy, batch, extra) == want
+    assert any(w is not None and len(w) > 2 for w in want)
+
+
+def test_lookups_tell_slots_apart_that_share_their_upper_hash_bits(policy, monkeypatch):
+    real = eng._slot_hash
+    monkeypatch.setattr(eng, "_slot_hash", lambda slot: (7, real(slot)[1]))
+    batch = _batch(200, seed=2)
+    assert _lookups(policy, batch, []) == [_scan(batch, r, i) for i, r in enumerate(batch)]
+
+
+def test_decoded_projections_are_cached_within_a_bound(policy, monkeypatch):
+    monkeypatch.setattr(eng, "DECODED_CACHE", 3)
+    batch = _batch(200, seed=3)
+    engine = Engine(policy)
+    index = engine.new_index()
+    for seq, r in enumerate(batch):
+        index.add(r, seq)
+    c = policy.evaluator.window_rules[0]
+    for seq, r in enumerate(batch):
+        params = policy.evaluator.params.values_for(r["jurisdiction"], r["date"])
+        first = index.lookup(c, r, params, seq)
+        again = index.lookup(c, r, params, seq)
+        assert first == again
+        assert len(index._decoded) <= 3
+    assert [None if (w := index.lookup(c, r, {}, i)) is None else [x["id"] for x in w]
+            for i, r in enumerate(batch)] == [_scan(batch, r, i) for i, r in enumerate(batch)]
+
+
+def test_filing_after_lookups_refreezes_and_forgets_decoded(policy):
+    batch = _batch(50, seed=4)
+    engine = Engine(policy)
+    index = engine.new_index()
+    for seq, r in enumerate(batch[:40]):
+        index.add(r, seq)
+    c = policy.evaluator.window_rules[0]
+    for seq, r in enumerate(batch[:40]):
+        index.lookup(c, r, {}, seq)
+    for seq, r in enumerate(batch[40:], 40):
+        index.add(r, seq)
+    got = [None if (w := index.lookup(c, r, {}, i)) is None else [x["id"] for x in w]
+           for i, r in enumerate(batch)]
+    assert got == [_scan(batch, r, i) for i, r in enumerate(batch)]
+
+
+def test_projector_equals_project_on_nested_lists_and_leaves():
+    tree = _path_tree({"id", "meals", "meals[].payer", "official", "official.id", "tags"})
+    rec = {"id": "R", "meals": [{"payer": "enterprise", "total_cny": 1}, {"diners": 3}, "odd"],
+           "official": {"id": "O", "name": "张三"}, "tags": [["a"], {"b": 1}], "venue": {"type": "x"},
+           "nested": [[{"payer": "x"}]]}
+    want = {"id": "R", "meals": [{"payer": "enterprise"}, {}, "odd"], "official": {"id": "O"},
+            "tags": [["a"], {"b": 1}]}
+    assert project(rec, tree) == projector(tree)(rec) == want
+    assert projector(_path_tree({"meals[].payer"}))([{"meals": [[{"payer": 1, "x": 2}]]}]) == [
+        {"meals": [[{"payer": 1}]]}]
+    assert project(rec, {}) is rec
