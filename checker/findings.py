@@ -12,10 +12,10 @@ from policy_dsl import ir
 from policy_dsl import types as ty
 from policy_dsl.backends.python import compile_expr
 from policy_dsl.evaluate import Evaluator, Finding, RecordResult
-from policy_dsl.explain import Tracer
+from policy_dsl.explain import NONE, Tracer, enum_labels
 from policy_dsl.values import format_value
 
-from .suggest import suggestion
+from . import suggest as _suggest  # it imports this module too: names are looked up when called
 
 _REVIEW_TEXT = {
     "zh": "无法判断，需要复核：缺少{fields}",
@@ -32,8 +32,13 @@ _TOLERATED_TEXT = {
 }
 
 
+_PLAIN = frozenset({str, int, bool, float, type(None)})
+
+
 def json_value(value: Any) -> Any:
     """Evidence values as JSON: exact decimals as strings, dates ISO."""
+    if value.__class__ in _PLAIN:
+        return value
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, (dt.date, dt.datetime)):
@@ -68,7 +73,7 @@ def finding_dict(r: dict, f: Finding, result: RecordResult, ev: Evaluator, lang:
         return _compliant_finding(r, f, result.params, lang)
     zh = lang == "zh"
     rule = f.rule
-    tracer = ev.tracer(r, f, result.params)
+    tracer = _tracer(r, f, result.params) if FAST_TRACER else ev.tracer(r, f, result.params)
     missing: list[str] = []
     if f.outcome == "review" and f.cond is not None or f.tolerated_by and f.cond is not None:
         missing = sorted(tracer.eval(f.cond)[1])
@@ -84,14 +89,12 @@ def finding_dict(r: dict, f: Finding, result: RecordResult, ev: Evaluator, lang:
             ", ".join(field_label(m, lang) for m in missing)
         message = _REVIEW_TEXT[lang].format(fields=fields)
     elif rule.say is not None:
-        message = tracer.render(rule.say.zh if zh else rule.say.en, lang)
+        message = _traced_text(rule.say.zh if zh else rule.say.en, tracer, lang) or ""
     else:
         message = title
     remedy = None
-    if rule.remedy is not None:
-        msg = rule.remedy.zh if zh else rule.remedy.en
-        if all(isinstance(p, str) or tracer.value(p) is not None for p in msg.parts):
-            remedy = tracer.render(msg, lang)  # not when it would say "unknown" (a review)
+    if rule.remedy is not None:  # not when it would say "unknown" (a review)
+        remedy = _traced_text(rule.remedy.zh if zh else rule.remedy.en, tracer, lang, strict=True)
     evidence = {}
     for label, expr in f.evidence:
         try:
@@ -116,12 +119,13 @@ def finding_dict(r: dict, f: Finding, result: RecordResult, ev: Evaluator, lang:
         "notes": list(tracer.notes),
     }
     if f.outcome in ("violation", "review"):
-        out["suggestion"] = suggestion(f, tracer, missing, lang)
+        out["suggestion"] = _suggest.suggestion(f, tracer, missing, lang)
     return out
 
 
 # ---- the fast path for compliant findings (most findings of a batch) ------------------------
 FAST_COMPLIANT = True  # tests switch it off to compare with the tracing path
+FAST_TRACER = True  # likewise: the tracer that takes known values from the compiled closures
 _COMPILED: dict[int, tuple[Any, Any]] = {}
 
 
@@ -135,48 +139,202 @@ def _compiled(expr: ir.Expr):
     return hit[1]
 
 
+class _CompliantPlan:
+    """What a compliant finding of one rule says in one language, worked out once: the static
+    text, and each placeholder and fact as a compiled closure."""
+
+    __slots__ = ("basis", "cite", "evidence", "message", "remedy", "title")
+
+    def __init__(self, rule: ir.RuleIR, lang: str):
+        zh = lang == "zh"
+        self.title = rule.title[0 if zh else 1]
+        self.message = _parts(rule.say.zh if zh else rule.say.en) if rule.say else self.title
+        self.remedy = _parts(rule.remedy.zh if zh else rule.remedy.en) if rule.remedy else None
+        self.cite, self.basis = rule.cite, rule.basis
+
+
+_PLANS: dict[tuple[int, str], tuple[ir.RuleIR, _CompliantPlan]] = {}
+_EVIDENCE: dict[int, tuple[Any, tuple]] = {}
+
+
+def _plan(rule: ir.RuleIR, lang: str) -> _CompliantPlan:
+    hit = _PLANS.get((id(rule), lang))
+    if hit is None or hit[0] is not rule:
+        if len(_PLANS) > 10_000:
+            _PLANS.clear()
+        hit = _PLANS[(id(rule), lang)] = (rule, _CompliantPlan(rule, lang))
+    return hit[1]
+
+
+def _evidence_fns(evidence: tuple) -> tuple:
+    """`((label, expr), …)` → `((label, closure), …)`, per evidence tuple."""
+    hit = _EVIDENCE.get(id(evidence))
+    if hit is None or hit[0] is not evidence:
+        if len(_EVIDENCE) > 10_000:
+            _EVIDENCE.clear()
+        hit = _EVIDENCE[id(evidence)] = (evidence, tuple((label, _compiled(e)) for label, e in evidence))
+    return hit[1]
+
+
+_MESSAGES: dict[int, tuple[ir.Message, str | tuple, bool]] = {}
+
+
+def _parts(msg: ir.Message) -> str | tuple:
+    """A message as its text when it has no placeholders, else as literal strings and
+    `(closure, enum labels)` pairs (adjacent literals joined)."""
+    return _message(msg)[1]
+
+
+def _message(msg: ir.Message) -> tuple[ir.Message, str | tuple, bool]:
+    """(msg, `_parts(msg)`, whether a placeholder divides), once per message."""
+    hit = _MESSAGES.get(id(msg))
+    if hit is None or hit[0] is not msg:
+        if len(_MESSAGES) > 10_000:
+            _MESSAGES.clear()
+        out: list = []
+        divides = False
+        for part in msg.parts:
+            if isinstance(part, str):
+                if out and isinstance(out[-1], str):
+                    out[-1] += part
+                else:
+                    out.append(part)
+            else:
+                out.append((_compiled(part), enum_labels(part.type)))
+                divides = divides or _fast(part) is None
+        parts: str | tuple = "".join(out) if all(isinstance(p, str) for p in out) else tuple(out)
+        hit = _MESSAGES[id(msg)] = (msg, parts, divides)
+    return hit
+
+
+def _traced_text(msg: ir.Message, tracer: Tracer, lang: str, strict: bool = False) -> str | None:
+    """`tracer.render(msg)`; with `strict`, None when a placeholder is unknown. The fast tracer
+    fills the placeholders once from the compiled closures unless one divides (the tracer
+    notes a division by zero each time it evaluates one)."""
+    _, parts, divides = _message(msg)
+    if divides or not isinstance(tracer, FastTracer):
+        if strict and not all(isinstance(p, str) or tracer.value(p) is not None for p in msg.parts):
+            return None
+        return tracer.render(msg, lang)
+    if isinstance(parts, str):
+        return parts
+    if strict:
+        return _fill_strict(parts, tracer.r, tracer.p, tracer.v, lang)
+    return _fill(parts, tracer.r, tracer.p, tracer.v, lang)
+
+
 def _compliant_finding(r: dict, f: Finding, params: dict, lang: str) -> dict:
     """A compliant permit's finding: its message and facts computed by the compiled closures
     (nothing is missing, so the tracing evaluator has nothing to explain)."""
-    zh = lang == "zh"
-    rule = f.rule
+    plan = _plan(f.rule, lang)
     v = f.bindings
-    title = rule.title[0 if zh else 1]
-    message = _render(rule.say.zh if zh else rule.say.en, r, params, v, lang) if rule.say else title
-    remedy = None
-    if rule.remedy is not None:
-        remedy = _render(rule.remedy.zh if zh else rule.remedy.en, r, params, v, lang, strict=True)
+    message = plan.message
+    if not isinstance(message, str):
+        message = _fill(message, r, params, v, lang)
+    remedy = plan.remedy
+    if remedy is not None and not isinstance(remedy, str):
+        remedy = _fill_strict(remedy, r, params, v, lang)
     evidence = {}
-    for label, expr in f.evidence:
+    for label, fn in _evidence_fns(f.evidence):
         try:
-            evidence[label] = json_value(_value(expr, r, params, v))
+            evidence[label] = json_value(fn(r, params, v))
         except (KeyError, TypeError):
             continue
     return {
         "rule": f.rule_id, "kind": f.kind, "outcome": f.outcome, "severity": f.severity,
-        "title": title, "message": message, "citation": rule.cite, "basis": rule.basis,
+        "title": plan.title, "message": message, "citation": plan.cite, "basis": plan.basis,
         "remedy": remedy, "evidence": evidence, "missing": [], "element": f.element, "via": None,
         "tolerated_by": None, "notes": [],
     }
 
 
+def _text(value: Any, labels: dict | None, lang: str) -> str:
+    """`format_value`, with enum values (most placeholders) looked up directly."""
+    if value.__class__ is str and labels:
+        return labels[value].get(lang) or value if value in labels else value
+    return format_value(value, labels, lang)
+
+
+def _fill(parts: tuple, r: dict, params: dict, v: dict, lang: str) -> str:
+    """Message text from `_parts`."""
+    return "".join(part if part.__class__ is str else _text(part[0](r, params, v), part[1], lang)
+                   for part in parts)
+
+
+def _fill_strict(parts: tuple, r: dict, params: dict, v: dict, lang: str) -> str | None:
+    """Message text from `_parts`, or None when a placeholder is unknown."""
+    out = []
+    for part in parts:
+        if part.__class__ is str:
+            out.append(part)
+            continue
+        value = part[0](r, params, v)
+        if value is None:
+            return None
+        out.append(_text(value, part[1], lang))
+    return "".join(out)
+
+
 def _render(msg: ir.Message, r: dict, params: dict, v: dict, lang: str, strict: bool = False
             ) -> str | None:
     """Message text; with `strict`, None when a placeholder is unknown."""
-    out = []
-    for part in msg.parts:
-        if isinstance(part, str):
-            out.append(part)
-            continue
-        value = _value(part, r, params, v)
-        if value is None and strict:
-            return None
-        out.append(format_value(value, part.type.labels if part.type.kind == "enum" else None, lang))
-    return "".join(out)
+    parts = _parts(msg)
+    if isinstance(parts, str):
+        return parts
+    return _fill_strict(parts, r, params, v, lang) if strict else _fill(parts, r, params, v, lang)
 
 
 def _value(expr: ir.Expr, r: dict, params: dict, v: dict) -> Any:
     return _compiled(expr)(r, params, v)
+
+
+# ---- the tracer for the other findings -------------------------------------------------------
+_TRACED: dict[int, tuple[Any, Any]] = {}
+_DIVIDES = ("/", "%")
+
+
+def _fast(expr: ir.Expr):
+    """The compiled closure of `expr`, or None when it divides (the tracer notes a division by
+    zero, so such expressions stay with it)."""
+    hit = _TRACED.get(id(expr))
+    if hit is None or hit[0] is not expr:
+        if len(_TRACED) > 100_000:
+            _TRACED.clear()
+        divides = any(isinstance(n, ir.Arith) and n.op in _DIVIDES for n in ir.walk(expr))
+        hit = _TRACED[id(expr)] = (expr, None if divides else _compiled(expr))
+    return hit[1]
+
+
+class FastTracer(Tracer):
+    """The tracing evaluator, with every value it can take from the compiled closures taken
+    from them: a known value has no missing facts, so only the unknown parts of an expression
+    (and those that divide, for their notes) are traced. Same values, missing facts and notes
+    as `Tracer`."""
+
+    def eval(self, e: ir.Expr) -> tuple[Any, frozenset[str]]:
+        fn = _fast(e)
+        if fn is not None:
+            x = fn(self.r, self.p, self.v)
+            if x is not None:
+                return x, NONE
+        return getattr(self, "_" + type(e).__name__)(e)
+
+    def value(self, e: ir.Expr) -> Any:
+        fn = _fast(e)
+        if fn is not None:
+            return fn(self.r, self.p, self.v)
+        return self.eval(e)[0]
+
+
+def _tracer(r: dict, f: Finding, params: dict) -> Tracer:
+    """`Evaluator.tracer`, with the fast tracer."""
+    rule = f.via or f.rule
+    keys = rule.window.keys if rule.window is not None else ()
+    t = FastTracer(r, params, dict(f.bindings), dict(f.paths), keys)
+    for w in rule.witnesses:
+        if w.var not in t.v:  # a binding from the finding (its element) comes first
+            t.witness(w)
+    return t
 
 
 def explanation(r: dict, result: RecordResult, ev: Evaluator, lang: str) -> dict:

@@ -15,6 +15,8 @@ from policy_dsl.evaluate import Finding
 from policy_dsl.explain import Tracer
 from policy_dsl.values import format_value
 
+from . import findings as _findings  # field labels and JSON values (findings imports this module)
+
 
 def _cents(v: object, rounding: str) -> object:
     """A long decimal (a per-person share, 254.714285…) to cents for reading."""
@@ -27,8 +29,7 @@ _FLIP = {"<=": ">", "<": ">=", ">=": "<", ">": "<=", "==": "!=", "!=": "=="}
 
 
 def suggestion(f: Finding, tracer: Tracer, missing: list[str], lang: str) -> dict:
-    from .findings import field_label, json_value
-
+    field_label, json_value = _findings.field_label, _findings.json_value
     zh = lang == "zh"
     if f.outcome == "review":
         questions = [field_label(m, lang) for m in missing]
@@ -115,12 +116,10 @@ def _actionable(expr: ir.Expr, tracer: Tracer) -> bool:
 
 def _fact(expr: ir.Expr, label: str, tracer: Tracer, lang: str) -> str:
     """A record field by its schema title and concrete path; derived values by their source text."""
-    from .findings import field_label
-
     if isinstance(expr, ir.Field):
         path = tracer.path_of(expr)
         if path:
-            return field_label(path, lang)
+            return _findings.field_label(path, lang)
     return label
 
 

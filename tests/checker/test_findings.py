@@ -1,0 +1,107 @@
+"""Report entries: the fast paths (compiled closures) write exactly what the tracing evaluator
+writes, notes of a division by zero included."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import yaml
+
+from checker import findings
+from checker.engine import Engine, Options, load_policy
+from checker.records import LoadedRecord, iter_records
+from checker.validate import default_validator
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _item(raw: dict) -> LoadedRecord:
+    data, errors = default_validator().validate(raw)
+    assert data is not None, errors
+    return LoadedRecord("t.jsonl", 1, "t.jsonl:1", raw.get("id"), raw, data, errors)
+
+
+def _both(policy, items, monkeypatch, **opts) -> tuple[list, list]:
+    fast = list(Engine(policy, Options(**opts)).check(items))
+    with monkeypatch.context() as m:
+        m.setattr(findings, "FAST_TRACER", False)
+        m.setattr(findings, "FAST_COMPLIANT", False)
+        slow = list(Engine(policy, Options(**opts)).check(items))
+    return fast, slow
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_fast_tracer_equals_the_tracer_on_the_sample_batch(lang, monkeypatch):
+    bundled = load_policy(None, cache=True)
+    items = [i for i in iter_records([ROOT / "fixtures" / "sample" / "batch.jsonl"]) if i.data is not None]
+    fast, slow = _both(bundled, items, monkeypatch, lang=lang)
+    assert fast == slow
+    outcomes = {f["outcome"] for e in fast for f in e["findings"]}
+    assert {"violation", "review", "compliant"} <= outcomes
+    assert any(f["missing"] for e in fast for f in e["findings"])
+    assert any(f["remedy"] is None for e in fast for f in e["findings"])
+
+
+DIVIDING = """
+policy t.div "除法" / "Division"
+  version "0.1"
+  source "test"
+  in force from 2013-01-01
+  applies to all
+
+forbid D1 "比例" / "Ratio"
+  severity medium
+  cite "t"
+  when participants.officials > 0
+  say "比例{participants.officials / (participants.enterprise - 2)}，人数{participants.officials}"
+    / "Ratio {participants.officials / (participants.enterprise - 2)}, {participants.officials} officials"
+  remedy "调整{participants.officials / (participants.enterprise - 2)}" / "Adjust {participants.officials / (participants.enterprise - 2)}"
+
+forbid D2 "人数" / "Headcount"
+  severity low
+  cite "t"
+  when participants.officials > 0 and participants.enterprise / (participants.enterprise - 2) > 100
+  say "企业{participants.enterprise}人" / "{participants.enterprise} from the firm"
+  remedy "减少到{participants.enterprise - 1}人" / "Reduce to {participants.enterprise - 1}"
+"""
+
+
+def test_division_by_zero_notes_are_the_tracers(tmp_path, monkeypatch):
+    (tmp_path / "div.policy").write_text(DIVIDING, encoding="utf-8")
+    policy = load_policy([tmp_path / "div.policy"])
+    raw = yaml.safe_load((ROOT / "fixtures" / "records" / "planned_meal.yaml").read_text(encoding="utf-8"))
+    raw["participants"]["enterprise"] = 2
+    fast, slow = _both(policy, [_item(raw)], monkeypatch, lang="en")
+    assert fast == slow
+    by_rule = {f["rule"]: f for f in fast[0]["findings"]}
+    d1 = by_rule["D1"]
+    assert d1["message"].startswith("Ratio unknown, ")
+    assert d1["remedy"] is None  # it would say "unknown"
+    assert len(d1["notes"]) == 2 and d1["notes"][0].startswith("division by zero at ")
+    d2 = by_rule["D2"]  # undecided: a review naming no missing fact
+    assert d2["outcome"] == "review" and d2["missing"] == [] and d2["notes"]
+
+
+def test_traced_text_fills_enum_labels_and_lists_like_the_tracer():
+    bundled = load_policy(None, cache=True)
+    rules = {r.id: r for r in bundled.program.rules}
+    msg = rules["N3"].say.en
+    assert any(not isinstance(p, str) and p.type.kind == "list" for p in msg.parts)
+    _, parts, divides = findings._message(msg)
+    assert not divides and not isinstance(parts, str)
+    assert findings._text("approved_before", {"approved_before": {"zh": "事前已批准", "en": ""}}, "en") \
+        == "approved_before"
+    assert findings._text("x", {"y": {"en": "Y"}}, "en") == "x"
+    assert findings._text(Decimal("254.7142"), None, "zh") == "254.7142"
+    assert findings._text(["a", "b"], {"a": {"zh": "甲"}}, "zh") == "甲、b"
+
+
+def test_json_value_keeps_plain_values_and_converts_the_rest():
+    import datetime as dt
+
+    assert findings.json_value("s") == "s" and findings.json_value(None) is None
+    assert findings.json_value(True) is True and findings.json_value(3) == 3
+    assert findings.json_value([Decimal("1.50"), dt.date(2026, 1, 2), ("x",)]) == ["1.50", "2026-01-02", ["x"]]
+    assert findings.json_value({"a": Decimal("2.0")}) == {"a": "2.0"}
