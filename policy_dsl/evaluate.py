@@ -24,6 +24,7 @@ from typing import Any
 
 from . import ir
 from .backends.python import Fn, compile_elem, compile_expr
+from .dispatch import EVALUATE, Dispatch
 from .explain import Tracer
 from .params import ParamSet
 
@@ -187,6 +188,7 @@ class Evaluator:
         self._overridden = frozenset(o for c in self.rules for o in c.ir.overrides)
         self._overrides = bool(self._overridden)
         self._conflicts_possible = "permit" in kinds and "forbid" in kinds
+        self.dispatch = Dispatch(self.rules)
 
     def rules_in_force(self, code: str, day: dt.date) -> tuple[list[CompiledRule], list[CompiledRule]]:
         """(rules with a condition, tolerance rules) in force for a jurisdiction and date."""
@@ -222,14 +224,18 @@ class Evaluator:
         sizes: dict[str, int] = {}  # elements of each `for each` rule's list
         entries: list[TraceEntry] | None = [] if trace else None
         instance = self._instance
-        for c in rules:
+        # Conditions decided by a few fields of the record (False: skipped); --explain evaluates all.
+        steps = None if trace else self.dispatch.plan(rules, r)
+        if steps is None:
+            steps = [(c, EVALUATE) for c in rules]
+        for c, known in steps:
             if c.windowed:
                 v: dict = {"$window": window(c, r, p) if window is not None else None}
             else:
                 v = _NO_BINDINGS  # read-only: closures never change their bindings
             coll = c.coll
             if coll is None:
-                status = c.cond(r, p, v)
+                status = c.cond(r, p, v) if known is EVALUATE else known
                 if status is not False or entries is not None:
                     instance(c, r, p, v, None, status, findings, entries)
                 continue
@@ -241,9 +247,13 @@ class Evaluator:
                     entries.append(TraceEntry(c.ir, None, None))
                 continue
             sizes[c.ir.id] = len(items)
-            if not items:
+            if not items or known is False:
                 continue
             var, elem = c.var, c.elem
+            if known is not EVALUATE:  # the same status for every element
+                for i, item in enumerate(items):
+                    instance(c, r, p, {**v, var: item}, i, known, findings, entries)
+                continue
             if elem is not None:
                 for i, item in enumerate(items):
                     status = elem(r, p, item)

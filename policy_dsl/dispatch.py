@@ -1,0 +1,208 @@
+"""Rule dispatch: from a few enum/bool fields of a record (and whether some others are known),
+the rules that cannot fire are skipped and the conditions those fields decide alone are not
+evaluated at all.
+
+For each record the chosen fields make a key; for each list of rules in force and key, a plan
+(cached, bounded) lists every rule with its condition's status when the key decides it
+(`True`, `False` or `None` = unknown, by `guards.possible`), else `EVALUATE`. A rule whose status
+is False produces no finding: the evaluator skips it (a `for each` rule still reads its list,
+which may be unknown). The statuses are those the closures would compute, so results do not
+change; `--explain` (trace) evaluates everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from . import ir
+from .guards import ENUM_KINDS, KNOWN, Path, guard_fields, possible, record_path
+
+EVALUATE: Any = object()  # the condition is not decided by the key: evaluate it
+MAX_FIELDS = 16  # fields read per record to make the key
+MAX_RULE_FIELDS = 8  # a condition reading more fields than this is not analysed
+_PLAN_LIMIT = 4096  # cached plans per rule list (emptied when full)
+_STATUS_LIMIT = 65_536
+
+
+def refuting_fields(e: ir.Expr) -> tuple[frozenset[tuple[Path, bool]], bool] | None:
+    """Fields whose values can show `e` False (an `and`: one of its items, preferring atoms
+    that are usually false, `F == c`, `F in {…}`, `F is missing`; an `or`: all of its items),
+    each with whether it is read by value, and whether the choice is usually false; None
+    when no record field can."""
+    if isinstance(e, ir.And):
+        options = [o for o in (refuting_fields(i) for i in e.items) if o is not None]
+        if not options:
+            return None
+        return min(options, key=lambda o: (not o[1], len(o[0]), sorted(o[0])))
+    if isinstance(e, ir.Or):
+        fields: frozenset[tuple[Path, bool]] = frozenset()
+        likely = True
+        for i in e.items:
+            o = refuting_fields(i)
+            if o is None:
+                return None
+            fields, likely = fields | o[0], likely and o[1]
+        return fields, likely
+    flip = False
+    if isinstance(e, ir.Not):
+        e, flip = e.operand, True
+    if isinstance(e, ir.Cmp) and e.op in ("==", "!="):
+        side, likely = e.left, e.op == "=="
+        if not isinstance(e.right, ir.Const) or e.right.value is None:
+            return None
+    elif isinstance(e, ir.InSet):
+        side, likely = e.item, not e.negated
+        if not all(isinstance(o, ir.Const) and o.value is not None for o in e.options):
+            return None
+    elif isinstance(e, ir.IsKnown):
+        side, likely = e.operand, e.negated
+    else:
+        return None
+    path = record_path(side)
+    if path is None or len(path) > 2:
+        return None
+    by_value = side.type.kind in ENUM_KINDS and not isinstance(e, ir.IsKnown)
+    if not by_value and not isinstance(e, ir.IsKnown):
+        return None  # a string or number compared by value: too many values to key on
+    return frozenset({(path, by_value)}), likely != flip
+
+
+def choose_fields(conds: Sequence[ir.Expr]) -> list[tuple[Path, bool]]:
+    """The fields to key on, in a stable order: those that can show conditions False (see
+    `refuting_fields`), the fields of conditions that need few of them first, at most
+    MAX_FIELDS; read by value (enum, bool) or only for being known."""
+    weight: dict[Path, float] = {}
+    by_value: set[Path] = set()
+    for cond in conds:
+        found = refuting_fields(cond)
+        if found is None or not found[1] or len(found[0]) > MAX_RULE_FIELDS:
+            continue  # (a condition shown False only by unusual values is not worth a field)
+        fields = found[0]
+        for p, value in fields:
+            if value:
+                by_value.add(p)
+            weight[p] = weight.get(p, 0.0) + 1.0 / len(fields)
+    ranked = sorted(weight, key=lambda p: (-weight[p], p))[:MAX_FIELDS]
+    return [(p, p in by_value) for p in sorted(ranked)]
+
+
+_KEY_TYPES = frozenset({str, bool, type(None)})
+
+
+def _key_fn(fields: Sequence[tuple[Path, bool]]):
+    """(key function, the fields' paths in key order). The key of a record is the values of
+    the fields read by value (str, bool or None), then for each other field whether it is
+    missing; None when a value is of another type or a field's parent is not an object (a
+    record of an unexpected shape: no dispatch). Paths are one or two names deep."""
+    def groups(value: bool) -> list[tuple[str | None, tuple[str, ...]]]:
+        out: dict[str | None, list[str]] = {}
+        for path, v in fields:
+            if v == value:
+                top, name = (None, path[0]) if len(path) == 1 else path
+                out.setdefault(top, []).append(name)
+        return [(top, tuple(names)) for top, names in out.items()]
+
+    by_value, by_known = groups(True), groups(False)
+    nones = {n: (None,) * n for n in range(len(fields) + 1)}
+
+    def key(r: dict) -> tuple | None:
+        vals: list = []
+        add = vals.append
+        for top, names in by_value:
+            x = r if top is None else r.get(top)
+            if type(x) is dict:
+                for n in names:
+                    add(x.get(n))
+            elif x is None:
+                vals += nones[len(names)]
+            else:
+                return None
+        if not _KEY_TYPES.issuperset(map(type, vals)):
+            return None
+        for top, names in by_known:
+            x = r if top is None else r.get(top)
+            if type(x) is dict:
+                for n in names:
+                    add(x.get(n) is None)
+            elif x is None:
+                vals += (True,) * len(names)
+            else:
+                return None
+        return tuple(vals)
+
+    order = [((top,) if top else ()) + (n,) for grp in (by_value, by_known) for top, names in grp
+             for n in names]
+    known_from = sum(len(names) for _, names in by_value)
+    return key, order, known_from
+
+
+class Dispatch:
+    """Per-record condition statuses for a program's compiled rules (`evaluate.CompiledRule`,
+    indexed by their `order`)."""
+
+    def __init__(self, rules: Sequence[Any]):
+        conds = [c.cond_ir for c in rules if c.cond_ir is not None and c.ir.kind != "tolerance"]
+        self.fields = choose_fields(conds)
+        self.key, paths, self._known_from = _key_fn(self.fields)
+        self.paths: list[Path] = paths  # in key order
+        self.rules = list(rules)
+        position = {p: i for i, p in enumerate(paths)}
+        # For each rule: the key positions its condition reads (none: always evaluated).
+        self._reads: list[tuple[int, ...]] = []
+        for c in self.rules:
+            used = () if c.cond_ir is None or c.ir.kind == "tolerance" else sorted(
+                {position[p] for p, _ in guard_fields(c.cond_ir) if p in position})
+            self._reads.append(tuple(used))
+        self._tables: dict[int, tuple[Sequence[Any], dict]] = {}  # id(rules) → (rules, plans)
+        self._shared: dict[tuple[int, ...], dict] = {}  # plans of equal rule lists
+        self._status: dict[tuple, Any] = {}
+
+    def plan(self, rules: Sequence[Any], r: dict) -> list[tuple[Any, Any]] | None:
+        """[(rule, status)] for the rules in force on this record, in their order, without
+        the rules whose condition is False on it (a `for each` rule stays, with status
+        False: its list decides whether it is unknown); status is the condition's value when
+        the record's key decides it (True, False or None), else EVALUATE. None when the record
+        cannot be keyed (evaluate everything)."""
+        key = self.key(r)
+        if key is None:
+            return None
+        entry = self._tables.get(id(rules))
+        if entry is None or entry[0] is not rules:
+            if len(self._tables) >= 4096:
+                self._tables.clear()
+            content = tuple(c.order for c in rules)
+            plans = self._shared.get(content)
+            if plans is None:
+                if len(self._shared) >= 256:
+                    self._shared.clear()
+                plans = self._shared[content] = {}
+            entry = self._tables[id(rules)] = (rules, plans)
+        plans = entry[1]
+        hit = plans.get(key)
+        if hit is None:
+            if len(plans) >= _PLAN_LIMIT:
+                plans.clear()
+            hit = plans[key] = [(c, st) for c in rules
+                                if (st := self.status(c.order, key)) is not False or c.coll is not None]
+        return hit
+
+    def status(self, i: int, key: tuple) -> Any:
+        """The status of rule `i`'s condition on any record with this key, or EVALUATE."""
+        reads = self._reads[i]
+        if not reads:
+            return EVALUATE
+        sub = (i, *(key[j] for j in reads))
+        hit = self._status.get(sub, _MISS)
+        if hit is _MISS:
+            facts = {self.paths[j]: key[j] if j < self._known_from else (None if key[j] else KNOWN)
+                     for j in reads}
+            s = possible(self.rules[i].cond_ir, facts)
+            hit = next(iter(s)) if s is not None and len(s) == 1 and KNOWN not in s else EVALUATE
+            if len(self._status) >= _STATUS_LIMIT:
+                self._status.clear()
+            self._status[sub] = hit
+        return hit
+
+
+_MISS = object()

@@ -1,0 +1,210 @@
+"""Which rules can fire, from a few facts of a record: a sound over-approximation of a
+condition's possible values (True, False, unknown) when some record fields have known values
+and everything else may be anything.
+
+`possible(cond, facts)` follows the closures of `backends/python.py` value for value (Kleene
+`and`/`or` with `is False`/`is True` tests, strict comparisons, `in` on constant sets), so a
+condition whose possible values are only `{False}` is False on every record with those facts:
+the evaluator skips it (no finding, nothing to suppress, nothing to trace).
+
+Facts: `{("interaction", "kind"): "training_lecture", ("tolerance", "prefiling_id"): KNOWN}`:
+a field's value, or `KNOWN` for "some value, not None" (fields keyed on being known only).
+A field not in the facts may have any value.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from . import ir
+
+Path = tuple[str, ...]
+
+
+class _Known:
+    """A value that is known (not None) but not itself a fact."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "KNOWN"
+
+
+KNOWN: Any = _Known()
+TOP = None  # any value at all
+BOOL3 = frozenset({True, False, None})
+NOT_NONE = frozenset({True, False})
+_EQ = {"==": operator.eq, "!=": operator.ne}
+ENUM_KINDS = frozenset({"enum", "bool"})  # fields keyed on their value; others on being known
+
+
+def record_path(e: ir.Expr) -> Path | None:
+    """`("interaction", "kind")` for the record field `interaction.kind`; None otherwise."""
+    names: list[str] = []
+    while isinstance(e, ir.Field):
+        names.append(e.name)
+        if e.base is None:
+            return tuple(reversed(names))
+        e = e.base
+    return None
+
+
+def possible(e: ir.Expr, facts: Mapping[Path, Any]) -> frozenset | None:
+    """The values `e` can take on a record with these facts; None (TOP) when not tracked."""
+    t = type(e)
+    if t is ir.Const:
+        return frozenset({e.value}) if isinstance(e.value, _HASHABLE) else TOP
+    if t is ir.Field:
+        path = record_path(e)
+        if path is not None and path in facts:
+            return frozenset({facts[path]})
+        return TOP
+    if t is ir.Not:
+        s = _bools(possible(e.operand, facts))
+        return frozenset(None if x is None else (KNOWN if x is KNOWN else not x) for x in s) \
+            if KNOWN not in s else BOOL3
+    if t is ir.And or t is ir.Or:
+        return _logic(e, facts)
+    if t is ir.IsKnown:
+        s = possible(e.operand, facts)
+        if s is TOP:
+            return NOT_NONE
+        return frozenset((x is None) if e.negated else (x is not None) for x in s)
+    if t is ir.Cmp:
+        return _cmp(e, facts)
+    if t is ir.InSet:
+        return _inset(e, facts)
+    if t is ir.If:
+        c = possible(e.cond, facts)
+        if c is TOP or KNOWN in c:
+            return TOP
+        out: set = set()
+        for x in c:
+            if x is None:
+                out.add(None)
+                continue
+            branch = possible(e.then if x else e.otherwise, facts)
+            if branch is TOP:
+                return TOP
+            out |= branch
+        return frozenset(out)
+    return TOP
+
+
+_HASHABLE = (bool, int, str, type(None))
+
+
+def _bools(s: frozenset | None) -> frozenset:
+    return BOOL3 if s is TOP else s
+
+
+def _logic(e: ir.And | ir.Or, facts: Mapping[Path, Any]) -> frozenset:
+    """Kleene `and` (`or`) as the closures decide it: an item that `is False` (`is True`)
+    decides; else one that is None makes it unknown; else it holds (fails)."""
+    decisive = isinstance(e, ir.Or)  # or: True decides; and: False decides
+    states = {"none"}  # over the items so far: nothing | some unknown | decided
+    for item in e.items:
+        s = possible(item, facts)
+        if s is TOP:
+            kinds = {"decided", "unknown", "other"}
+        else:
+            kinds = set()
+            for x in s:
+                if x is KNOWN:  # some value: True or False among others
+                    kinds |= {"decided", "other"}
+                else:
+                    kinds.add("decided" if x is decisive else "unknown" if x is None else "other")
+        nxt = set()
+        for a in states:
+            for k in kinds:
+                if a == "decided" or k == "decided":
+                    nxt.add("decided")
+                elif a == "unknown" or k == "unknown":
+                    nxt.add("unknown")
+                else:
+                    nxt.add("none")
+        states = nxt
+    return frozenset(decisive if a == "decided" else None if a == "unknown" else not decisive
+                     for a in states)
+
+
+def _cmp(e: ir.Cmp, facts: Mapping[Path, Any]) -> frozenset:
+    left, right = possible(e.left, facts), possible(e.right, facts)
+    if (left is not TOP and left == {None}) or (right is not TOP and right == {None}):
+        return frozenset({None})  # strict: an unknown side makes it unknown
+    if left is TOP or right is TOP or e.op not in _EQ:
+        return BOOL3
+    op, out = _EQ[e.op], set()
+    for a in left:
+        for b in right:
+            if a is None or b is None:
+                out.add(None)
+            elif a is KNOWN or b is KNOWN:
+                out |= NOT_NONE
+            else:
+                out.add(op(a, b))
+    return frozenset(out)
+
+
+def _inset(e: ir.InSet, facts: Mapping[Path, Any]) -> frozenset:
+    s = possible(e.item, facts)
+    if s is not TOP and s == {None}:
+        return frozenset({None})
+    if s is TOP or not all(isinstance(o, ir.Const) and o.value is not None for o in e.options):
+        return BOOL3
+    options = frozenset(o.value for o in e.options if isinstance(o, ir.Const))
+    out: set = set()
+    for x in s:
+        if x is None:
+            out.add(None)
+        elif x is KNOWN:
+            out |= NOT_NONE
+        else:
+            out.add((x in options) != e.negated)
+    return frozenset(out)
+
+
+def never_true(e: ir.Expr, facts: Mapping[Path, Any]) -> bool:
+    """Whether `e` is False on every record with these facts (so never True nor unknown)."""
+    s = possible(e, facts)
+    return s is not TOP and s == {False}
+
+
+# ---- which fields to key on ----------------------------------------------------------------
+def guard_fields(e: ir.Expr) -> set[tuple[Path, bool]]:
+    """The record fields that decide atoms of `e` (`F == c`, `F in {…}`, `F is known`), each
+    with whether its value matters (enum/bool) or only whether it is known."""
+    out: set[tuple[Path, bool]] = set()
+    for node in ir.walk(e):
+        if isinstance(node, ir.Cmp) and node.op in _EQ:
+            sides = (node.left, node.right)
+        elif isinstance(node, ir.InSet):
+            sides = (node.item,)
+        elif isinstance(node, ir.IsKnown):
+            sides = (node.operand,)
+        else:
+            continue
+        for side in sides:
+            path = record_path(side)
+            if path is not None:
+                by_value = side.type.kind in ENUM_KINDS and not isinstance(node, ir.IsKnown)
+                out.add((path, by_value))
+    return out
+
+
+def choose_fields(conds: Iterable[ir.Expr], limit: int = 6) -> list[tuple[Path, bool]]:
+    """The fields to key dispatch on: those deciding atoms of the most conditions (a field
+    read by value wins over reading it for being known), at most `limit`, in a stable order."""
+    counts: Counter = Counter()
+    by_value: set[Path] = set()
+    for cond in conds:
+        fields = guard_fields(cond)
+        for path, value in fields:
+            if value:
+                by_value.add(path)
+        counts.update({path for path, _ in fields})
+    ranked = sorted(counts, key=lambda p: (-counts[p], p))[:limit]
+    return [(p, p in by_value) for p in ranked]
