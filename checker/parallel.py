@@ -1,8 +1,8 @@
 """`qinqing check --jobs N`: the batch in chunks over worker processes, same bytes out.
 
 JSONL files (the format of large batches) are cut into byte ranges at line ends; workers
-read, parse, validate and evaluate their ranges with the loader's own JSONL reader, so
-the main process only stitches results together. Duplicate ids are a property of the whole
+read, parse, validate and evaluate their ranges with the loader's own JSONL reader (its
+fast path included), so the main process only stitches results together. Duplicate ids are a property of the whole
 batch, so a first *scan* pass has the workers return each record's id (and, with
 cross-record rules, the window projection of each valid record); the main process runs the
 loader's duplicate check over them in input order and files the projections into one
@@ -31,7 +31,8 @@ import orjson
 
 from . import records as rec
 from .engine import Engine, WindowIndex, project
-from .records import InputError, LoadedRecord
+from .fastjson import decoder_for
+from .records import Decoded, InputError, LoadedRecord
 
 CHUNK_BYTES = 1 << 20  # JSONL bytes per task
 CHUNK = 500  # records per task, other formats
@@ -75,8 +76,9 @@ def jsonl_ranges(path: str, target: int = CHUNK_BYTES, block_size: int = 1 << 20
 
 
 def _read_range(path: str, name: str, start: int, end: int, first_line: int, encoding: str,
-                schema: dict) -> list[tuple[int, str, Any, list]]:
-    """The loader's JSONL reading of one byte range, with the file's line numbers."""
+                schema: dict, fast: Callable | None = None) -> list[tuple[int, str, Any, list]]:
+    """The loader's JSONL reading of one byte range, with the file's line numbers (`raw` is
+    a `records.Decoded` for the lines the fast path read)."""
     with open(path, "rb") as f:
         f.seek(start)
         data = f.read(end - start)
@@ -85,7 +87,7 @@ def _read_range(path: str, name: str, start: int, end: int, first_line: int, enc
         first_line -= 1
     stream = io.BufferedReader(io.BytesIO(data))  # type: ignore[arg-type]
     out = []
-    for line, _loc, raw, errors in rec._read_jsonl(stream, name, encoding, None, schema):  # type: ignore[arg-type]
+    for line, _loc, raw, errors in rec._read_jsonl(stream, name, encoding, None, schema, fast):  # type: ignore[arg-type]
         n = line + first_line - 1
         out.append((n, f"{name}:{n}", raw, errors))
     return out
@@ -94,13 +96,19 @@ def _read_range(path: str, name: str, start: int, end: int, first_line: int, enc
 def _loaded(name: str, line: int, location: str, raw: Any, errors: list, dup: Any,
             validate: Callable) -> LoadedRecord:
     """The LoadedRecord `iter_records` makes (its `_finish`), given the duplicate-id verdict."""
-    data = None
-    if not errors:
-        data, errors = validate(raw)
+    text = None
+    if raw.__class__ is Decoded:
+        text, data, raw = raw.text, raw.data, None
+        record_id = rec._record_id(data)
+    else:
+        record_id = rec._record_id(raw)
+        data = None
+        if not errors:
+            data, errors = validate(raw)
     if dup is not None:
         errors = [*errors, dup]
         data = None
-    return LoadedRecord(name, line, location, rec._record_id(raw), raw, data, errors)
+    return LoadedRecord(name, line, location, record_id, raw, data, errors, text)
 
 
 def _scan_task(args: tuple) -> Any:
@@ -108,20 +116,27 @@ def _scan_task(args: tuple) -> Any:
     path, name, start, end, first_line, _source = args
     validate, tree, windows = _STATE["validate"], _STATE["tree"], _STATE["windows"]
     try:
-        items = _read_range(path, name, start, end, first_line, _STATE["encoding"], _STATE["schema"])
+        items = _read_range(path, name, start, end, first_line, _STATE["encoding"], _STATE["schema"],
+                            _STATE["fast"])
     except InputError as exc:
         return ("error", exc.path, exc.message_zh, exc.message_en)
     index: WindowIndex = _STATE["scan_index"]
     out = []
     for line, location, raw, errors in items:
         filing = None
-        if windows and not errors:
-            data, _errors = validate(raw)
-            if data is not None:
-                slots = index.slots(data)
-                if slots:
-                    filing = (slots, project(data, tree) if tree is not None else data)
-        out.append((line, location, rec._record_id(raw), filing))
+        if raw.__class__ is Decoded:
+            data = raw.data
+            rid = rec._record_id(data)
+        else:
+            data = None
+            if windows and not errors:
+                data, _errors = validate(raw)
+            rid = rec._record_id(raw)
+        if windows and data is not None:
+            slots = index.slots(data)
+            if slots:
+                filing = (slots, project(data, tree) if tree is not None else data)
+        out.append((line, location, rid, filing))
     return out
 
 
@@ -130,7 +145,8 @@ def _eval_jsonl_task(args: tuple) -> Any:
     engine: Engine = _STATE["engine"]
     validate, index = _STATE["validate"], _STATE.get("index")
     try:
-        items = _read_range(path, name, start, end, first_line, _STATE["encoding"], _STATE["schema"])
+        items = _read_range(path, name, start, end, first_line, _STATE["encoding"], _STATE["schema"],
+                            _STATE["fast"])
     except InputError as exc:
         return ("error", exc.path, exc.message_zh, exc.message_en)
     entries = []
@@ -139,7 +155,7 @@ def _eval_jsonl_task(args: tuple) -> Any:
         item = _loaded(name, line, location, raw, errors, dups.get(i), validate)
         entries.append(engine.check_one(item, index, seq0 + i))
         if want_raw:
-            raws.append(raw if isinstance(raw, dict) else None)
+            raws.append(item.raw if isinstance(item.raw, dict) else None)
     return orjson.dumps(entries), raws
 
 
@@ -248,7 +264,7 @@ def parallel_entries(engine: Engine, inputs: Any, validator: Any, jobs: int,
     fmts = {rec.detect_format(p, inputs.input_format) for p in inputs.files}
     _STATE.clear()
     _STATE.update(engine=engine, validate=validator.validate, schema=validator.schema, index=None,
-                  tree=None, windows=engine.needs_windows)
+                  tree=None, windows=engine.needs_windows, fast=decoder_for(validator))
     try:
         if fmts == {"jsonl"}:
             yield from _jsonl(ctx, engine, inputs, validator, jobs, history, on_raw)

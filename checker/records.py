@@ -10,6 +10,11 @@ format) raises `InputError`, naming the file.
 Streaming: JSONL, CSV and XLSX are read record by record in bounded memory;
 JSON and YAML documents are read whole, up to `MAX_DOCUMENT_BYTES`.
 Duplicate ids are tracked in a compact table (24 bytes per record).
+
+UTF-8 JSONL lines first try `checker.fastjson` (decode and validate in one C pass);
+what it is not sure of takes the ordinary path (orjson, then the validator), which
+also writes the messages. A record read that way keeps its line and parses it into
+`raw` only when asked.
 """
 
 from __future__ import annotations
@@ -21,8 +26,8 @@ import io
 import re
 import sys
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
@@ -30,6 +35,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from .fastjson import decoder_for
 from .validate import RecordError, Validator, default_validator
 
 __all__ = [
@@ -90,21 +96,71 @@ class LoadWarning:
         return self.message_en if lang == "en" else self.message_zh
 
 
-@dataclass(slots=True)
 class LoadedRecord:
-    """One record as read: where it came from, what it said, what it means."""
+    """One record as read: where it came from, what it said, what it means.
 
-    source: str
-    line: int
-    location: str
-    record_id: str | None
-    raw: Any
-    data: dict | None
-    errors: list[RecordError] = field(default_factory=list)
+    `raw` is what the file said (parsed JSON, a row as a dict, a bad line as text);
+    for a line the fast path read, it is parsed from the kept `text` on first access."""
+
+    __slots__ = ("_raw", "_text", "data", "errors", "line", "location", "record_id", "source")
+
+    def __init__(
+        self,
+        source: str,
+        line: int,
+        location: str,
+        record_id: str | None,
+        raw: Any,
+        data: dict | None,
+        errors: list[RecordError] | None = None,
+        text: bytes | None = None,
+    ) -> None:
+        self.source = source
+        self.line = line
+        self.location = location
+        self.record_id = record_id
+        self._raw = raw
+        self._text = text  # JSON text standing for `raw` until it is asked for
+        self.data = data
+        self.errors = [] if errors is None else errors
+
+    @property
+    def raw(self) -> Any:
+        if self._text is not None:
+            self._raw, self._text = _parse_json(self._text), None
+        return self._raw
+
+    @raw.setter
+    def raw(self, value: Any) -> None:
+        self._raw, self._text = value, None
 
     @property
     def valid(self) -> bool:
         return self.data is not None and not self.errors
+
+    def _fields(self) -> tuple:
+        return (self.source, self.line, self.location, self.record_id, self.raw, self.data,
+                self.errors)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._fields() == other._fields()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
+    def __repr__(self) -> str:
+        names = ("source", "line", "location", "record_id", "raw", "data", "errors")
+        inner = ", ".join(f"{n}={v!r}" for n, v in zip(names, self._fields(), strict=True))
+        return f"LoadedRecord({inner})"
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A JSONL line the fast path has decoded and validated: its text and its record."""
+
+    text: bytes
+    data: dict
 
 
 # ---------------------------------------------------------------- entry point
@@ -152,6 +208,7 @@ def iter_records(
     """
     enc = _check_encoding(encoding, str(paths[0]) if paths else STDIN)
     check = validator or default_validator()
+    fast = decoder_for(check)
     ids = _IdIndex()
     templates: list[tuple[str, bool]] = []  # per source: location prefix, ends with the line?
     for p in paths:
@@ -161,7 +218,7 @@ def iter_records(
         source_no = len(templates)
         templates.append((name, False))
         produced = 0
-        for line, location, raw, errors in _read(path, name, fmt, enc, warnings, check.schema):
+        for line, location, raw, errors in _read(path, name, fmt, enc, warnings, check.schema, fast):
             if produced == 0:
                 templates[source_no] = _template(location, line)
             produced += 1
@@ -181,10 +238,16 @@ def _finish(
     source_no: int,
     templates: list[tuple[str, bool]],
 ) -> LoadedRecord:
-    record_id = _record_id(raw)
-    data = None
-    if not errors:
-        data, errors = check.validate(raw)
+    text = None
+    if raw.__class__ is Decoded:  # read and validated by the fast path
+        text, data = raw.text, raw.data
+        record_id = _record_id(data)
+        raw = None
+    else:
+        record_id = _record_id(raw)
+        data = None
+        if not errors:
+            data, errors = check.validate(raw)
     if record_id is not None:
         first = ids.add(record_id, source_no, line)
         if first is not None:
@@ -200,7 +263,7 @@ def _finish(
                 ),
             ]
             data = None
-    return LoadedRecord(name, line, location, record_id, raw, data, errors)
+    return LoadedRecord(name, line, location, record_id, raw, data, errors, text)
 
 
 def _template(location: str, line: int) -> tuple[str, bool]:
@@ -397,8 +460,10 @@ def _read(
     encoding: str,
     warnings: list[LoadWarning] | None,
     schema: dict,
+    fast: Callable[[bytes], dict | None] | None = None,
 ) -> Iterator[tuple[int, str, Any, list[RecordError]]]:
-    """(line, location, raw, loader errors) for each record of one file."""
+    """(line, location, raw, loader errors) for each record of one file; `raw` is a
+    `Decoded` for a JSONL line that `fast` decoded."""
     f = _open(path)
     try:
         head = _read_head(f, name)
@@ -411,7 +476,10 @@ def _read(
             "csv": _read_csv,
             "xlsx": _read_xlsx,
         }[fmt]
-        yield from reader(stream, name, encoding, warnings, schema)
+        if fmt == "jsonl":
+            yield from _read_jsonl(stream, name, encoding, warnings, schema, fast)  # type: ignore[arg-type]
+        else:
+            yield from reader(stream, name, encoding, warnings, schema)
     finally:
         if f is not sys.stdin.buffer:
             f.close()
@@ -464,8 +532,13 @@ def _read_jsonl(
     encoding: str,
     warnings: list[LoadWarning] | None,
     schema: dict,
+    fast: Callable[[bytes], dict | None] | None = None,
 ) -> Iterator[tuple[int, str, Any, list[RecordError]]]:
+    """(line, location, raw, loader errors) per non-blank line; with `fast` (UTF-8 only),
+    `raw` is a `Decoded` for each line the fast path is sure of."""
     utf8 = encoding == "utf-8"
+    if not utf8:
+        fast = None
     limit = MAX_RECORD_BYTES + 2  # room for "\r\n"
     lineno = 0
     while True:
@@ -488,6 +561,11 @@ def _read_jsonl(
             continue
         if not body or body.isspace():
             continue
+        if fast is not None:
+            data = fast(body)
+            if data is not None:
+                yield lineno, location, Decoded(body, data), []
+                continue
         text: bytes | str = body
         if not utf8:
             try:

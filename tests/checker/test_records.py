@@ -635,3 +635,113 @@ def test_yaml_anchors_and_merge_keys_are_fine(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert summary(load(path)) == [(f"{path}:1", "A", True, []), (f"{path}:2", "B", True, [])]
+
+
+# ---------------------------------------------------------------- the JSONL fast path
+
+
+def _typed_same(a: object, b: object) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_typed_same(a[k], b[k]) for k in a)  # type: ignore[attr-defined]
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_typed_same(x, y) for x, y in zip(a, b, strict=True))  # type: ignore[arg-type]
+    return a == b and str(a) == str(b)
+
+
+def _without_fast_path(monkeypatch: pytest.MonkeyPatch, *paths: Path, **kw: object) -> list[LoadedRecord]:
+    from checker import records
+
+    with monkeypatch.context() as m:
+        m.setattr(records, "decoder_for", lambda validator: None)
+        return load(*paths, **kw)
+
+
+def _fast_share(records: list[LoadedRecord]) -> float:
+    valid = [r for r in records if r.valid]
+    return sum(r._text is not None for r in valid) / max(1, len(valid))
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        Path(__file__).parents[2] / "fixtures" / "sample" / "batch.jsonl",
+        Path(__file__).parents[2] / "fixtures" / "records" / "malformed.jsonl",
+        Path(__file__).parents[2] / "fixtures" / "records" / "history_O-0042.jsonl",
+        DATA / "batch.jsonl",
+    ],
+    ids=lambda p: p.name,
+)
+def test_the_fast_path_changes_no_record(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fast = load(path)
+    share = _fast_share(fast)
+    slow = _without_fast_path(monkeypatch, path)
+    assert _fast_share(slow) == 0
+    assert len(fast) == len(slow)
+    for a, b in zip(fast, slow, strict=True):
+        assert (a.source, a.line, a.location, a.record_id, a.errors) == (
+            b.source, b.line, b.location, b.record_id, b.errors)
+        assert _typed_same(a.data, b.data), a.location
+        assert _typed_same(a.raw, b.raw), a.location
+        assert a == b
+    assert share >= 0.99
+
+
+def test_a_fast_path_record_parses_its_line_only_when_asked(tmp_path: Path) -> None:
+    path = jsonl(tmp_path / "a.jsonl", rec("A", meals=[{"total_cny": 60.0}]))
+    [record] = load(path)
+    assert record.valid and record.data["meals"][0]["total_cny"] == Decimal("60.0")
+    assert record._text is not None and record._raw is None
+    assert record.raw == {**rec("A"), "meals": [{"total_cny": 60.0}]}
+    assert record._text is None
+    assert record.raw is record.raw
+    record.raw = {"replaced": True}
+    assert record.raw == {"replaced": True}
+    assert "raw={'replaced': True}" in repr(record)
+
+
+def test_fast_path_with_bom_crlf_blank_lines_and_duplicates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "mixed.jsonl"
+    lines = [json.dumps(rec("A")), "", "   ", json.dumps(rec("B", x_note="ok")), json.dumps(rec("A")),
+             '{"id": "C", "stage": "planned"', json.dumps(rec("D", official={"id": "O", "rank": "处级"}))]
+    path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode() + b"\r\n")
+    fast = load(path)
+    assert summary(fast) == [
+        (f"{path}:1", "A", True, []),
+        (f"{path}:4", "B", True, []),
+        (f"{path}:5", "A", False, ["duplicate_id"]),
+        (f"{path}:6", None, False, ["json"]),
+        (f"{path}:7", "D", False, ["enum"]),
+    ]
+    assert [r._text is not None for r in fast] == [True, True, True, False, False]
+    assert fast[2].errors[0].message_en == f"duplicate record id 'A'; first seen at {path}:1"
+    assert fast[2].raw == rec("A") and fast[1].data["x_note"] == "ok"
+    assert fast == _without_fast_path(monkeypatch, path)
+
+
+def test_fast_path_only_for_utf8(tmp_path: Path) -> None:
+    path = jsonl(tmp_path / "a.jsonl", rec("A"))
+    [utf8] = load(path)
+    [gbk] = load(path, encoding="gbk")
+    assert utf8._text is not None and gbk._text is None
+    assert utf8 == gbk
+
+
+def test_fast_path_with_filled_jurisdiction(tmp_path: Path) -> None:
+    from checker.run import FillingValidator
+    from checker.validate import default_validator
+
+    lacking = rec("A")
+    del lacking["jurisdiction"]
+    path = jsonl(tmp_path / "a.jsonl", lacking, rec("B", jurisdiction=None), rec("C"))
+    records = load(path, validator=FillingValidator(default_validator(), "150304"))
+    assert [(r.record_id, r.valid, r.data["jurisdiction"]) for r in records] == [  # type: ignore[index]
+        ("A", True, "150304"),
+        ("B", True, "150304"),
+        ("C", True, "150300"),
+    ]
+    assert [r._text is not None for r in records] == [False, False, True]
+    assert "jurisdiction" not in records[0].raw and records[1].raw["jurisdiction"] is None
