@@ -143,13 +143,13 @@ class _CompliantPlan:
     """What a compliant finding of one rule says in one language, worked out once: the static
     text, and each placeholder and fact as a compiled closure."""
 
-    __slots__ = ("basis", "cite", "evidence", "message", "remedy", "title")
+    __slots__ = ("basis", "cite", "message", "remedy", "title")
 
     def __init__(self, rule: ir.RuleIR, lang: str):
         zh = lang == "zh"
         self.title = rule.title[0 if zh else 1]
-        self.message = _parts(rule.say.zh if zh else rule.say.en) if rule.say else self.title
-        self.remedy = _parts(rule.remedy.zh if zh else rule.remedy.en) if rule.remedy else None
+        self.message = _parts(rule.say.zh if zh else rule.say.en, lang) if rule.say else self.title
+        self.remedy = _parts(rule.remedy.zh if zh else rule.remedy.en, lang) if rule.remedy else None
         self.cite, self.basis = rule.cite, rule.basis
 
 
@@ -176,18 +176,18 @@ def _evidence_fns(evidence: tuple) -> tuple:
     return hit[1]
 
 
-_MESSAGES: dict[int, tuple[ir.Message, str | tuple, bool]] = {}
+_MESSAGES: dict[tuple[int, str], tuple[ir.Message, str | tuple, bool]] = {}
 
 
-def _parts(msg: ir.Message) -> str | tuple:
+def _parts(msg: ir.Message, lang: str) -> str | tuple:
     """A message as its text when it has no placeholders, else as literal strings and
-    `(closure, enum labels)` pairs (adjacent literals joined)."""
-    return _message(msg)[1]
+    `(closure, {enum value: its label}, enum labels)` triples (adjacent literals joined)."""
+    return _message(msg, lang)[1]
 
 
-def _message(msg: ir.Message) -> tuple[ir.Message, str | tuple, bool]:
-    """(msg, `_parts(msg)`, whether a placeholder divides), once per message."""
-    hit = _MESSAGES.get(id(msg))
+def _message(msg: ir.Message, lang: str) -> tuple[ir.Message, str | tuple, bool]:
+    """(msg, `_parts(msg, lang)`, whether a placeholder divides), once per message."""
+    hit = _MESSAGES.get((id(msg), lang))
     if hit is None or hit[0] is not msg:
         if len(_MESSAGES) > 10_000:
             _MESSAGES.clear()
@@ -200,18 +200,24 @@ def _message(msg: ir.Message) -> tuple[ir.Message, str | tuple, bool]:
                 else:
                     out.append(part)
             else:
-                out.append((_compiled(part), enum_labels(part.type)))
+                labels = enum_labels(part.type)
+                out.append((_compiled(part), _names(labels, lang), labels))
                 divides = divides or _fast(part) is None
         parts: str | tuple = "".join(out) if all(isinstance(p, str) for p in out) else tuple(out)
-        hit = _MESSAGES[id(msg)] = (msg, parts, divides)
+        hit = _MESSAGES[(id(msg), lang)] = (msg, parts, divides)
     return hit
+
+
+def _names(labels: dict | None, lang: str) -> dict | None:
+    """What `format_value` makes of each enum value (a string): its label, else itself."""
+    return {k: x.get(lang) or k for k, x in labels.items()} if labels else None
 
 
 def _traced_text(msg: ir.Message, tracer: Tracer, lang: str, strict: bool = False) -> str | None:
     """`tracer.render(msg)`; with `strict`, None when a placeholder is unknown. The fast tracer
     fills the placeholders once from the compiled closures unless one divides (the tracer
     notes a division by zero each time it evaluates one)."""
-    _, parts, divides = _message(msg)
+    _, parts, divides = _message(msg, lang)
     if divides or not isinstance(tracer, FastTracer):
         if strict and not all(isinstance(p, str) or tracer.value(p) is not None for p in msg.parts):
             return None
@@ -248,17 +254,20 @@ def _compliant_finding(r: dict, f: Finding, params: dict, lang: str) -> dict:
     }
 
 
-def _text(value: Any, labels: dict | None, lang: str) -> str:
-    """`format_value`, with enum values (most placeholders) looked up directly."""
-    if value.__class__ is str and labels:
-        return labels[value].get(lang) or value if value in labels else value
-    return format_value(value, labels, lang)
-
-
 def _fill(parts: tuple, r: dict, params: dict, v: dict, lang: str) -> str:
     """Message text from `_parts`."""
-    return "".join(part if part.__class__ is str else _text(part[0](r, params, v), part[1], lang)
-                   for part in parts)
+    out = []
+    for part in parts:
+        if part.__class__ is str:
+            out.append(part)
+            continue
+        fn, names, labels = part
+        value = fn(r, params, v)
+        if names is not None and value.__class__ is str:
+            out.append(names.get(value, value))
+        else:
+            out.append(format_value(value, labels, lang))
+    return "".join(out)
 
 
 def _fill_strict(parts: tuple, r: dict, params: dict, v: dict, lang: str) -> str | None:
@@ -268,17 +277,21 @@ def _fill_strict(parts: tuple, r: dict, params: dict, v: dict, lang: str) -> str
         if part.__class__ is str:
             out.append(part)
             continue
-        value = part[0](r, params, v)
+        fn, names, labels = part
+        value = fn(r, params, v)
         if value is None:
             return None
-        out.append(_text(value, part[1], lang))
+        if names is not None and value.__class__ is str:
+            out.append(names.get(value, value))
+        else:
+            out.append(format_value(value, labels, lang))
     return "".join(out)
 
 
 def _render(msg: ir.Message, r: dict, params: dict, v: dict, lang: str, strict: bool = False
             ) -> str | None:
     """Message text; with `strict`, None when a placeholder is unknown."""
-    parts = _parts(msg)
+    parts = _parts(msg, lang)
     if isinstance(parts, str):
         return parts
     return _fill_strict(parts, r, params, v, lang) if strict else _fill(parts, r, params, v, lang)

@@ -11,9 +11,9 @@ from ..report import Report
 
 
 def write(report: Report, out: IO[bytes]) -> None:
+    put, dumps, opt = out.write, orjson.dumps, orjson.OPT_APPEND_NEWLINE
     for entry in report.entries:
-        out.write(orjson.dumps(entry))
-        out.write(b"\n")
+        put(dumps(entry, option=opt))
     out.write(orjson.dumps({"policy": report.policy, "summary": report.summary.to_dict()},
                            option=orjson.OPT_SORT_KEYS))
     out.write(b"\n")

@@ -13,6 +13,7 @@ from checker import findings
 from checker.engine import Engine, Options, load_policy
 from checker.records import LoadedRecord, iter_records
 from checker.validate import default_validator
+from policy_dsl.values import format_value
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -89,13 +90,15 @@ def test_traced_text_fills_enum_labels_and_lists_like_the_tracer():
     rules = {r.id: r for r in bundled.program.rules}
     msg = rules["N3"].say.en
     assert any(not isinstance(p, str) and p.type.kind == "list" for p in msg.parts)
-    _, parts, divides = findings._message(msg)
+    _, parts, divides = findings._message(msg, "en")
     assert not divides and not isinstance(parts, str)
-    assert findings._text("approved_before", {"approved_before": {"zh": "事前已批准", "en": ""}}, "en") \
-        == "approved_before"
-    assert findings._text("x", {"y": {"en": "Y"}}, "en") == "x"
-    assert findings._text(Decimal("254.7142"), None, "zh") == "254.7142"
-    assert findings._text(["a", "b"], {"a": {"zh": "甲"}}, "zh") == "甲、b"
+    labels = {"approved_before": {"zh": "事前已批准", "en": ""}, "a": {"zh": "甲"}}
+    for lang in ("zh", "en"):
+        for value in ("approved_before", "a", "x", Decimal("254.7142"), Decimal("3.10"), ["a", "b"],
+                      True, None, 3):
+            for lab in (labels, None, {}):
+                parts = ("<", (lambda r, p, v, x=value: x, findings._names(lab, lang), lab), ">")
+                assert findings._fill(parts, {}, {}, {}, lang) == f"<{format_value(value, lab, lang)}>"
 
 
 def test_json_value_keeps_plain_values_and_converts_the_rest():
