@@ -176,7 +176,7 @@ def _evidence_fns(evidence: tuple) -> tuple:
     return hit[1]
 
 
-_MESSAGES: dict[tuple[int, str], tuple[ir.Message, str | tuple, bool]] = {}
+_MESSAGES: dict[tuple[int, str], tuple[ir.Message, str | tuple, tuple | None]] = {}
 
 
 def _parts(msg: ir.Message, lang: str) -> str | tuple:
@@ -185,14 +185,15 @@ def _parts(msg: ir.Message, lang: str) -> str | tuple:
     return _message(msg, lang)[1]
 
 
-def _message(msg: ir.Message, lang: str) -> tuple[ir.Message, str | tuple, bool]:
-    """(msg, `_parts(msg, lang)`, whether a placeholder divides), once per message."""
+def _message(msg: ir.Message, lang: str) -> tuple[ir.Message, str | tuple, tuple | None]:
+    """(msg, `_parts(msg, lang)`, the divisors of its placeholders, None when one divides
+    inside a comprehension), once per message and language."""
     hit = _MESSAGES.get((id(msg), lang))
     if hit is None or hit[0] is not msg:
         if len(_MESSAGES) > 10_000:
             _MESSAGES.clear()
         out: list = []
-        divides = False
+        guards: tuple | None = ()
         for part in msg.parts:
             if isinstance(part, str):
                 if out and isinstance(out[-1], str):
@@ -202,9 +203,10 @@ def _message(msg: ir.Message, lang: str) -> tuple[ir.Message, str | tuple, bool]
             else:
                 labels = enum_labels(part.type)
                 out.append((_compiled(part), _names(labels, lang), labels))
-                divides = divides or _fast(part) is None
+                _, fn, divisors = _traced(part)
+                guards = None if fn is None or guards is None else guards + divisors
         parts: str | tuple = "".join(out) if all(isinstance(p, str) for p in out) else tuple(out)
-        hit = _MESSAGES[(id(msg), lang)] = (msg, parts, divides)
+        hit = _MESSAGES[(id(msg), lang)] = (msg, parts, guards)
     return hit
 
 
@@ -215,10 +217,11 @@ def _names(labels: dict | None, lang: str) -> dict | None:
 
 def _traced_text(msg: ir.Message, tracer: Tracer, lang: str, strict: bool = False) -> str | None:
     """`tracer.render(msg)`; with `strict`, None when a placeholder is unknown. The fast tracer
-    fills the placeholders once from the compiled closures unless one divides (the tracer
-    notes a division by zero each time it evaluates one)."""
-    _, parts, divides = _message(msg, lang)
-    if divides or not isinstance(tracer, FastTracer):
+    fills the placeholders once from the compiled closures unless one may divide by zero (the
+    tracer notes a division by zero each time it evaluates one)."""
+    _, parts, guards = _message(msg, lang)
+    if guards is None or not isinstance(tracer, FastTracer) or \
+            guards and _unsafe(guards, tracer.r, tracer.p, tracer.v):
         if strict and not all(isinstance(p, str) or tracer.value(p) is not None for p in msg.parts):
             return None
         return tracer.render(msg, lang)
@@ -302,30 +305,72 @@ def _value(expr: ir.Expr, r: dict, params: dict, v: dict) -> Any:
 
 
 # ---- the tracer for the other findings -------------------------------------------------------
-_TRACED: dict[int, tuple[Any, Any]] = {}
+# The tracer notes each division by zero it evaluates, so a closure may stand in for it on an
+# expression that divides only when no divisor is zero: each expression comes with the closures
+# of its divisors (its guards), or none at all (always traced) when a division is inside a
+# comprehension, where the divisor depends on the element.
+_TRACED: dict[int, tuple[Any, Any, tuple]] = {}
 _DIVIDES = ("/", "%")
 
 
-def _fast(expr: ir.Expr):
-    """The compiled closure of `expr`, or None when it divides (the tracer notes a division by
-    zero, so such expressions stay with it)."""
+def _traced(expr: ir.Expr) -> tuple[Any, Any, tuple]:
+    """(expr, its closure or None, the closures of its divisors), once per expression."""
     hit = _TRACED.get(id(expr))
     if hit is None or hit[0] is not expr:
         if len(_TRACED) > 100_000:
             _TRACED.clear()
-        divides = any(isinstance(n, ir.Arith) and n.op in _DIVIDES for n in ir.walk(expr))
-        hit = _TRACED[id(expr)] = (expr, None if divides else _compiled(expr))
-    return hit[1]
+        divisors: list[ir.Expr] = []
+        ok = _divisors(expr, divisors)
+        hit = _TRACED[id(expr)] = (expr, _compiled(expr) if ok else None,
+                                   tuple(_compiled(d) for d in divisors))
+    return hit
+
+
+def _divisors(e: ir.Expr, out: list) -> bool:
+    """Collect the divisors of `e` evaluated with its own bindings; False when a division is
+    inside a comprehension (`some`, `all`, `sum`, `count` …)."""
+    if isinstance(e, ir.Arith) and e.op in _DIVIDES:
+        out.append(e.right)
+    if isinstance(e, (ir.Quant, ir.Agg)):
+        inner = (e.body,) if isinstance(e, ir.Quant) else (e.where, e.value)
+        if any(x is not None and _divides(x) for x in inner):
+            return False
+        return _divisors(e.coll, out)
+    return all(_divisors(c, out) for c in ir.children(e))
+
+
+def _divides(e: ir.Expr) -> bool:
+    return any(isinstance(n, ir.Arith) and n.op in _DIVIDES for n in ir.walk(e))
+
+
+def _unsafe(guards: tuple, r: dict, p: dict, v: dict) -> bool:
+    """Whether a divisor is zero here (the tracer would note it), or cannot be told."""
+    for g in guards:
+        try:
+            b = g(r, p, v)
+        except Exception:  # noqa: BLE001 - the tracer will say what it says
+            return True
+        if b is not None and b == 0:
+            return True
+    return False
 
 
 class FastTracer(Tracer):
     """The tracing evaluator, with every value it can take from the compiled closures taken
     from them: a known value has no missing facts, so only the unknown parts of an expression
-    (and those that divide, for their notes) are traced. Same values, missing facts and notes
+    (and divisions by zero, for their notes) are traced. Same values, missing facts and notes
     as `Tracer`."""
 
+    def _closure(self, e: ir.Expr):
+        hit = _TRACED.get(id(e))
+        if hit is None or hit[0] is not e:
+            hit = _traced(e)
+        if hit[2] and _unsafe(hit[2], self.r, self.p, self.v):
+            return None
+        return hit[1]
+
     def eval(self, e: ir.Expr) -> tuple[Any, frozenset[str]]:
-        fn = _fast(e)
+        fn = self._closure(e)
         if fn is not None:
             x = fn(self.r, self.p, self.v)
             if x is not None:
@@ -333,7 +378,7 @@ class FastTracer(Tracer):
         return getattr(self, "_" + type(e).__name__)(e)
 
     def value(self, e: ir.Expr) -> Any:
-        fn = _fast(e)
+        fn = self._closure(e)
         if fn is not None:
             return fn(self.r, self.p, self.v)
         return self.eval(e)[0]

@@ -66,23 +66,50 @@ forbid D2 "人数" / "Headcount"
   when participants.officials > 0 and participants.enterprise / (participants.enterprise - 2) > 100
   say "企业{participants.enterprise}人" / "{participants.enterprise} from the firm"
   remedy "减少到{participants.enterprise - 1}人" / "Reduce to {participants.enterprise - 1}"
+
+forbid D3 "逐项" / "Per meal"
+  severity low
+  cite "t"
+  when participants.officials > 0
+  say "{count(m in meals where m.total_cny / (participants.enterprise - 2) > 1)}项"
+    / "{count(m in meals where m.total_cny / (participants.enterprise - 2) > 1)} meals"
 """
 
 
-def test_division_by_zero_notes_are_the_tracers(tmp_path, monkeypatch):
+@pytest.mark.parametrize("firm", [2, 3])
+def test_division_by_zero_notes_are_the_tracers(firm, tmp_path, monkeypatch):
     (tmp_path / "div.policy").write_text(DIVIDING, encoding="utf-8")
     policy = load_policy([tmp_path / "div.policy"])
     raw = yaml.safe_load((ROOT / "fixtures" / "records" / "planned_meal.yaml").read_text(encoding="utf-8"))
-    raw["participants"]["enterprise"] = 2
+    raw["participants"]["enterprise"] = firm
     fast, slow = _both(policy, [_item(raw)], monkeypatch, lang="en")
     assert fast == slow
     by_rule = {f["rule"]: f for f in fast[0]["findings"]}
-    d1 = by_rule["D1"]
+    d1, d3 = by_rule["D1"], by_rule["D3"]
+    if firm == 3:  # no division by zero: no notes
+        assert d1["message"].startswith("Ratio ") and d1["remedy"] and not d1["notes"]
+        assert d3["message"] == "1 meals" and not d3["notes"]
+        return
     assert d1["message"].startswith("Ratio unknown, ")
     assert d1["remedy"] is None  # it would say "unknown"
     assert len(d1["notes"]) == 2 and d1["notes"][0].startswith("division by zero at ")
     d2 = by_rule["D2"]  # undecided: a review naming no missing fact
     assert d2["outcome"] == "review" and d2["missing"] == [] and d2["notes"]
+    assert d3["message"] == "unknown meals" and len(d3["notes"]) == 1
+
+
+def test_closures_stand_in_for_the_tracer_only_where_no_divisor_is_zero(tmp_path):
+    (tmp_path / "div.policy").write_text(DIVIDING, encoding="utf-8")
+    rules = {r.id: r for r in load_policy([tmp_path / "div.policy"]).program.rules}
+    ratio = next(p for p in rules["D1"].say.en.parts if not isinstance(p, str))
+    _, fn, guards = findings._traced(ratio)
+    assert fn is not None and len(guards) == 1
+    assert findings._unsafe(guards, {"participants": {"enterprise": 2}}, {}, {})
+    assert not findings._unsafe(guards, {"participants": {"enterprise": 5}}, {}, {})
+    assert not findings._unsafe(guards, {"participants": {}}, {}, {})  # unknown: no division
+    per_meal = next(p for p in rules["D3"].say.en.parts if not isinstance(p, str))
+    assert findings._traced(per_meal)[1] is None  # divides per element: always traced
+    assert findings._message(rules["D3"].say.en, "en")[2] is None
 
 
 def test_traced_text_fills_enum_labels_and_lists_like_the_tracer():
@@ -90,8 +117,8 @@ def test_traced_text_fills_enum_labels_and_lists_like_the_tracer():
     rules = {r.id: r for r in bundled.program.rules}
     msg = rules["N3"].say.en
     assert any(not isinstance(p, str) and p.type.kind == "list" for p in msg.parts)
-    _, parts, divides = findings._message(msg, "en")
-    assert not divides and not isinstance(parts, str)
+    _, parts, guards = findings._message(msg, "en")
+    assert guards == () and not isinstance(parts, str)
     labels = {"approved_before": {"zh": "事前已批准", "en": ""}, "a": {"zh": "甲"}}
     for lang in ("zh", "en"):
         for value in ("approved_before", "a", "x", Decimal("254.7142"), Decimal("3.10"), ["a", "b"],
