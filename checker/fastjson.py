@@ -21,7 +21,8 @@ the validator's, so money is decoded as `int | float | str` and datetimes as
 strings, and a generated `__post_init__` converts them by the validator's own
 rules (an exception there makes msgspec fail: the record falls back).
 Extension properties of the record (`patternProperties` whose values may be
-anything) are kept as orjson reads them, via a second, lenient decoding.
+anything) are kept as orjson reads them: a record that has some is decoded a
+second time, leniently, and read by orjson for those values.
 
 A schema feature that cannot be checked exactly makes the builder raise
 `FastJsonUnsupported`; `decoder_for` then answers `None` (no shortcut).
@@ -83,22 +84,22 @@ class FastDecoder:
             lenient_decode = msgspec.json.Decoder(lenient).decode if lenient is not None else None
         except (TypeError, ValueError) as exc:  # a union msgspec cannot decode, for instance
             raise FastJsonUnsupported(str(exc)) from None
-        members_decode = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
         known = frozenset(b.root_keys)
         to_builtins, builtins = msgspec.to_builtins, _BUILTINS
 
         def extended(text: bytes | str) -> dict | None:
-            """Known fields as usual, extension fields as orjson reads them."""
+            """Known fields checked as usual, the others kept as orjson reads them (the whole
+            text goes through orjson too, so its limits, depth for one, still apply)."""
             try:
                 out = to_builtins(lenient_decode(text), builtin_types=builtins)  # type: ignore[misc]
-                members = members_decode(text)
-                if len(out) != len(members.keys() & known):  # every known member was decoded
+                full = orjson.loads(text)
+                if len(out) != len(full.keys() & known):  # every known member was decoded
                     return None
-                for k, raw in members.items():
+                for k, v in full.items():
                     if k not in known:
                         if not extra(k):  # type: ignore[misc]
                             return None
-                        out[k] = orjson.loads(memoryview(raw))
+                        out[k] = v
             except Exception:  # noqa: BLE001 - not sure: the slow path decides and explains
                 return None
             return out

@@ -37,13 +37,22 @@ FAST = FastDecoder(VALIDATOR.schema).function
 def same(a: Any, b: Any) -> bool:
     """Equal, with the same type and the same str() at every leaf (Decimal('60.0') is not
     Decimal('60.00'), 1 is not 1.0 or True)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    return a == b and str(a) == str(b)
+    stack = [(a, b)]  # no recursion: extension values may nest deeply
+    while stack:
+        x, y = stack.pop()
+        if type(x) is not type(y):
+            return False
+        if isinstance(x, dict):
+            if x.keys() != y.keys():
+                return False
+            stack.extend((x[k], y[k]) for k in x)
+        elif isinstance(x, list):
+            if len(x) != len(y):
+                return False
+            stack.extend(zip(x, y, strict=True))
+        elif not (x == y and str(x) == str(y)):
+            return False
+    return True
 
 
 def slow(text: bytes | str, validator: Any = VALIDATOR) -> dict | None:
@@ -183,6 +192,9 @@ COUNT = ("meals", 0, "diners")
         (COUNT, "-1", False),
         (COUNT, '"3"', False),
         (COUNT, "9223372036854775807", True),
+        *((path, bad, False) for path in (MONEY, COUNT)
+          for bad in ("1.", ".5", "01", "1e", "-", "+1", "1.5e", "0x10", "Infinity", "NaN", "1_0",
+                      "1.5.2", "--1", "1e+", '"1"2', "1 2")),
         (COUNT, "9223372036854775808", False),
         (DATETIME, '"2024-03-05T12:30:00+08:00"', True),
         (DATETIME, '"2024-03-05T12:30:00Z"', True),
@@ -265,6 +277,12 @@ MINIMAL = b'{"id": "A", ' + HEAD
 )
 def test_whole_line_edge_cases(line: bytes) -> None:
     agree(line)
+
+
+@pytest.mark.parametrize("depth", [900, 1020, 1023, 1024, 1100])
+def test_deeply_nested_extension_values(depth: int) -> None:
+    """orjson's depth limit holds for the whole line, not only for the extension value."""
+    agree(MINIMAL + b', "x_a": ' + b"[" * depth + b"]" * depth + b"}")
 
 
 def test_minimal_record_and_extension_fields_take_the_fast_path() -> None:
