@@ -117,7 +117,7 @@ def _scan_task(args: tuple) -> Any:
     validate, tree, windows = _STATE["validate"], _STATE["tree"], _STATE["windows"]
     try:
         items = _read_range(path, name, start, end, first_line, _STATE["encoding"], _STATE["schema"],
-                            _STATE["fast"])
+                            _STATE["fast"] if windows else None)  # ids alone need no validation
     except InputError as exc:
         return ("error", exc.path, exc.message_zh, exc.message_en)
     index: WindowIndex = _STATE["scan_index"]
