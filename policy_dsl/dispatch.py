@@ -16,10 +16,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import ir
-from .guards import ENUM_KINDS, KNOWN, Path, guard_fields, possible, record_path
+from .backends.python import compile_elem, compile_expr
+from .guards import ENUM_KINDS, KNOWN, Path, guard_fields, possible, record_path, residual
 
 EVALUATE: Any = object()  # the condition is not decided by the key: evaluate it
-MAX_FIELDS = 16  # fields read per record to make the key
+MAX_FIELDS = 24  # fields read per record to make the key
 MAX_RULE_FIELDS = 8  # a condition reading more fields than this is not analysed
 _PLAN_LIMIT = 4096  # cached plans per rule list (emptied when full)
 _STATUS_LIMIT = 65_536
@@ -69,20 +70,22 @@ def refuting_fields(e: ir.Expr) -> tuple[frozenset[tuple[Path, bool]], bool] | N
 
 
 def choose_fields(conds: Sequence[ir.Expr]) -> list[tuple[Path, bool]]:
-    """The fields to key on, in a stable order: those that can show conditions False (see
-    `refuting_fields`), the fields of conditions that need few of them first, at most
-    MAX_FIELDS; read by value (enum, bool) or only for being known."""
+    """The fields to key on, in a stable order, at most MAX_FIELDS: enum and bool fields
+    compared in conditions (by value; those of the most conditions first), and fields whose
+    being missing shows a condition False (see `refuting_fields`; only whether they are known)."""
     weight: dict[Path, float] = {}
     by_value: set[Path] = set()
     for cond in conds:
         found = refuting_fields(cond)
-        if found is None or not found[1] or len(found[0]) > MAX_RULE_FIELDS:
-            continue  # (a condition shown False only by unusual values is not worth a field)
-        fields = found[0]
-        for p, value in fields:
-            if value:
+        if found is not None and found[1] and len(found[0]) <= MAX_RULE_FIELDS:
+            for p, value in found[0]:  # (not when only unusual values would show it False)
+                if value:
+                    by_value.add(p)
+                weight[p] = weight.get(p, 0.0) + 1.0
+        for p, value in guard_fields(cond):
+            if value and len(p) <= 2:
                 by_value.add(p)
-            weight[p] = weight.get(p, 0.0) + 1.0 / len(fields)
+                weight[p] = weight.get(p, 0.0) + 1.0
     ranked = sorted(weight, key=lambda p: (-weight[p], p))[:MAX_FIELDS]
     return [(p, p in by_value) for p in sorted(ranked)]
 
@@ -156,14 +159,16 @@ class Dispatch:
             self._reads.append(tuple(used))
         self._tables: dict[int, tuple[Sequence[Any], dict]] = {}  # id(rules) → (rules, plans)
         self._shared: dict[tuple[int, ...], dict] = {}  # plans of equal rule lists
-        self._status: dict[tuple, Any] = {}
+        self._status: dict[tuple, tuple] = {}
+        self._compiled: dict[ir.Expr, tuple] = {}  # residual condition → closures
 
-    def plan(self, rules: Sequence[Any], r: dict) -> list[tuple[Any, Any]] | None:
-        """[(rule, status)] for the rules in force on this record, in their order, without
-        the rules whose condition is False on it (a `for each` rule stays, with status
-        False: its list decides whether it is unknown); status is the condition's value when
-        the record's key decides it (True, False or None), else EVALUATE. None when the record
-        cannot be keyed (evaluate everything)."""
+    def plan(self, rules: Sequence[Any], r: dict) -> list[tuple] | None:
+        """[(rule, status, condition, element condition)] for the rules in force on this
+        record, in their order, without the rules whose condition is False on it (a `for each`
+        rule stays, with status False: its list decides whether it is unknown). Status is the
+        condition's value when the record's key decides it (True, False or None), else
+        EVALUATE, and the closures are those of the condition with what the key decides folded
+        away (`guards.residual`). None when the record cannot be keyed (evaluate everything)."""
         key = self.key(r)
         if key is None:
             return None
@@ -183,25 +188,50 @@ class Dispatch:
         if hit is None:
             if len(plans) >= _PLAN_LIMIT:
                 plans.clear()
-            hit = plans[key] = [(c, st) for c in rules
-                                if (st := self.status(c.order, key)) is not False or c.coll is not None]
+            hit = plans[key] = [(c, *st) for c in rules
+                                if (st := self.step(c, key))[0] is not False or c.coll is not None]
         return hit
 
     def status(self, i: int, key: tuple) -> Any:
         """The status of rule `i`'s condition on any record with this key, or EVALUATE."""
-        reads = self._reads[i]
+        return self.step(self.rules[i], key)[0]
+
+    def step(self, c: Any, key: tuple) -> tuple[Any, Any, Any]:
+        """(status or EVALUATE, condition closure, element closure) of rule `c` for this key."""
+        reads = self._reads[c.order]
         if not reads:
-            return EVALUATE
-        sub = (i, *(key[j] for j in reads))
-        hit = self._status.get(sub, _MISS)
-        if hit is _MISS:
+            return (EVALUATE, c.cond, c.elem)
+        sub = (c.order, *(key[j] for j in reads))
+        hit = self._status.get(sub)
+        if hit is None:
             facts = {self.paths[j]: key[j] if j < self._known_from else (None if key[j] else KNOWN)
                      for j in reads}
-            s = possible(self.rules[i].cond_ir, facts)
-            hit = next(iter(s)) if s is not None and len(s) == 1 and KNOWN not in s else EVALUATE
+            s = possible(c.cond_ir, facts)
+            if s is not None and len(s) == 1 and KNOWN not in s:
+                hit = (next(iter(s)), c.cond, c.elem)
+            else:
+                hit = self._residual(c, residual(c.cond_ir, facts))
             if len(self._status) >= _STATUS_LIMIT:
                 self._status.clear()
             self._status[sub] = hit
+        return hit
+
+    def _residual(self, c: Any, res: ir.Expr) -> tuple[Any, Any, Any]:
+        if res is c.cond_ir:
+            return (EVALUATE, c.cond, c.elem)
+        try:  # equal residuals (of other keys) share their closures
+            hit = self._compiled.get(res)
+        except TypeError:  # an unhashable constant: compiled for this key only
+            hit = None
+        if hit is None:
+            elem = compile_elem(res, c.var) if c.var is not None else None
+            hit = (EVALUATE, compile_expr(res), elem)
+            if len(self._compiled) >= _STATUS_LIMIT:
+                self._compiled.clear()
+            try:
+                self._compiled[res] = hit
+            except TypeError:
+                pass
         return hit
 
 

@@ -227,15 +227,15 @@ class Evaluator:
         # Conditions decided by a few fields of the record (False: skipped); --explain evaluates all.
         steps = None if trace else self.dispatch.plan(rules, r)
         if steps is None:
-            steps = [(c, EVALUATE) for c in rules]
-        for c, known in steps:
+            steps = [(c, EVALUATE, c.cond, c.elem) for c in rules]
+        for c, known, cond, elem in steps:
             if c.windowed:
                 v: dict = {"$window": window(c, r, p) if window is not None else None}
             else:
                 v = _NO_BINDINGS  # read-only: closures never change their bindings
             coll = c.coll
             if coll is None:
-                status = c.cond(r, p, v) if known is EVALUATE else known
+                status = cond(r, p, v) if known is EVALUATE else known
                 if status is not False or entries is not None:
                     instance(c, r, p, v, None, status, findings, entries)
                 continue
@@ -249,7 +249,7 @@ class Evaluator:
             sizes[c.ir.id] = len(items)
             if not items or known is False:
                 continue
-            var, elem = c.var, c.elem
+            var = c.var
             if known is not EVALUATE:  # the same status for every element
                 for i, item in enumerate(items):
                     instance(c, r, p, {**v, var: item}, i, known, findings, entries)
@@ -260,7 +260,6 @@ class Evaluator:
                     if status is not False or entries is not None:
                         instance(c, r, p, {var: item}, i, status, findings, entries)
                 continue
-            cond = c.cond
             v = dict(v)
             for i, item in enumerate(items):
                 v[var] = item

@@ -14,6 +14,7 @@ A field not in the facts may have any value.
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -208,3 +209,67 @@ def choose_fields(conds: Iterable[ir.Expr], limit: int = 6) -> list[tuple[Path, 
         counts.update({path for path, _ in fields})
     ranked = sorted(counts, key=lambda p: (-counts[p], p))[:limit]
     return [(p, p in by_value) for p in ranked]
+
+
+# ---- residual conditions -------------------------------------------------------------------
+_BOOL_NODES = (ir.Cmp, ir.InSet, ir.IsKnown, ir.And, ir.Or, ir.Not, ir.Quant)
+
+
+def residual(e: ir.Expr, facts: Mapping[Path, Any]) -> ir.Expr:
+    """`e` with what the facts decide folded away: on every record with these facts it has the
+    value `e` has (every part replaced by a constant is one `possible` says has that one value;
+    `and`/`or` items that cannot change the result are dropped). `e` itself when nothing
+    changes."""
+    s = possible(e, facts)
+    if s is not TOP and len(s) == 1 and KNOWN not in s:
+        if isinstance(e, ir.Const):
+            return e
+        return ir.Const(next(iter(s)), e.type)
+    if isinstance(e, (ir.And, ir.Or)):
+        decisive = isinstance(e, ir.Or)
+        items, changed = [], False
+        for i in e.items:
+            x = residual(i, facts)
+            changed = changed or x is not i
+            if isinstance(x, ir.Const) and x.value is not None and x.value is not decisive:
+                changed = True  # neither decides nor makes it unknown: `true and x` is `x`
+                continue
+            items.append(x)
+        if not changed:
+            return e
+        if len(items) == 1 and isinstance(items[0], _BOOL_NODES):
+            return items[0]  # those give True, False or None only: `and` of one item is the item
+        if not items:
+            return ir.Const(not decisive, e.type)
+        return type(e)(tuple(items), e.type)
+    if isinstance(e, ir.If):
+        c = possible(e.cond, facts)
+        if c is not TOP and len(c) == 1 and KNOWN not in c and None not in c:
+            return residual(e.then if next(iter(c)) else e.otherwise, facts)
+    return _rebuild(e, facts)
+
+
+def _rebuild(e: ir.Expr, facts: Mapping[Path, Any]) -> ir.Expr:
+    changes: dict[str, Any] = {}
+    for name in _CHILD_FIELDS.get(type(e), ()):
+        old = getattr(e, name)
+        if old is None:
+            continue
+        if isinstance(old, tuple):
+            new = tuple(residual(x, facts) for x in old)
+            if any(a is not b for a, b in zip(new, old, strict=True)):
+                changes[name] = new
+        else:
+            new = residual(old, facts)
+            if new is not old:
+                changes[name] = new
+    return dataclasses.replace(e, **changes) if changes else e
+
+
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {
+    ir.Not: ("operand",), ir.Neg: ("operand",), ir.IsKnown: ("operand",),
+    ir.And: ("items",), ir.Or: ("items",), ir.ListExpr: ("items",), ir.Builtin: ("args",),
+    ir.Cmp: ("left", "right"), ir.Arith: ("left", "right"), ir.InSet: ("item", "options"),
+    ir.If: ("cond", "then", "otherwise"), ir.Quant: ("coll", "body"),
+    ir.Agg: ("coll", "where", "value"), ir.IndexExpr: ("base", "index"),
+}

@@ -19,7 +19,7 @@ from policy_dsl import ir
 from policy_dsl import types as ty
 from policy_dsl.dispatch import EVALUATE, Dispatch, choose_fields, refuting_fields
 from policy_dsl.evaluate import Evaluator, RecordResult
-from policy_dsl.guards import KNOWN, guard_fields, never_true, possible, record_path
+from policy_dsl.guards import KNOWN, guard_fields, never_true, possible, record_path, residual
 from policy_dsl.load import load
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,17 +104,21 @@ def _same_with_and_without_dispatch(ev: Evaluator, r: dict) -> None:
     key = ev.dispatch.key(r)
     if key is None:
         return
+    p = ev._plan(r["jurisdiction"], r["date"])[0]
     for c in rules:
-        known = ev.dispatch.status(c.order, key)
-        if known is EVALUATE:
-            continue
-        if c.coll is None:
-            v = {"$window": None} if c.windowed else {}
-            assert c.cond(r, ev._plan(r["jurisdiction"], r["date"])[0], v) == known, c.ir.id
-        else:
-            p = ev._plan(r["jurisdiction"], r["date"])[0]
-            for item in c.coll(r, p, {}) or ():
-                assert c.cond(r, p, {c.var: item}) == known, c.ir.id
+        known, cond, elem = ev.dispatch.step(c, key)
+        v = {"$window": None} if c.windowed else {}
+        items = [None] if c.coll is None else (c.coll(r, p, v) or [])
+        for item in items:
+            bound = v if item is None else {**v, c.var: item}
+            want = c.cond(r, p, bound)
+            if known is not EVALUATE:
+                assert want == known, c.ir.id
+                continue
+            got = cond(r, p, bound)  # the residual condition
+            assert type(got) is type(want) and got == want, c.ir.id
+            if item is not None and elem is not None:
+                assert elem(r, p, item) == want, c.ir.id
 
 
 def test_sample_batch_same_results(ev: Evaluator, sample: list[dict]) -> None:
@@ -131,7 +135,8 @@ def test_dispatch_skips_and_decides_rules(ev: Evaluator, sample: list[dict]) -> 
         _, rules, _ = ev._plan(r["jurisdiction"], r["date"])
         steps = ev.dispatch.plan(rules, r)
         assert steps is not None
-        assert [c for c, _ in steps] == [c for c in rules if c in {s for s, _ in steps}]
+        kept = {s[0] for s in steps}
+        assert [s[0] for s in steps] == [c for c in rules if c in kept]
         skipped += len(rules) - len(steps)
     assert skipped > 5 * len(sample)
 
@@ -263,3 +268,23 @@ def test_odd_records_are_not_keyed(ev: Evaluator, sample: list[dict]) -> None:
     assert ev.dispatch.key(r) is None
     d = Dispatch([])
     assert d.key({"date": dt.date(2024, 1, 1)}) == ()
+
+
+def test_residual_folds_what_the_facts_decide() -> None:
+    k = ("k",)
+    a_and_g = ir.And((_eq(F, "a"), G), ty.BOOL)
+    # `true and g`: a bare field may hold any value, so `and` (which makes it True/False/None) stays
+    assert residual(a_and_g, {k: "a"}) == ir.And((G,), ty.BOOL)
+    assert residual(a_and_g, {}) is a_and_g  # nothing decided: the same node
+    g_eq = ir.Cmp("==", G, ir.Const(True, ty.BOOL), ty.BOOL)
+    assert residual(ir.And((_eq(F, "a"), g_eq), ty.BOOL), {k: "a"}) is g_eq
+    assert residual(ir.Or((_eq(F, "a"), g_eq), ty.BOOL), {k: "a"}) == ir.Const(True, ty.BOOL)
+    unknown = residual(ir.Or((_eq(F, "a"), g_eq), ty.BOOL), {k: None})
+    assert isinstance(unknown, ir.Or) and unknown.items == (ir.Const(None, ty.BOOL), g_eq)
+    cond = ir.If(_eq(F, "b"), g_eq, ir.Const(False, ty.BOOL), ty.BOOL)
+    assert residual(cond, {k: "b"}) is g_eq
+    assert residual(cond, {k: "c"}) == ir.Const(False, ty.BOOL)
+    some = ir.Quant("some", "m", ir.Field(None, "meals", ty.list_of(ty.ANY), "meals"),
+                    ir.And((_eq(F, "a"), g_eq), ty.BOOL), ty.BOOL)
+    folded = residual(some, {k: "a"})
+    assert isinstance(folded, ir.Quant) and folded.body is g_eq
