@@ -9,6 +9,7 @@ questions to answer.
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
+from functools import lru_cache
 
 from policy_dsl import ir
 from policy_dsl.evaluate import Finding
@@ -108,10 +109,17 @@ def _actionable(expr: ir.Expr, tracer: Tracer) -> bool:
     if isinstance(expr, ir.ParamRef):
         return False
     if isinstance(expr, ir.Field):
-        path = tracer.path_of(expr) or expr.path
-        return not any(path == f or path.startswith((f + ".", f + "["))
-                       for f in FIXED)
+        return not _fixed(tracer.path_of(expr) or expr.path)
     return True
+
+
+_FIXED_PREFIXES = tuple(f + s for f in FIXED for s in (".", "["))
+
+
+@lru_cache(maxsize=4096)
+def _fixed(path: str) -> bool:
+    """Whether a field path is one of the FIXED facts or inside one."""
+    return path in FIXED or path.startswith(_FIXED_PREFIXES)
 
 
 def _fact(expr: ir.Expr, label: str, tracer: Tracer, lang: str) -> str:
