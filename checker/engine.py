@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import os
+import struct
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
@@ -340,11 +341,10 @@ def _untag(v: Any) -> Any:
 def _slot_hash(slot: Sequence) -> tuple[int, int]:
     """128 bits naming a (rule id, *key values) slot; equal keys, equal hashes (a list and a
     tuple of the same values hash alike)."""
-    d = blake2b(orjson.dumps(slot, default=_tag, option=_ENC), digest_size=16).digest()
-    return _from_bytes(d[:8], "big"), _from_bytes(d[8:], "big")
+    return _two_u64(blake2b(orjson.dumps(slot, default=_tag, option=_ENC), digest_size=16).digest())
 
 
-_from_bytes = int.from_bytes
+_two_u64 = struct.Struct(">QQ").unpack
 _NO_BINDINGS: dict = {}  # read-only: key closures never change their bindings
 _SEQ_BIAS = 1 << 62  # history positions are negative: biased to sort as unsigned bits
 DECODED_CACHE = 4096  # decoded projections kept per index (windows of nearby records overlap)
@@ -373,6 +373,11 @@ class WindowIndex:
                                for k in c.ir.window.keys for n in ir.walk(k))
         self.tree = _path_tree(paths) if paths is not None else None
         self._project = projector(self.tree) if self.tree is not None else _identity
+        # The date is kept as a day number beside each entry, so a projection that starts with
+        # it (a pruned one, keys in sorted order) is stored without it and gets it back.
+        self._dateless = None
+        if self.tree is not None and next(iter(self.tree)) == "date" and not self.tree["date"]:
+            self._dateless = projector({k: t for k, t in self.tree.items() if k != "date"})
         self._hi, self._lo = array("Q"), array("Q")
         self._day, self._seq = array("q"), array("q")
         self._off, self._len = array("Q"), array("Q")
@@ -407,11 +412,14 @@ class WindowIndex:
 
     def file(self, slots: list[tuple], seq: int, record: dict) -> None:
         """File a record, or its projection made elsewhere (a worker), under `slots`."""
-        proj = self._project(record)
-        data = encode_projection(proj)
+        date = record["date"]
+        if self._dateless is not None and date.__class__ is dt.date:
+            data = encode_projection(self._dateless(record))
+        else:
+            data = encode_projection(self._project(record))
         off = len(self._blob)
         self._blob += data
-        day, size = proj["date"].toordinal(), len(data)
+        day, size = date.toordinal(), len(data)
         for slot in slots:
             hi, lo = _slot_hash(slot)
             self._hi.append(hi)
@@ -480,6 +488,8 @@ class WindowIndex:
             proj = cache.get(off)
             if proj is None:
                 proj = decode_projection(self._blob[off:off + self._len[j]])
+                if "date" not in proj:  # stored without it (see __init__)
+                    proj = {"date": dt.date.fromordinal(self._day[j]), **proj}
                 if len(cache) >= DECODED_CACHE:
                     del cache[next(iter(cache))]  # the oldest
                 cache[off] = proj

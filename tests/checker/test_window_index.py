@@ -138,3 +138,35 @@ def test_projector_equals_project_on_nested_lists_and_leaves():
     assert projector(_path_tree({"meals[].payer"}))([{"meals": [[{"payer": 1, "x": 2}]]}]) == [
         {"meals": [[{"payer": 1}]]}]
     assert project(rec, {}) is rec
+
+
+def test_window_records_come_back_as_their_projections(policy):
+    batch = _batch(120, seed=5)
+    engine = Engine(policy)
+    index = engine.new_index()
+    for seq, r in enumerate(batch):
+        index.add(r, seq)
+    by_id = {r["id"]: r for r in batch}
+    c = policy.evaluator.window_rules[0]
+    seen = 0
+    for seq, r in enumerate(batch):
+        for x in index.lookup(c, r, {}, seq) or ():
+            if x is r:
+                continue
+            want = project(by_id[x["id"]], index.tree)
+            assert x == want and list(x) == list(want) and type(x["date"]) is dt.date
+            seen += 1
+    assert seen
+
+
+def test_a_date_that_is_not_a_plain_date_is_stored_with_the_projection(policy):
+    engine = Engine(policy)
+    index = engine.new_index()
+    a, b = _batch(2, seed=6)
+    b = {**b, "official": a["official"], "enterprise": a["enterprise"]}
+    later = dt.datetime.combine(a["date"], dt.time(9)).replace(tzinfo=dt.timezone.utc)
+    index.file(index.slots(a), 0, {**a, "date": later})
+    index.add(b, 1)
+    c = policy.evaluator.window_rules[0]
+    found = index.lookup(c, {**a, "date": a["date"] + dt.timedelta(days=1)}, {}, None)
+    assert later in [x["date"] for x in found]
