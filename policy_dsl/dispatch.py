@@ -20,6 +20,7 @@ from .backends.python import compile_elem, compile_expr
 from .guards import ENUM_KINDS, KNOWN, Path, guard_fields, possible, record_path, residual
 
 EVALUATE: Any = object()  # the condition is not decided by the key: evaluate it
+MIN_SCORE = 20  # see choose_fields
 MAX_FIELDS = 24  # fields read per record to make the key
 MAX_RULE_FIELDS = 8  # a condition reading more fields than this is not analysed
 _PLAN_LIMIT = 4096  # cached plans per rule list (emptied when full)
@@ -70,24 +71,31 @@ def refuting_fields(e: ir.Expr) -> tuple[frozenset[tuple[Path, bool]], bool] | N
 
 
 def choose_fields(conds: Sequence[ir.Expr]) -> list[tuple[Path, bool]]:
-    """The fields to key on, in a stable order, at most MAX_FIELDS: enum and bool fields
-    compared in conditions (by value; those of the most conditions first), and fields whose
-    being missing shows a condition False (see `refuting_fields`; only whether they are known)."""
-    weight: dict[Path, float] = {}
+    """The fields to key on, in a stable order: enum and bool fields compared in conditions
+    (by value), and fields whose being missing shows a condition False (see
+    `refuting_fields`; only whether they are known). Reading a field costs about as much as
+    evaluating a few nodes, so a field is chosen only when the conditions it takes part in
+    are large enough: its score, the sum over those conditions of their size shared among
+    their fields, must reach MIN_SCORE; at most MAX_FIELDS, best first."""
+    score: dict[Path, float] = {}
     by_value: set[Path] = set()
     for cond in conds:
+        fields: dict[Path, bool] = {}
         found = refuting_fields(cond)
         if found is not None and found[1] and len(found[0]) <= MAX_RULE_FIELDS:
-            for p, value in found[0]:  # (not when only unusual values would show it False)
-                if value:
-                    by_value.add(p)
-                weight[p] = weight.get(p, 0.0) + 1.0
+            fields.update(found[0])  # (not when only unusual values would show it False)
         for p, value in guard_fields(cond):
             if value and len(p) <= 2:
+                fields[p] = True
+        if not fields:
+            continue
+        size = sum(1 for _ in ir.walk(cond))
+        for p, value in fields.items():
+            if value:
                 by_value.add(p)
-                weight[p] = weight.get(p, 0.0) + 1.0
-    ranked = sorted(weight, key=lambda p: (-weight[p], p))[:MAX_FIELDS]
-    return [(p, p in by_value) for p in sorted(ranked)]
+            score[p] = score.get(p, 0.0) + size / len(fields)
+    ranked = sorted((p for p in score if score[p] >= MIN_SCORE), key=lambda p: (-score[p], p))
+    return [(p, p in by_value) for p in sorted(ranked[:MAX_FIELDS])]
 
 
 _KEY_TYPES = frozenset({str, bool, type(None)})
@@ -162,27 +170,22 @@ class Dispatch:
         self._status: dict[tuple, tuple] = {}
         self._compiled: dict[ir.Expr, tuple] = {}  # residual condition → closures
 
-    def plan(self, rules: Sequence[Any], r: dict) -> list[tuple] | None:
+    def plan(self, rules: Sequence[Any], r: dict, everything: bool = False) -> list[tuple]:
         """[(rule, status, condition, element condition)] for the rules in force on this
         record, in their order, without the rules whose condition is False on it (a `for each`
         rule stays, with status False: its list decides whether it is unknown). Status is the
         condition's value when the record's key decides it (True, False or None), else
         EVALUATE, and the closures are those of the condition with what the key decides folded
-        away (`guards.residual`). None when the record cannot be keyed (evaluate everything)."""
-        key = self.key(r)
-        if key is None:
-            return None
+        away (`guards.residual`). With `everything` (tracing), when no field is worth a key,
+        or for a record that cannot be keyed: every rule, EVALUATE, its own closures."""
         entry = self._tables.get(id(rules))
         if entry is None or entry[0] is not rules:
-            if len(self._tables) >= 4096:
-                self._tables.clear()
-            content = tuple(c.order for c in rules)
-            plans = self._shared.get(content)
-            if plans is None:
-                if len(self._shared) >= 256:
-                    self._shared.clear()
-                plans = self._shared[content] = {}
-            entry = self._tables[id(rules)] = (rules, plans)
+            entry = self._entry(rules)
+        if everything or not self.fields:
+            return entry[2]
+        key = self.key(r)
+        if key is None:
+            return entry[2]
         plans = entry[1]
         hit = plans.get(key)
         if hit is None:
@@ -191,6 +194,19 @@ class Dispatch:
             hit = plans[key] = [(c, *st) for c in rules
                                 if (st := self.step(c, key))[0] is not False or c.coll is not None]
         return hit
+
+    def _entry(self, rules: Sequence[Any]) -> tuple:
+        if len(self._tables) >= 4096:
+            self._tables.clear()
+        content = tuple(c.order for c in rules)
+        plans = self._shared.get(content)
+        if plans is None:
+            if len(self._shared) >= 256:
+                self._shared.clear()
+            plans = self._shared[content] = {}
+        every = [(c, EVALUATE, c.cond, c.elem) for c in rules]
+        entry = self._tables[id(rules)] = (rules, plans, every)
+        return entry
 
     def status(self, i: int, key: tuple) -> Any:
         """The status of rule `i`'s condition on any record with this key, or EVALUATE."""

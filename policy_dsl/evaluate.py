@@ -98,6 +98,7 @@ class CompiledRule:
         "keys",
         "order",
         "requires",
+        "scopes",
         "var",
         "windowed",
     )
@@ -120,6 +121,12 @@ class CompiledRule:
         # For `for each`: the condition as a closure of the element itself (no bindings dict),
         # when it reads no other variable.
         self.elem = compile_elem(self.cond_ir, self.var) if self.var and self.cond_ir is not None else None
+        # (scope, paths) of the first elements, shared by their findings (read-only, like paths)
+        self.scopes = [self.scope(i) for i in range(16)] if self.var else []
+
+    def scope(self, index: int) -> tuple[tuple, dict]:
+        """The scope and paths of a finding on element `index` of this rule's list."""
+        return (self.coll_path, index), {self.var: f"{self.coll_path}[{index}]"}
 
     def condition(self, r: dict, p: dict, v: dict):
         """The rule's condition for one record (and element): True, False or None."""
@@ -225,10 +232,7 @@ class Evaluator:
         entries: list[TraceEntry] | None = [] if trace else None
         instance = self._instance
         # Conditions decided by a few fields of the record (False: skipped); --explain evaluates all.
-        steps = None if trace else self.dispatch.plan(rules, r)
-        if steps is None:
-            steps = [(c, EVALUATE, c.cond, c.elem) for c in rules]
-        for c, known, cond, elem in steps:
+        for c, known, cond, elem in self.dispatch.plan(rules, r, trace):
             if c.windowed:
                 v: dict = {"$window": window(c, r, p) if window is not None else None}
             else:
@@ -292,10 +296,11 @@ class Evaluator:
         rule = c.ir
         if index is None:
             scope, paths = None, _NO_BINDINGS  # shared and read-only, like every finding's paths
+        elif index < len(c.scopes):
+            scope, paths = c.scopes[index]
         else:
-            scope = (c.coll_path, index)
-            paths = {c.var: f"{c.coll_path}[{index}]"}
-        req_status: list = []
+            scope, paths = c.scope(index)
+        req_status: list | None = [] if entries is not None else None
         if status is None:
             findings.append(Finding(rule, rule.kind, "review", rule.severity, None, scope, v, paths,
                                     c.cond_ir, undecided=True))
@@ -303,7 +308,8 @@ class Evaluator:
             ok = True
             for q, fn in c.requires:
                 s = fn(r, p, v)
-                req_status.append((q, s))
+                if req_status is not None:
+                    req_status.append((q, s))
                 if s is not True:
                     ok = False
                     b = self.by_id.get(q.boundary)
@@ -322,7 +328,7 @@ class Evaluator:
             findings.append(Finding(rule, rule.kind, rule.outcome, rule.severity, None, scope, v, paths))
         if entries is not None:
             entries.append(TraceEntry(rule, paths.get(c.var) if index is not None else None, status,
-                                      tuple(req_status)))
+                                      tuple(req_status or ())))
 
     def tracer(self, r: dict, f: Finding, params: dict) -> Tracer:
         rule = f.via or f.rule

@@ -151,6 +151,23 @@ def _and(e: ir.And) -> Fn:
                 return None
             return True
         return f2
+    if len(fs) == 3:
+        fa, fb, fc = fs
+
+        def f3(r, p, v):
+            a = fa(r, p, v)
+            if a is False:
+                return False
+            b = fb(r, p, v)
+            if b is False:
+                return False
+            c = fc(r, p, v)
+            if c is False:
+                return False
+            if a is None or b is None or c is None:
+                return None
+            return True
+        return f3
 
     def fn(r, p, v):
         unknown = False
@@ -180,6 +197,23 @@ def _or(e: ir.Or) -> Fn:
                 return None
             return False
         return f2
+    if len(fs) == 3:
+        fa, fb, fc = fs
+
+        def f3(r, p, v):
+            a = fa(r, p, v)
+            if a is True:
+                return True
+            b = fb(r, p, v)
+            if b is True:
+                return True
+            c = fc(r, p, v)
+            if c is True:
+                return True
+            if a is None or b is None or c is None:
+                return None
+            return False
+        return f3
 
     def fn(r, p, v):
         unknown = False
@@ -209,6 +243,13 @@ def _cmp(e: ir.Cmp) -> Fn:
                 x = x.get(name)
                 return None if x is None else op(x, c)
             return fvar
+        if path is not None and path[0] == "rec1":
+            name = path[1]
+
+            def frec1(r, p, v):  # `name OP const`, fused
+                x = r.get(name)
+                return None if x is None else op(x, c)
+            return frec1
         if path is not None and path[0] == "rec2":
             _, a, b = path
 
@@ -323,6 +364,15 @@ def _inset(e: ir.InSet) -> Fn:
 
 
 def _isknown(e: ir.IsKnown) -> Fn:
+    path = _simple_path(e.operand)
+    if path is not None and path[0] == "rec2":
+        _, a, b = path
+
+        def known_rec(r, p, v):  # `a.b is known` / `is missing`, fused
+            x = r.get(a)
+            return (x is None or x.get(b) is None) == neg
+        neg = e.negated
+        return known_rec
     f = compile_expr(e.operand)
     if e.negated:
         return lambda r, p, v: f(r, p, v) is None
@@ -481,6 +531,24 @@ def _builtin(e: ir.Builtin) -> Fn:
             return fb(r, p, v) if x is None else x
         return co
     impl = STRICT_BUILTINS[e.fn]
+    path = _simple_path(e.args[0]) if len(fs) == 1 else None
+    if path is not None and path[0] == "rec1":
+        name = path[1]
+
+        def f1rec(r, p, v):  # `fn(name)`, fused
+            x = r.get(name)
+            return None if x is None else impl(x)
+        return f1rec
+    if path is not None and path[0] == "rec2":
+        _, a, b = path
+
+        def f2rec(r, p, v):  # `fn(a.b)`, fused
+            x = r.get(a)
+            if x is None:
+                return None
+            x = x.get(b)
+            return None if x is None else impl(x)
+        return f2rec
     if len(fs) == 1:
         f0 = fs[0]
 
@@ -502,8 +570,11 @@ def _builtin(e: ir.Builtin) -> Fn:
 
 # ---- fused forms ----------------------------------------------------------------------
 def _simple_path(e: ir.Expr) -> tuple | None:
-    """`("var", x, name)` for `x.name`; `("rec2", a, b)` for the record's `a.b`; else None."""
+    """`("var", x, name)` for `x.name`; `("rec2", a, b)` for the record's `a.b`; `("rec1",
+    name)` for the record's `name`; else None."""
     if isinstance(e, ir.Field):
+        if e.base is None:
+            return ("rec1", e.name)
         if isinstance(e.base, ir.Var):
             return ("var", e.base.name, e.name)
         if isinstance(e.base, ir.Field) and e.base.base is None:

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checker.validate import default_validator
-from policy_dsl import ir
+from policy_dsl import dispatch, ir
 from policy_dsl import types as ty
 from policy_dsl.dispatch import EVALUATE, Dispatch, choose_fields, refuting_fields
 from policy_dsl.evaluate import Evaluator, RecordResult
@@ -245,7 +245,7 @@ def test_possible_kleene() -> None:
     assert possible(cond, {g: True, k: "a"}) == {True}
 
 
-def test_refuting_fields_prefer_usually_false_atoms() -> None:
+def test_refuting_fields_prefer_usually_false_atoms(monkeypatch) -> None:
     k, g = ("k",), ("g",)
     both = ir.And((_eq(F, "a", "!="), _eq(F, "b")), ty.BOOL)
     assert refuting_fields(both) == (frozenset({(k, True)}), True)
@@ -253,6 +253,8 @@ def test_refuting_fields_prefer_usually_false_atoms() -> None:
     assert refuting_fields(either) == (frozenset({(k, True), (g, True)}), True)
     known = ir.IsKnown(F, False, ty.BOOL)
     assert refuting_fields(known) == (frozenset({(k, False)}), False)
+    assert choose_fields([either, both]) == []  # small conditions: cheaper to evaluate
+    monkeypatch.setattr(dispatch, "MIN_SCORE", 0)
     assert choose_fields([known]) == []  # `is known` is usually true: not worth a field
     assert choose_fields([either, both]) == [(g, True), (k, True)]
     n = ir.Field(None, "n", ty.INT, "n")
