@@ -40,8 +40,7 @@ def _per_rule(ev, records: list[dict]) -> None:
     todo: dict = {}
     for r in records:
         p, rules, _ = ev._plan(r["jurisdiction"], r["date"])
-        steps = ev.dispatch.plan(rules, r) or [(c, EVALUATE, c.cond, c.elem) for c in rules]
-        for c, known, cond, _elem in steps:
+        for c, known, cond, *_ in ev.dispatch.plan(rules, r):
             if known is EVALUATE and not c.windowed:
                 todo.setdefault(c, []).append((r, p, cond))
     cost: Counter = Counter()

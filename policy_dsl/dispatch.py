@@ -171,8 +171,8 @@ class Dispatch:
         self._compiled: dict[ir.Expr, tuple] = {}  # residual condition → closures
 
     def plan(self, rules: Sequence[Any], r: dict, everything: bool = False) -> list[tuple]:
-        """[(rule, status, condition, element condition)] for the rules in force on this
-        record, in their order, without the rules whose condition is False on it (a `for each`
+        """[(rule, status, condition, element condition, its list, windowed)] for the rules in
+        force on this record, in their order, without the rules whose condition is False on it (a `for each`
         rule stays, with status False: its list decides whether it is unknown). Status is the
         condition's value when the record's key decides it (True, False or None), else
         EVALUATE, and the closures are those of the condition with what the key decides folded
@@ -191,7 +191,7 @@ class Dispatch:
         if hit is None:
             if len(plans) >= _PLAN_LIMIT:
                 plans.clear()
-            hit = plans[key] = [(c, *st) for c in rules
+            hit = plans[key] = [(c, *st, c.coll, c.windowed) for c in rules
                                 if (st := self.step(c, key))[0] is not False or c.coll is not None]
         return hit
 
@@ -204,7 +204,7 @@ class Dispatch:
             if len(self._shared) >= 256:
                 self._shared.clear()
             plans = self._shared[content] = {}
-        every = [(c, EVALUATE, c.cond, c.elem) for c in rules]
+        every = [(c, EVALUATE, c.cond, c.elem, c.coll, c.windowed) for c in rules]
         entry = self._tables[id(rules)] = (rules, plans, every)
         return entry
 

@@ -97,6 +97,7 @@ class CompiledRule:
         "ir",
         "keys",
         "order",
+        "prefilter",
         "requires",
         "scopes",
         "var",
@@ -121,6 +122,7 @@ class CompiledRule:
         # For `for each`: the condition as a closure of the element itself (no bindings dict),
         # when it reads no other variable.
         self.elem = compile_elem(self.cond_ir, self.var) if self.var and self.cond_ir is not None else None
+        self.prefilter = _window_free_part(self.cond_ir) if self.windowed and self.coll is None else None
         # (scope, paths) of the first elements, shared by their findings (read-only, like paths)
         self.scopes = [self.scope(i) for i in range(16)] if self.var else []
 
@@ -134,6 +136,24 @@ class CompiledRule:
 
 
 _NO_BINDINGS: dict = {}
+
+
+def _window_free_part(cond: ir.Expr | None) -> Fn | None:
+    """For a window rule's condition `a and b and …`: the items that do not read the window,
+    compiled (None when there are none, or nothing else). When they are False the condition is
+    False whatever the window holds, so the window need not be looked up."""
+    items: list[ir.Expr] = []
+    todo = [cond]
+    while todo:
+        e = todo.pop()
+        if isinstance(e, ir.And):
+            todo.extend(reversed(e.items))
+        elif e is not None:
+            items.append(e)
+    free = [e for e in items if not any(isinstance(n, ir.WindowRef) for n in ir.walk(e))]
+    if not free or len(free) == len(items):
+        return None
+    return compile_expr(free[0] if len(free) == 1 else ir.And(tuple(free), free[0].type))
 
 
 def _no_condition(r: dict, p: dict, v: dict) -> None:
@@ -232,12 +252,13 @@ class Evaluator:
         entries: list[TraceEntry] | None = [] if trace else None
         instance = self._instance
         # Conditions decided by a few fields of the record (False: skipped); --explain evaluates all.
-        for c, known, cond, elem in self.dispatch.plan(rules, r, trace):
-            if c.windowed:
+        for c, known, cond, elem, coll, windowed in self.dispatch.plan(rules, r, trace):
+            if windowed:
+                if c.prefilter is not None and entries is None and c.prefilter(r, p, _NO_BINDINGS) is False:
+                    continue  # False whatever the window holds: not looked up
                 v: dict = {"$window": window(c, r, p) if window is not None else None}
             else:
                 v = _NO_BINDINGS  # read-only: closures never change their bindings
-            coll = c.coll
             if coll is None:
                 status = cond(r, p, v) if known is EVALUATE else known
                 if status is not False or entries is not None:

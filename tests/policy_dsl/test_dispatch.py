@@ -290,3 +290,24 @@ def test_residual_folds_what_the_facts_decide() -> None:
                     ir.And((_eq(F, "a"), g_eq), ty.BOOL), ty.BOOL)
     folded = residual(some, {k: "a"})
     assert isinstance(folded, ir.Quant) and folded.body is g_eq
+
+
+def test_window_not_looked_up_when_the_rest_is_false(ev: Evaluator, sample: list[dict]) -> None:
+    """B11 (`enterprise.uscc is known and some m in meals: … and sum(r in window …) > …`): when
+    no meal was paid by the firm the condition is False whatever the window holds."""
+    calls: list[str] = []
+
+    def window(c, r, p):
+        calls.append(r["id"])
+        return [r] * 5  # a busy window: the rule fires whenever the rest holds
+
+    fast_calls = full_calls = 0
+    for r in sample:
+        before = len(calls)
+        fast = ev.evaluate(r, window)
+        fast_calls += len(calls) - before
+        before = len(calls)
+        full = ev.evaluate(r, window, trace=True)
+        full_calls += len(calls) - before
+        assert _summary(fast) == _summary(full)
+    assert 0 < fast_calls < full_calls / 3
