@@ -381,6 +381,13 @@ class WindowIndex:
         self._hi, self._lo = array("Q"), array("Q")
         self._day, self._seq = array("q"), array("q")
         self._off, self._len = array("Q"), array("Q")
+        self._rule = array("H")  # the window rule of each entry (its position in `rules`; with
+        # several rules only)
+        self._rule_no = {c.ir.id: i for i, c in enumerate(self.rules)}
+        # after freeze: per rule, batch position - _base → its record's entry (-1: none), so a
+        # record of the batch finds its slot without computing its keys and hash again
+        self._own: list[array] = []
+        self._base = 0
         self._blob = bytearray()
         self._sorted = True
         self._decoded: dict[int, Any] = {}  # offset → decoded projection (bounded)
@@ -420,6 +427,7 @@ class WindowIndex:
         off = len(self._blob)
         self._blob += data
         day, size = date.toordinal(), len(data)
+        rule_of = self._rule_no if len(self.rules) > 1 else None  # one rule: no need to say
         for slot in slots:
             hi, lo = _slot_hash(slot)
             self._hi.append(hi)
@@ -428,6 +436,8 @@ class WindowIndex:
             self._seq.append(seq)
             self._off.append(off)
             self._len.append(size)
+            if rule_of is not None:
+                self._rule.append(rule_of[slot[0]])
         self._sorted = False
         self._decoded.clear()
         self.size += 1
@@ -441,10 +451,30 @@ class WindowIndex:
                   for hi, lo, day, seq in zip(self._hi, self._lo, self._day, self._seq)]
         order = sorted(range(len(packed)), key=packed.__getitem__)
         del packed
-        for name in ("_hi", "_lo", "_day", "_seq", "_off", "_len"):
+        for name in ("_hi", "_lo", "_day", "_seq", "_off", "_len", "_rule")[:None if self._rule else 6]:
             old = getattr(self, name)
             setattr(self, name, array(old.typecode, map(old.__getitem__, order)))
+        self._own = self._own_entries()
         self._sorted = True
+
+    def _own_entries(self) -> list[array]:
+        """Per rule, batch position - `_base` → the entry filed there (-1: none); empty when
+        a position was filed twice for a rule (then lookups compute keys and hashes)."""
+        if not self._seq:
+            return []
+        base = self._base = min(self._seq)
+        span = max(self._seq) - base + 1
+        own = [array("q", [-1]) * span for _ in self.rules]
+        if len(own) == 1:
+            one = own[0]
+            for j, seq in enumerate(self._seq):
+                one[seq - base] = j
+        else:
+            for j, (rule, seq) in enumerate(zip(self._rule, self._seq)):
+                own[rule][seq - base] = j
+        if sum(span - o.count(-1) for o in own) != len(self._seq):
+            return []  # a position filed twice for one rule
+        return own
 
     def _range(self, hi: int, lo: int, first_day: int, last_day: int) -> tuple[int, int]:
         """The entries of slot (hi, lo) dated first_day … last_day: [start, end)."""
@@ -463,15 +493,28 @@ class WindowIndex:
 
     def lookup(self, c: CompiledRule, record: dict, params: dict, seq: int | None = None
                ) -> list[dict] | None:
+        """The window of `c` for `record`: the filed records sharing its keys, dated within the
+        window, in (date, position) order, with `record` itself (whole) in its place, or last
+        when it was not filed; None when a key is unknown. `seq`: the position `record` was
+        filed at, if it was (then its own entry names the slot)."""
         if not self._sorted:
             self.freeze()
-        slot = [c.ir.id]
-        for k in c.keys:
-            v = k(record, params, _NO_BINDINGS)
-            if v is None:
-                return None
-            slot.append(v)
-        hi, lo = _slot_hash(slot)
+        j = -1
+        if seq is not None and self._own:
+            own = self._own[self._rule_no[c.ir.id]]
+            k = seq - self._base
+            if 0 <= k < len(own):
+                j = own[k]
+        if j >= 0:  # filed at `seq`: its entry names its slot
+            hi, lo = self._hi[j], self._lo[j]
+        else:
+            slot = [c.ir.id]
+            for key in c.keys:
+                v = key(record, params, _NO_BINDINGS)
+                if v is None:
+                    return None
+                slot.append(v)
+            hi, lo = _slot_hash(slot)
         day = record["date"].toordinal()
         assert c.ir.window is not None  # only window rules are indexed
         i, end = self._range(hi, lo, day - c.ir.window.days, day)

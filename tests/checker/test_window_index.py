@@ -164,9 +164,93 @@ def test_a_date_that_is_not_a_plain_date_is_stored_with_the_projection(policy):
     index = engine.new_index()
     a, b = _batch(2, seed=6)
     b = {**b, "official": a["official"], "enterprise": a["enterprise"]}
-    later = dt.datetime.combine(a["date"], dt.time(9)).replace(tzinfo=dt.timezone.utc)
+    later = dt.datetime.combine(a["date"], dt.time(9)).replace(tzinfo=dt.UTC)
     index.file(index.slots(a), 0, {**a, "date": later})
     index.add(b, 1)
     c = policy.evaluator.window_rules[0]
     found = index.lookup(c, {**a, "date": a["date"] + dt.timedelta(days=1)}, {}, None)
     assert later in [x["date"] for x in found]
+
+
+TWO_WINDOWS = """
+policy t.win "窗口" / "Windows"
+  version "0.1"
+  source "test"
+  in force from 2013-01-01
+  applies to all
+
+boundary W1 "同一企业" / "Same firm"
+  severity low
+  cite "t"
+  outcome review
+  window same official.id, enterprise.uscc within 30 days
+  when count(r in window where r.id != id) > 0
+
+boundary W2 "同一官员" / "Same official"
+  severity low
+  cite "t"
+  outcome review
+  window same official.id within 10 days
+  when count(r in window where r.id != id) > 1
+"""
+
+
+def test_several_window_rules_each_find_their_own_slot(tmp_path):
+    (tmp_path / "w.policy").write_text(TWO_WINDOWS, encoding="utf-8")
+    policy = load_policy([tmp_path / "w.policy"])
+    w1, w2 = policy.evaluator.window_rules
+    batch = _batch(150, seed=7)
+    engine = Engine(policy)
+    index = engine.new_index()
+    for seq, r in enumerate(batch):
+        index.add(r, seq)
+    for seq, r in enumerate(batch):
+        assert _ids(index.lookup(w1, r, {}, seq)) == _scan(batch, r, seq)
+        day, official = r["date"], r["official"]["id"]
+        want = [x["id"] for _d, _i, x in sorted((x["date"], i, x) for i, x in enumerate(batch)
+                if x["official"]["id"] == official and day - dt.timedelta(days=10) <= x["date"] <= day)]
+        assert _ids(index.lookup(w2, r, {}, seq)) == want
+    assert index._own and len(index._own) == 2
+
+
+def test_a_position_filed_twice_is_looked_up_by_its_keys(policy, monkeypatch):
+    batch = _batch(60, seed=8)
+    c = policy.evaluator.window_rules[0]
+
+    def windows(twice: bool) -> list:
+        index = Engine(policy).new_index()
+        for seq, r in enumerate(batch):
+            index.add(r, seq)
+        if twice:
+            index.add(batch[0], 0)
+        got = [_ids(index.lookup(c, r, {}, seq)) for seq, r in enumerate(batch)]
+        return got, index._own
+
+    got, own = windows(twice=True)
+    assert own == []
+    monkeypatch.setattr(eng.WindowIndex, "_own_entries", lambda self: [])
+    assert windows(twice=True)[0] == got  # the same windows as by keys and hashes
+    other = default_validator().validate(_record("X", dt.date(2026, 2, 1), "O-1", None))[0]
+    index = Engine(policy).new_index()
+    index.add(batch[1], 0)
+    assert index.lookup(c, other, {}, 10_000) is None  # not filed, a key unknown
+
+
+def test_own_entries_give_the_windows_keys_give(policy, monkeypatch):
+    batch = _batch(150, seed=9)
+    c = policy.evaluator.window_rules[0]
+
+    def windows() -> list:
+        index = Engine(policy).new_index(history=batch[:20])
+        for seq, r in enumerate(batch[20:]):
+            index.add(r, seq)
+        return [_ids(index.lookup(c, r, {}, seq)) for seq, r in enumerate(batch[20:])] + \
+            [_ids(index.lookup(c, r, {}, seq - 20)) for seq, r in enumerate(batch[:20])]
+
+    fast = windows()
+    monkeypatch.setattr(eng.WindowIndex, "_own_entries", lambda self: [])
+    assert windows() == fast
+
+
+def _ids(found: list[dict] | None) -> list[str] | None:
+    return None if found is None else [x["id"] for x in found]
