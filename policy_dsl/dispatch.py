@@ -21,6 +21,7 @@ from .guards import ENUM_KINDS, KNOWN, Path, guard_fields, possible, record_path
 
 EVALUATE: Any = object()  # the condition is not decided by the key: evaluate it
 MIN_SCORE = 20  # see choose_fields
+MIN_GAIN = 2  # see choose_fields
 MAX_FIELDS = 24  # fields read per record to make the key
 MAX_RULE_FIELDS = 8  # a condition reading more fields than this is not analysed
 _PLAN_LIMIT = 4096  # cached plans per rule list (emptied when full)
@@ -95,7 +96,29 @@ def choose_fields(conds: Sequence[ir.Expr]) -> list[tuple[Path, bool]]:
                 by_value.add(p)
             score[p] = score.get(p, 0.0) + size / len(fields)
     ranked = sorted((p for p in score if score[p] >= MIN_SCORE), key=lambda p: (-score[p], p))
-    return [(p, p in by_value) for p in sorted(ranked[:MAX_FIELDS])]
+    chosen = {p: p in by_value for p in ranked[:MAX_FIELDS]}
+    # Then conditions that their fields can show False, when skipping them saves more
+    # operations than reading their missing fields costs (one each), biggest saving first.
+    todo = []
+    for cond in conds:
+        found = refuting_fields(cond)
+        if found is not None and found[1] and len(found[0]) <= MAX_RULE_FIELDS:
+            todo.append((_ops(cond), found[0]))
+    while todo and len(chosen) < MAX_FIELDS:
+        gains = [(ops - sum(1 for p, _ in fields if p not in chosen), i)
+                 for i, (ops, fields) in enumerate(todo)]
+        gain, i = max(gains, key=lambda g: (g[0], -g[1]))
+        if gain < MIN_GAIN or len(chosen) + len(todo[i][1]) > MAX_FIELDS:
+            break
+        for p, value in todo.pop(i)[1]:
+            chosen[p] = chosen.get(p, False) or value
+    return sorted(chosen.items())
+
+
+def _ops(e: ir.Expr) -> int:
+    """The operations evaluating `e` takes, roughly: its nodes other than constants, fields
+    and variables (a field read is fused into the comparison reading it)."""
+    return sum(1 for n in ir.walk(e) if not isinstance(n, (ir.Const, ir.Field, ir.Var)))
 
 
 _KEY_TYPES = frozenset({str, bool, type(None)})
