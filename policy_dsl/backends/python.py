@@ -788,6 +788,21 @@ def _elem_builtin(e: ir.Builtin, var: str) -> ElemFn | None:
         return b1
     if len(parts) == 2:
         qa, qb = parts
+        a0, b0 = e.args
+        if isinstance(a0, ir.Const) and a0.value is not None:
+            ca = a0.value
+
+            def b2c(r, p, x):  # `fn(const, …)`
+                b = qb(r, p, x)
+                return None if b is None else impl(ca, b)
+            return b2c
+        if isinstance(b0, ir.Var) and b0.name == var:
+            def b2v(r, p, x):  # `fn(…, x)` for the element itself
+                if x is None:
+                    return None
+                a = qa(r, p, x)
+                return None if a is None else impl(a, x)
+            return b2v
 
         def b2(r, p, x):
             a = qa(r, p, x)
@@ -817,6 +832,13 @@ def _elem_index(e: ir.IndexExpr, var: str) -> ElemFn | None:
     if isinstance(e.base, ir.ListExpr) and all(isinstance(i, ir.Const) for i in e.base.items):
         values = [i.value for i in e.base.items if isinstance(i, ir.Const)]
         n = len(values)
+
+        if isinstance(e.index, ir.Var) and e.index.name == var:
+            def const_list_elem(r, p, i):  # `[1, 3, 9][i]` for the element itself
+                if i is None or not (0 <= i < n):
+                    return None
+                return values[i]
+            return const_list_elem
 
         def const_list(r, p, x):  # `[1, 3, 9][i]`
             i = index(r, p, x)

@@ -143,6 +143,8 @@ def test_element_closures_of_index_and_builtins(xs: list, i) -> None:
         ir.Builtin("coalesce", (ir.IndexExpr(lst, var, ty.INT), ir.Const(7, ty.INT)), ty.INT),
         ir.Builtin("index_of", (s, ir.Builtin("char_at", (s, var), ty.STRING)), ty.INT),
         ir.Builtin("substr", (s, var, ir.Const(2, ty.INT)), ty.STRING),
+        ir.Builtin("char_at", (ir.Builtin("upper", (s,), ty.STRING), var), ty.STRING),  # fn(…, x)
+        ir.Builtin("max", (ir.IndexExpr(lst, var, ty.INT), var), ty.INT),
         ir.Builtin("abs", (var,), ty.INT),
         ir.Arith("*", ir.IndexExpr(lst, var, ty.INT), var, ty.INT, Span("x", 1, 1, 1, 2)),
     ]
