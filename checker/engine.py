@@ -294,7 +294,7 @@ def _compile_projector(tree: dict) -> Callable[[Any], Any] | None:
                     out[k] = value[k] if sub is None else sub(value[k])
             return out
         if isinstance(value, list):
-            return [proj(v) for v in value]
+            return list(map(proj, value))
         return value
     return proj
 
@@ -369,7 +369,8 @@ class WindowIndex:
         self.rules = list(rules)
         self.params_for = params_for
         # window keys rarely read parameters: then filing need not resolve them per record
-        self._key_params = any(isinstance(n, ir.ParamRef) for c in self.rules if c.ir.window
+        self._keyed = tuple((c.ir.id, c.keys) for c in self.rules)
+        self._key_params = bool(self.rules) and any(isinstance(n, ir.ParamRef) for c in self.rules if c.ir.window
                                for k in c.ir.window.keys for n in ir.walk(k))
         self.tree = _path_tree(paths) if paths is not None else None
         self._project = projector(self.tree) if self.tree is not None else _identity
@@ -397,12 +398,10 @@ class WindowIndex:
         """Where a record is filed: `(rule id, *key values)` of each window rule whose keys
         are all known for it."""
         out = []
-        p = None
-        for c in self.rules:
-            if p is None:
-                p = self.params_for(record) if self._key_params else _NO_BINDINGS
-            slot = [c.ir.id]
-            for k in c.keys:
+        p = self.params_for(record) if self._key_params else _NO_BINDINGS
+        for rule_id, keys in self._keyed:
+            slot = [rule_id]
+            for k in keys:
                 v = k(record, p, _NO_BINDINGS)
                 if v is None:
                     break
@@ -421,7 +420,7 @@ class WindowIndex:
         """File a record, or its projection made elsewhere (a worker), under `slots`."""
         date = record["date"]
         if self._dateless is not None and date.__class__ is dt.date:
-            data = encode_projection(self._dateless(record))
+            data = orjson.dumps(self._dateless(record), default=_tag, option=_ENC)
         else:
             data = encode_projection(self._project(record))
         off = len(self._blob)
@@ -429,7 +428,7 @@ class WindowIndex:
         day, size = date.toordinal(), len(data)
         rule_of = self._rule_no if len(self.rules) > 1 else None  # one rule: no need to say
         for slot in slots:
-            hi, lo = _slot_hash(slot)
+            hi, lo = _two_u64(blake2b(orjson.dumps(slot, default=_tag, option=_ENC), digest_size=16).digest())
             self._hi.append(hi)
             self._lo.append(lo)
             self._day.append(day)
@@ -439,7 +438,8 @@ class WindowIndex:
             if rule_of is not None:
                 self._rule.append(rule_of[slot[0]])
         self._sorted = False
-        self._decoded.clear()
+        if self._decoded:
+            self._decoded.clear()
         self.size += 1
 
     def freeze(self) -> None:
