@@ -372,25 +372,23 @@ class FastTracer(Tracer):
     (and divisions by zero, for their notes) are traced. Same values, missing facts and notes
     as `Tracer`."""
 
-    def _closure(self, e: ir.Expr):
+    def eval(self, e: ir.Expr) -> tuple[Any, frozenset[str]]:
         hit = _TRACED.get(id(e))
         if hit is None or hit[0] is not e:
             hit = _traced(e)
-        if hit[2] and _unsafe(hit[2], self.r, self.p, self.v):
-            return None
-        return hit[1]
-
-    def eval(self, e: ir.Expr) -> tuple[Any, frozenset[str]]:
-        fn = self._closure(e)
-        if fn is not None:
+        fn = hit[1]
+        if fn is not None and not (hit[2] and _unsafe(hit[2], self.r, self.p, self.v)):
             x = fn(self.r, self.p, self.v)
             if x is not None:
                 return x, NONE
         return getattr(self, "_" + type(e).__name__)(e)
 
     def value(self, e: ir.Expr) -> Any:
-        fn = self._closure(e)
-        if fn is not None:
+        hit = _TRACED.get(id(e))
+        if hit is None or hit[0] is not e:
+            hit = _traced(e)
+        fn = hit[1]
+        if fn is not None and not (hit[2] and _unsafe(hit[2], self.r, self.p, self.v)):
             return fn(self.r, self.p, self.v)
         return self.eval(e)[0]
 
