@@ -446,12 +446,12 @@ def _trace_values(r: dict, e: Any, params: dict) -> dict:
             return {}
         var, coll = rule.foreach
         m = re.search(r"\[(\d+)\]$", e.element)
-        items = Tracer(r, params, {}, {}).value(coll)
+        items = (FastTracer if FAST_TRACER else Tracer)(r, params, {}, {}).value(coll)
         if m is None or not isinstance(items, list) or int(m.group(1)) >= len(items):
             return {}
         bindings[var] = items[int(m.group(1))]
         paths[var] = e.element
-    t = Tracer(r, params, bindings, paths)
+    t = (FastTracer if FAST_TRACER else Tracer)(r, params, bindings, paths)
     for w in rule.witnesses:
         t.witness(w)
     out: dict = {}

@@ -135,3 +135,11 @@ def test_json_value_keeps_plain_values_and_converts_the_rest():
     assert findings.json_value(True) is True and findings.json_value(3) == 3
     assert findings.json_value([Decimal("1.50"), dt.date(2026, 1, 2), ("x",)]) == ["1.50", "2026-01-02", ["x"]]
     assert findings.json_value({"a": Decimal("2.0")}) == {"a": "2.0"}
+
+
+def test_explanations_with_the_fast_tracer_equal_the_tracers(monkeypatch):
+    bundled = load_policy(None, cache=True)
+    items = [i for i in iter_records([ROOT / "fixtures" / "sample" / "batch.jsonl"]) if i.data is not None]
+    fast, slow = _both(bundled, items[:600], monkeypatch, lang="en", explain=True)
+    assert fast == slow
+    assert any(r.get("values") for e in fast for r in e["explanation"]["rules"])
