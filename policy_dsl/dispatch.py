@@ -24,8 +24,12 @@ MIN_SCORE = 20  # see choose_fields
 MIN_GAIN = 2  # see choose_fields
 MAX_FIELDS = 24  # fields read per record to make the key
 MAX_RULE_FIELDS = 8  # a condition reading more fields than this is not analysed
-_PLAN_LIMIT = 4096  # cached plans per rule list (emptied when full)
-_STATUS_LIMIT = 65_536
+# Cache bounds (each cache is emptied when full): a plan is a list of a few dozen tuples, so
+# plans take at most a few tens of MB however many distinct keys and rule lists a batch has.
+_PLAN_LIMIT = 2048  # plans per distinct rule list
+_LISTS_LIMIT = 8  # distinct rule lists (by content) with plans
+_STATUS_LIMIT = 65_536  # (rule, the key values it reads) → status and closures
+_COMPILED_LIMIT = 4096  # residual conditions compiled
 
 
 def refuting_fields(e: ir.Expr) -> tuple[frozenset[tuple[Path, bool]], bool] | None:
@@ -191,6 +195,7 @@ class Dispatch:
         self._tables: dict[int, tuple[Sequence[Any], dict]] = {}  # id(rules) → (rules, plans)
         self._shared: dict[tuple[int, ...], dict] = {}  # plans of equal rule lists
         self._status: dict[tuple, tuple] = {}
+        self._default = [(c, EVALUATE, c.cond, c.elem, c.coll, c.windowed) for c in self.rules]
         self._compiled: dict[ir.Expr, tuple] = {}  # residual condition → closures
 
     def plan(self, rules: Sequence[Any], r: dict, everything: bool = False) -> list[tuple]:
@@ -214,8 +219,8 @@ class Dispatch:
         if hit is None:
             if len(plans) >= _PLAN_LIMIT:
                 plans.clear()
-            hit = plans[key] = [(c, *st, c.coll, c.windowed) for c in rules
-                                if (st := self.step(c, key))[0] is not False or c.coll is not None]
+            hit = plans[key] = [st for c in rules
+                                if (st := self.step(c, key))[1] is not False or c.coll is not None]
         return hit
 
     def _entry(self, rules: Sequence[Any]) -> tuple:
@@ -224,22 +229,24 @@ class Dispatch:
         content = tuple(c.order for c in rules)
         plans = self._shared.get(content)
         if plans is None:
-            if len(self._shared) >= 256:
+            if len(self._shared) >= _LISTS_LIMIT:
                 self._shared.clear()
+                self._tables.clear()  # (their plans go too)
             plans = self._shared[content] = {}
-        every = [(c, EVALUATE, c.cond, c.elem, c.coll, c.windowed) for c in rules]
+        every = [self._default[c.order] for c in rules]
         entry = self._tables[id(rules)] = (rules, plans, every)
         return entry
 
     def status(self, i: int, key: tuple) -> Any:
         """The status of rule `i`'s condition on any record with this key, or EVALUATE."""
-        return self.step(self.rules[i], key)[0]
+        return self.step(self.rules[i], key)[1]
 
-    def step(self, c: Any, key: tuple) -> tuple[Any, Any, Any]:
-        """(status or EVALUATE, condition closure, element closure) of rule `c` for this key."""
+    def step(self, c: Any, key: tuple) -> tuple:
+        """(rule, status or EVALUATE, condition closure, element closure, its list, windowed)
+        of rule `c` for this key (one tuple, shared by every plan)."""
         reads = self._reads[c.order]
         if not reads:
-            return (EVALUATE, c.cond, c.elem)
+            return self._default[c.order]
         sub = (c.order, *(key[j] for j in reads))
         hit = self._status.get(sub)
         if hit is None:
@@ -247,25 +254,28 @@ class Dispatch:
                      for j in reads}
             s = possible(c.cond_ir, facts)
             if s is not None and len(s) == 1 and KNOWN not in s:
-                hit = (next(iter(s)), c.cond, c.elem)
+                hit = (c, next(iter(s)), c.cond, c.elem, c.coll, c.windowed)
             else:
-                hit = self._residual(c, residual(c.cond_ir, facts))
+                res = residual(c.cond_ir, facts)
+                if res is c.cond_ir:
+                    hit = self._default[c.order]
+                else:
+                    hit = (c, EVALUATE, *self._residual(c, res), c.coll, c.windowed)
             if len(self._status) >= _STATUS_LIMIT:
                 self._status.clear()
             self._status[sub] = hit
         return hit
 
-    def _residual(self, c: Any, res: ir.Expr) -> tuple[Any, Any, Any]:
-        if res is c.cond_ir:
-            return (EVALUATE, c.cond, c.elem)
+    def _residual(self, c: Any, res: ir.Expr) -> tuple[Any, Any]:
+        """The closures (condition, element condition) of a residual condition of `c`."""
         try:  # equal residuals (of other keys) share their closures
             hit = self._compiled.get(res)
         except TypeError:  # an unhashable constant: compiled for this key only
             hit = None
         if hit is None:
             elem = compile_elem(res, c.var) if c.var is not None else None
-            hit = (EVALUATE, compile_expr(res), elem)
-            if len(self._compiled) >= _STATUS_LIMIT:
+            hit = (compile_expr(res), elem)
+            if len(self._compiled) >= _COMPILED_LIMIT:
                 self._compiled.clear()
             try:
                 self._compiled[res] = hit

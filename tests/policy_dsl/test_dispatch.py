@@ -106,7 +106,7 @@ def _same_with_and_without_dispatch(ev: Evaluator, r: dict) -> None:
         return
     p = ev._plan(r["jurisdiction"], r["date"])[0]
     for c in rules:
-        known, cond, elem = ev.dispatch.step(c, key)
+        _, known, cond, elem, *_ = ev.dispatch.step(c, key)
         v = {"$window": None} if c.windowed else {}
         items = [None] if c.coll is None else (c.coll(r, p, v) or [])
         for item in items:
