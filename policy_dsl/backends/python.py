@@ -873,7 +873,9 @@ def _mentions_vars_any(exprs) -> bool:
 
 MEMO_LIMIT = 16_384  # entries per memoised expression; the memo is emptied when full
 _SCALAR = frozenset({"bool", "int", "number", "money", "string", "enum", "date", "duration"})
-_plan: dict[int, tuple[ir.Expr, ...]] | None = None  # id(node) → inputs, while compiling
+# id(node) → inputs, while compiling. A plan only decides what is folded or memoised: a
+# compilation in another thread that meets this one's plan compiles its nodes plainly.
+_plan: dict[int, tuple[ir.Expr, ...]] | None = None
 _MISS = object()
 _UNKEYABLE = object()
 _PLAIN_KEYS = frozenset({int, bool, dt.date, ir.Duration})
