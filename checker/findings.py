@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -146,18 +147,46 @@ def _compiled(expr: ir.Expr):
 
 
 class _CompliantPlan:
-    """What a compliant finding of one rule says in one language, worked out once: the static
-    text, and each placeholder and fact as a compiled closure."""
+    """What a compliant finding of one rule says in one language, worked out once: the finding
+    with its static parts filled in, and each placeholder and fact as a compiled closure."""
 
-    __slots__ = ("basis", "cite", "evidence", "message", "remedy", "title")
+    __slots__ = ("evidence", "message", "remedy", "template")
 
     def __init__(self, rule: ir.RuleIR, lang: str):
         zh = lang == "zh"
         self.evidence = _evidence_fns(rule.evidence)  # a permit's own (not a `require`'s)
-        self.title = rule.title[0 if zh else 1]
-        self.message = _parts(rule.say.zh if zh else rule.say.en, lang) if rule.say else self.title
-        self.remedy = _parts(rule.remedy.zh if zh else rule.remedy.en, lang) if rule.remedy else None
-        self.cite, self.basis = rule.cite, rule.basis
+        title = rule.title[0 if zh else 1]
+        message = _parts(rule.say.zh if zh else rule.say.en, lang) if rule.say else title
+        remedy = _parts(rule.remedy.zh if zh else rule.remedy.en, lang) if rule.remedy else None
+        self.message = None if isinstance(message, str) else _filler(message, lang)
+        self.remedy = None if remedy is None or isinstance(remedy, str) else remedy
+        self.template: dict[str, Any] = {  # in report order; None: each finding fills it in
+            "rule": rule.id, "kind": "permit", "outcome": "compliant", "severity": None,
+            "title": title, "message": message if isinstance(message, str) else None,
+            "citation": rule.cite, "basis": rule.basis,
+            "remedy": remedy if remedy is None or isinstance(remedy, str) else None,
+            "evidence": None, "missing": None, "element": None, "via": None,
+            "tolerated_by": None, "notes": None,
+        }
+
+
+def _filler(parts: tuple, lang: str) -> Callable[[dict, dict, dict], str]:
+    """`_fill(parts, …)` as one function; a message with one placeholder (most) without the loop."""
+    holes = [i for i, part in enumerate(parts) if not isinstance(part, str)]
+    if len(holes) != 1:
+        return lambda r, p, v: _fill(parts, r, p, v, lang)
+    i = holes[0]
+    pre, post = "".join(parts[:i]), "".join(parts[i + 1:])
+    fn, names, labels = parts[i]
+    if names is None:
+        return lambda r, p, v: pre + format_value(fn(r, p, v), labels, lang) + post
+
+    def fill(r: dict, p: dict, v: dict) -> str:
+        x = fn(r, p, v)
+        if x.__class__ is str:
+            return pre + names.get(x, x) + post
+        return pre + format_value(x, labels, lang) + post
+    return fill
 
 
 _PLANS: dict[tuple[int, str], tuple[ir.RuleIR, _CompliantPlan]] = {}
@@ -242,15 +271,16 @@ def _traced_text(msg: ir.Message, tracer: Tracer, lang: str, strict: bool = Fals
 def _compliant_finding(r: dict, f: Finding, params: dict, lang: str) -> dict:
     """A compliant permit's finding: its message and facts computed by the compiled closures
     (nothing is missing, so the tracing evaluator has nothing to explain)."""
-    rule = f.rule
-    plan = _plan(rule, lang)
+    plan = _plan(f.rule, lang)
     v = f.bindings
-    message = plan.message
-    if not isinstance(message, str):
-        message = _fill(message, r, params, v, lang)
-    remedy = plan.remedy
-    if remedy is not None and not isinstance(remedy, str):
-        remedy = _fill_strict(remedy, r, params, v, lang)
+    out = plan.template.copy()
+    if f.conflict is not None:
+        out["rule"] = f.rule_id
+    out["severity"] = f.severity
+    if plan.message is not None:
+        out["message"] = plan.message(r, params, v)
+    if plan.remedy is not None:
+        out["remedy"] = _fill_strict(plan.remedy, r, params, v, lang)
     evidence = {}
     for label, fn in plan.evidence if f.require is None and f.via is None else _evidence_fns(f.evidence):
         try:
@@ -258,14 +288,13 @@ def _compliant_finding(r: dict, f: Finding, params: dict, lang: str) -> dict:
             evidence[label] = x if x.__class__ in _PLAIN else json_value(x)
         except (KeyError, TypeError):
             continue
+    out["evidence"] = evidence
+    out["missing"] = []
     scope = f.scope
-    return {
-        "rule": rule.id if f.conflict is None else f.rule_id, "kind": f.kind, "outcome": f.outcome,
-        "severity": f.severity, "title": plan.title, "message": message, "citation": plan.cite,
-        "basis": plan.basis, "remedy": remedy, "evidence": evidence, "missing": [],
-        "element": f"{scope[0]}[{scope[1]}]" if scope else None, "via": None,
-        "tolerated_by": None, "notes": [],
-    }
+    if scope:
+        out["element"] = f"{scope[0]}[{scope[1]}]"
+    out["notes"] = []
+    return out
 
 
 def _fill(parts: tuple, r: dict, params: dict, v: dict, lang: str) -> str:
