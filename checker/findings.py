@@ -212,7 +212,7 @@ def _evidence_fns(evidence: tuple) -> tuple:
     return hit[1]
 
 
-_MESSAGES: dict[tuple[int, str], tuple[ir.Message, str | tuple, tuple | None]] = {}
+_MESSAGES: dict[tuple[int, str], tuple[ir.Message, str | tuple, tuple | None, Any]] = {}
 
 
 def _parts(msg: ir.Message, lang: str) -> str | tuple:
@@ -221,9 +221,9 @@ def _parts(msg: ir.Message, lang: str) -> str | tuple:
     return _message(msg, lang)[1]
 
 
-def _message(msg: ir.Message, lang: str) -> tuple[ir.Message, str | tuple, tuple | None]:
-    """(msg, `_parts(msg, lang)`, the divisors of its placeholders, None when one divides
-    inside a comprehension), once per message and language."""
+def _message(msg: ir.Message, lang: str) -> tuple[ir.Message, str | tuple, tuple | None, Any]:
+    """(msg, `_parts(msg, lang)`, the divisors of its placeholders (None when one divides
+    inside a comprehension), `_filler` of the parts), once per message and language."""
     hit = _MESSAGES.get((id(msg), lang))
     if hit is None or hit[0] is not msg:
         if len(_MESSAGES) > 10_000:
@@ -242,7 +242,8 @@ def _message(msg: ir.Message, lang: str) -> tuple[ir.Message, str | tuple, tuple
                 _, fn, divisors = _traced(part)
                 guards = None if fn is None or guards is None else guards + divisors
         parts: str | tuple = "".join(out) if all(isinstance(p, str) for p in out) else tuple(out)
-        hit = _MESSAGES[(id(msg), lang)] = (msg, parts, guards)
+        fill = None if isinstance(parts, str) else _filler(parts, lang)
+        hit = _MESSAGES[(id(msg), lang)] = (msg, parts, guards, fill)
     return hit
 
 
@@ -255,7 +256,7 @@ def _traced_text(msg: ir.Message, tracer: Tracer, lang: str, strict: bool = Fals
     """`tracer.render(msg)`; with `strict`, None when a placeholder is unknown. The fast tracer
     fills the placeholders once from the compiled closures unless one may divide by zero (the
     tracer notes a division by zero each time it evaluates one)."""
-    _, parts, guards = _message(msg, lang)
+    _, parts, guards, fill = _message(msg, lang)
     if guards is None or not isinstance(tracer, FastTracer) or \
             guards and _unsafe(guards, tracer.r, tracer.p, tracer.v):
         if strict and not all(isinstance(p, str) or tracer.value(p) is not None for p in msg.parts):
@@ -265,7 +266,7 @@ def _traced_text(msg: ir.Message, tracer: Tracer, lang: str, strict: bool = Fals
         return parts
     if strict:
         return _fill_strict(parts, tracer.r, tracer.p, tracer.v, lang)
-    return _fill(parts, tracer.r, tracer.p, tracer.v, lang)
+    return fill(tracer.r, tracer.p, tracer.v)
 
 
 def _compliant_finding(r: dict, f: Finding, params: dict, lang: str) -> dict:

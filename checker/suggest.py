@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
 from functools import lru_cache
+from typing import Any
 
 from policy_dsl import ir
 from policy_dsl.evaluate import Finding
@@ -40,7 +41,9 @@ def suggestion(f: Finding, tracer: Tracer, missing: list[str], lang: str) -> dic
         text = ("补充以下事实即可判断：" + "；".join(questions)) if zh else \
             ("Provide these facts to decide: " + "; ".join(questions))
         return {"text": text, "changes": [], "questions": questions}
-    labels = {id(expr): _fact(expr, label, tracer, lang) for label, expr in f.evidence}
+    by_id, pure = _evidence_by_id(f.evidence)
+    labels: Any = _Labels(by_id, tracer, lang) if pure else \
+        {id(expr): _fact(expr, label, tracer, lang) for label, expr in f.evidence}
     changes: list[dict] = []
     if f.require is not None:  # a breached boundary: what would meet it
         _needed(f.require.cond, tracer, labels, changes, want=True)
@@ -54,7 +57,41 @@ def suggestion(f: Finding, tracer: Tracer, missing: list[str], lang: str) -> dic
                                       for c in changes[:3]], "questions": []}
 
 
-def _needed(e: ir.Expr, t: Tracer, labels: dict, out: list[dict], want: bool) -> None:
+_BY_ID: dict[int, tuple[tuple, dict, bool]] = {}
+
+
+def _evidence_by_id(evidence: tuple) -> tuple[dict, bool]:
+    """`{id(expr): (label, expr)}` (the last label of an expression wins), and whether naming
+    the facts has no effects (no indexing, which the tracer evaluates), once per evidence."""
+    hit = _BY_ID.get(id(evidence))
+    if hit is None or hit[0] is not evidence:
+        if len(_BY_ID) > 10_000:
+            _BY_ID.clear()
+        pure = not any(isinstance(n, ir.IndexExpr) for _, e in evidence for n in ir.walk(e))
+        hit = _BY_ID[id(evidence)] = (evidence, {id(e): (label, e) for label, e in evidence}, pure)
+    return hit[1], hit[2]
+
+
+class _Labels:
+    """The labels of a finding's facts by expression id, each named when first asked for."""
+
+    __slots__ = ("by_id", "done", "lang", "tracer")
+
+    def __init__(self, by_id: dict, tracer: Tracer, lang: str):
+        self.by_id, self.tracer, self.lang = by_id, tracer, lang
+        self.done: dict[int, str] = {}
+
+    def get(self, key: int) -> str | None:
+        out = self.done.get(key)
+        if out is None:
+            hit = self.by_id.get(key)
+            if hit is None:
+                return None
+            out = self.done[key] = _fact(hit[1], hit[0], self.tracer, self.lang)
+        return out
+
+
+def _needed(e: ir.Expr, t: Tracer, labels: Any, out: list[dict], want: bool) -> None:
     """Collect simple fact changes that would make `e` evaluate to `want`."""
     if isinstance(e, ir.Or) and want or isinstance(e, ir.And) and not want:
         for item in e.items:  # any one alternative suffices

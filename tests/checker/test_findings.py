@@ -117,7 +117,7 @@ def test_traced_text_fills_enum_labels_and_lists_like_the_tracer():
     rules = {r.id: r for r in bundled.program.rules}
     msg = rules["N3"].say.en
     assert any(not isinstance(p, str) and p.type.kind == "list" for p in msg.parts)
-    _, parts, guards = findings._message(msg, "en")
+    _, parts, guards, _fill = findings._message(msg, "en")
     assert guards == () and not isinstance(parts, str)
     labels = {"approved_before": {"zh": "事前已批准", "en": ""}, "a": {"zh": "甲"}}
     for lang in ("zh", "en"):
