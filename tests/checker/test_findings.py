@@ -143,3 +143,15 @@ def test_explanations_with_the_fast_tracer_equal_the_tracers(monkeypatch):
     fast, slow = _both(bundled, items[:600], monkeypatch, lang="en", explain=True)
     assert fast == slow
     assert any(r.get("values") for e in fast for r in e["explanation"]["rules"])
+
+
+def test_facts_named_on_demand_equal_facts_named_upfront(monkeypatch):
+    from checker import suggest
+
+    bundled = load_policy(None, cache=True)
+    items = [i for i in iter_records([ROOT / "fixtures" / "sample" / "batch.jsonl"]) if i.data is not None]
+    lazy = list(Engine(bundled, Options(lang="en")).check(items))
+    real = suggest._evidence_by_id
+    monkeypatch.setattr(suggest, "_evidence_by_id", lambda ev: (real(ev)[0], False))
+    assert list(Engine(bundled, Options(lang="en")).check(items)) == lazy
+    assert any(c["fact"] for e in lazy for f in e["findings"] for c in f.get("suggestion", {}).get("changes", ()))
