@@ -33,6 +33,8 @@ from . import records as rec
 from .engine import Engine, WindowIndex, project
 from .fastjson import decoder_for
 from .records import Decoded, InputError, LoadedRecord
+from .report import EncodedEntries
+from .reports.jsonl_report import ENCODE_OPTION
 
 CHUNK_BYTES = 1 << 20  # JSONL bytes per task
 CHUNK = 500  # records per task, other formats
@@ -141,7 +143,7 @@ def _scan_task(args: tuple) -> Any:
 
 
 def _eval_jsonl_task(args: tuple) -> Any:
-    path, name, start, end, first_line, _source, seq0, dups, want_raw = args
+    path, name, start, end, first_line, _source, seq0, dups, want_raw, encoded = args
     engine: Engine = _STATE["engine"]
     validate, index = _STATE["validate"], _STATE.get("index")
     try:
@@ -156,7 +158,16 @@ def _eval_jsonl_task(args: tuple) -> Any:
         entries.append(engine.check_one(item, index, seq0 + i))
         if want_raw:
             raws.append(item.raw if isinstance(item.raw, dict) else None)
+    if encoded:
+        return _encoded(entries), raws
     return orjson.dumps(entries), raws
+
+
+def _encoded(entries: list[dict]) -> EncodedEntries:
+    """Entries as the JSONL report writes them."""
+    dumps, opt = orjson.dumps, ENCODE_OPTION
+    return EncodedEntries(b"".join([dumps(e, option=opt) for e in entries]),
+                          tuple(e["outcome"] for e in entries))
 
 
 # ---- other formats: read in the main process, validated in the workers ------------------------
@@ -217,11 +228,12 @@ def _index_items_task(args: tuple[int, list[tuple]]) -> list[tuple[int, list, di
     return out
 
 
-def _eval_items_task(args: tuple[int, list[tuple]]) -> bytes:
-    start, chunk = args
+def _eval_items_task(args: tuple[int, list[tuple], bool]) -> Any:
+    start, chunk, encoded = args
     engine: Engine = _STATE["engine"]
     items = [_materialise(t, _STATE["validate"]) for t in chunk]
-    return orjson.dumps(list(engine.entries(items, _STATE.get("index"), start)))
+    entries = list(engine.entries(items, _STATE.get("index"), start))
+    return _encoded(entries) if encoded else orjson.dumps(entries)
 
 
 # ---- driving the pool ----------------------------------------------------------------------
@@ -253,13 +265,15 @@ def _checked(result: Any) -> Any:
 
 
 def parallel_entries(engine: Engine, inputs: Any, validator: Any, jobs: int,
-                     history: Iterable[dict] = (), on_raw: Callable[[Any], None] | None = None
-                     ) -> Iterator[dict]:
+                     history: Iterable[dict] = (), on_raw: Callable[[Any], None] | None = None,
+                     encoded: bool = False) -> Iterator[Any]:
     """Report entries of the whole input, in order, computed by `jobs` processes.
 
     `inputs` is a `checker.run.Inputs` (stdin already spooled to a file); `validator` the
     record validator (possibly filling defaults); `on_raw`, if given, receives each entry's
-    raw input record just before the entry is yielded (for the decision log)."""
+    raw input record just before the entry is yielded (for the decision log). With
+    `encoded` (for a JSONL report, without `on_raw`), consecutive entries come as
+    `EncodedEntries`, the lines the JSONL writer would write."""
     ctx = mp.get_context("fork")
     fmts = {rec.detect_format(p, inputs.input_format) for p in inputs.files}
     _STATE.clear()
@@ -267,16 +281,16 @@ def parallel_entries(engine: Engine, inputs: Any, validator: Any, jobs: int,
                   tree=None, windows=engine.needs_windows, fast=decoder_for(validator))
     try:
         if fmts == {"jsonl"}:
-            yield from _jsonl(ctx, engine, inputs, validator, jobs, history, on_raw)
+            yield from _jsonl(ctx, engine, inputs, validator, jobs, history, on_raw, encoded)
         else:
-            yield from _items(ctx, engine, inputs, validator, jobs, history, on_raw)
+            yield from _items(ctx, engine, inputs, validator, jobs, history, on_raw, encoded)
     finally:
         _STATE.clear()
         gc.unfreeze()
 
 
 def _jsonl(ctx: Any, engine: Engine, inputs: Any, validator: Any, jobs: int,
-           history: Iterable[dict], on_raw: Callable | None) -> Iterator[dict]:
+           history: Iterable[dict], on_raw: Callable | None, encoded: bool) -> Iterator[Any]:
     sources = inputs.sources()  # [(path to read, name to show)]
     for path, _name in sources:  # unreadable, binary or wrongly encoded: fail before any work
         next(rec.iter_records([path], "jsonl", inputs.encoding, validator), None)
@@ -318,10 +332,13 @@ def _jsonl(ctx: Any, engine: Engine, inputs: Any, validator: Any, jobs: int,
     args, seq0 = [], 0
     for task, n in zip(tasks, counts):
         chunk_dups = {s - seq0: dups[s] for s in range(seq0, seq0 + n) if s in dups} if dups else {}
-        args.append((*task, seq0, chunk_dups, on_raw is not None))
+        args.append((*task, seq0, chunk_dups, on_raw is not None, encoded))
         seq0 += n
     with _pool(ctx, jobs) as pool:
         for _task, (blob, raws) in _ordered(pool, _eval_jsonl_task, args, jobs):
+            if blob.__class__ is EncodedEntries:
+                yield blob
+                continue
             for i, entry in enumerate(orjson.loads(blob)):
                 if on_raw is not None:
                     on_raw(raws[i])
@@ -340,7 +357,7 @@ def _renamed(w: Any, path: str, name: str) -> Any:
 
 
 def _items(ctx: Any, engine: Engine, inputs: Any, validator: Any, jobs: int,
-           history: Iterable[dict], on_raw: Callable | None) -> Iterator[dict]:
+           history: Iterable[dict], on_raw: Callable | None, encoded: bool) -> Iterator[Any]:
     index: WindowIndex | None = engine.new_index(history)
     if index is not None:
         _STATE["tree"] = index.tree
@@ -356,9 +373,12 @@ def _items(ctx: Any, engine: Engine, inputs: Any, validator: Any, jobs: int,
         _STATE["index"] = index
     deferred = DeferredValidator(validator.schema)
     with _pool(ctx, jobs) as pool:
-        for (_start, chunk), blob in _ordered(pool, _eval_items_task,
-                                              _numbered(_item_chunks(inputs.read(deferred), deferred, CHUNK)),
-                                              jobs):
+        chunks = ((start, chunk, encoded) for start, chunk in
+                  _numbered(_item_chunks(inputs.read(deferred), deferred, CHUNK)))
+        for (_start, chunk, _enc), blob in _ordered(pool, _eval_items_task, chunks, jobs):
+            if blob.__class__ is EncodedEntries:
+                yield blob
+                continue
             for t, entry in zip(chunk, orjson.loads(blob)):
                 if on_raw is not None:
                     on_raw(t[4])

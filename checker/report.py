@@ -8,6 +8,16 @@ from dataclasses import dataclass, field
 from .engine import Summary
 
 
+@dataclass(frozen=True, slots=True)
+class EncodedEntries:
+    """Consecutive entries already written as JSON lines (by a `--jobs` worker), with their
+    outcomes: the JSONL report copies the bytes instead of decoding and encoding them again.
+    Only the JSONL writer is ever given these (`Report.entries` holds dicts otherwise)."""
+
+    lines: bytes
+    outcomes: tuple[str, ...]
+
+
 @dataclass
 class Report:
     policy: dict

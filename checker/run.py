@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .engine import Engine, Options, PolicyLoadError, Summary, load_policy
-from .report import Report
+from .report import EncodedEntries, Report
 from .reports import writer
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
@@ -207,9 +207,9 @@ class Progress:
         self.task = self.bar.add_task(label, total=None)
         self.bar.start()
 
-    def advance(self) -> None:
-        self.n += 1
-        if self.bar is not None and (self.n & 255) == 0:
+    def advance(self, n: int = 1) -> None:
+        before, self.n = self.n, self.n + n
+        if self.bar is not None and (self.n >> 8) != (before >> 8):
             now = time.monotonic()
             if now - self.last > 0.1:
                 self.last = now
@@ -268,9 +268,17 @@ class CheckRun:
     summary: Summary = field(default_factory=Summary)
     hit: bool = False
 
-    def watch(self, entries: Iterable[dict], progress: Progress, logger: DecisionLogger,
-              raws: Callable[[], Any] | None) -> Iterator[dict]:
+    def watch(self, entries: Iterable[Any], progress: Progress, logger: DecisionLogger,
+              raws: Callable[[], Any] | None) -> Iterator[Any]:
         for e in entries:
+            if e.__class__ is EncodedEntries:  # (never with a decision log: see _entries)
+                for outcome in e.outcomes:
+                    self.summary.add(outcome)
+                    if outcome in self.failing:
+                        self.hit = True
+                progress.advance(len(e.outcomes))
+                yield e
+                continue
             outcome = e["outcome"]
             self.summary.add(outcome)
             if outcome in self.failing:
@@ -321,7 +329,8 @@ def run_check(*, files: Sequence[str], rules, jurisdiction, fmt: str, output, la
         inputs = Inputs(list(files), input_format, encoding,
                         rereadable=engine.needs_windows or jobs > 1)
         run = CheckRun(frozenset(failing))
-        entries, raws = _entries(engine, inputs, validator, jobs, hist, log is not None)
+        entries, raws = _entries(engine, inputs, validator, jobs, hist, log is not None,
+                                 encoded=fmt == "jsonl")
         progress = Progress(progress_wanted(output, fmt), lang)
         report = Report(policy.describe(), run.watch(entries, progress, logger, raws), run.summary,
                         lang, explain, inputs=[("<stdin>" if f == "-" else str(f)) for f in files])
@@ -391,8 +400,10 @@ def _history(paths: Sequence[Path], encoding: str, validator: Any, lang: str) ->
 
 
 def _entries(engine: Engine, inputs: Inputs, validator: Any, jobs: int, history: list[dict],
-             want_raw: bool) -> tuple[Iterator[dict], Callable[[], Any] | None]:
-    """Report entries in input order, and (for the log) a way to get each entry's raw record."""
+             want_raw: bool, encoded: bool = False) -> tuple[Iterator[Any], Callable[[], Any] | None]:
+    """Report entries in input order, and (for the log) a way to get each entry's raw record.
+    With `encoded` (a JSONL report) and no log, `--jobs` workers may hand over entries already
+    encoded (`EncodedEntries`)."""
     last: list[Any] = [None]
     raws = (lambda: last[0]) if want_raw else None
     if jobs > 1 and not _can_fork():
@@ -406,7 +417,7 @@ def _entries(engine: Engine, inputs: Inputs, validator: Any, jobs: int, history:
             last[0] = raw
 
         return parallel_entries(engine, inputs, validator, jobs, history,
-                                keep if want_raw else None), raws
+                                keep if want_raw else None, encoded and not want_raw), raws
 
     def serial() -> Iterator[dict]:
         index = engine.new_index(history)

@@ -7,13 +7,18 @@ from typing import IO
 
 import orjson
 
-from ..report import Report
+from ..report import EncodedEntries, Report
+
+ENCODE_OPTION = orjson.OPT_APPEND_NEWLINE  # how an entry becomes its line (workers use it too)
 
 
 def write(report: Report, out: IO[bytes]) -> None:
-    put, dumps, opt = out.write, orjson.dumps, orjson.OPT_APPEND_NEWLINE
+    put, dumps, opt = out.write, orjson.dumps, ENCODE_OPTION
     for entry in report.entries:
-        put(dumps(entry, option=opt))
+        if entry.__class__ is EncodedEntries:
+            put(entry.lines)  # type: ignore[union-attr]
+        else:
+            put(dumps(entry, option=opt))
     out.write(orjson.dumps({"policy": report.policy, "summary": report.summary.to_dict()},
                            option=orjson.OPT_SORT_KEYS))
     out.write(b"\n")

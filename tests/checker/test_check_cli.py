@@ -657,3 +657,14 @@ def test_the_same_file_twice_is_all_duplicates_the_second_time(tmp_path):
         entries, last = jsonl_report(qinqing(f, f, "--format", "jsonl", "--jobs", jobs))
         assert last["summary"]["records"] == 10 and last["summary"]["invalid"] == 5
         assert all(e["errors"][-1]["code"] == "duplicate_id" for e in entries[5:])
+
+
+def test_jobs_jsonl_counts_what_the_workers_wrote(big_batch, tmp_path):
+    """With --jobs, JSONL lines come from the workers as written: the summary, --fail-on and the
+    decision log (which needs each entry) still see every record."""
+    never = qinqing(big_batch, "--format", "jsonl", "--jobs", "2", "--fail-on", "never")
+    assert never.returncode == 0
+    entries, last = jsonl_report(never)
+    assert last["summary"]["records"] == len(entries) == 1300
+    logged = qinqing(big_batch, "--format", "jsonl", "--jobs", "2", "--log", tmp_path / "d.log")
+    assert logged.returncode == 1 and logged.stdout == never.stdout
