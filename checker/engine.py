@@ -348,6 +348,7 @@ _two_u64 = struct.Struct(">QQ").unpack
 _NO_BINDINGS: dict = {}  # read-only: key closures never change their bindings
 _SEQ_BIAS = 1 << 62  # history positions are negative: biased to sort as unsigned bits
 DECODED_CACHE = 4096  # decoded projections kept per index (windows of nearby records overlap)
+PENDING, VALID, INVALID = 0, 1, 2  # states of a tentative filing
 
 
 class WindowIndex:
@@ -393,6 +394,13 @@ class WindowIndex:
         self._sorted = True
         self._decoded: dict[int, Any] = {}  # offset → decoded projection (bounded)
         self.size = 0
+        # Tentative filings (a first pass that decoded only the projected fields): their
+        # positions (ascending), where to read them again, and their state, settled by the
+        # second pass or, for a window that meets one first, by `resolver(where)`.
+        self._tent_seq = array("q")
+        self._tent_where: list[Any] = []
+        self._tent_state = bytearray()  # PENDING, VALID or INVALID
+        self.resolver: Callable[[Any], bool] | None = None
 
     def slots(self, record: dict) -> list[tuple]:
         """Where a record is filed: `(rule id, *key values)` of each window rule whose keys
@@ -410,14 +418,38 @@ class WindowIndex:
                 out.append(tuple(slot))
         return out
 
-    def add(self, record: dict, seq: int) -> None:
-        """File a valid record (its projection) at its batch position `seq`."""
+    def add(self, record: dict, seq: int, where: Any = None) -> None:
+        """File a valid record (its projection) at its batch position `seq` (tentatively with
+        `where`: see `file`)."""
         slots = self.slots(record)
         if slots:
-            self.file(slots, seq, record)
+            self.file(slots, seq, record, where)
 
-    def file(self, slots: list[tuple], seq: int, record: dict) -> None:
-        """File a record, or its projection made elsewhere (a worker), under `slots`."""
+    def scan_fields(self) -> dict | None:
+        """The fields a filing reads (`{"official": {"id": {}}, …}`): the projection's and the
+        window keys' record fields; None when whole records are kept."""
+        if self.tree is None:
+            return None
+        tree = {k: dict(v) for k, v in self.tree.items()}
+        for c in self.rules:
+            assert c.ir.window is not None
+            for key in c.ir.window.keys:
+                for n in ir.walk(key):
+                    if isinstance(n, ir.Field) and not isinstance(_root(n), ir.Var):
+                        node = tree
+                        for part in n.path.replace("[]", "").split("."):
+                            node = node.setdefault(part, {})
+        return tree
+
+    def file(self, slots: list[tuple], seq: int, record: dict, where: Any = None) -> None:
+        """File a record, or its projection made elsewhere (a worker), under `slots`. With
+        `where` (how `resolver` finds it again) the filing is tentative: the record is in a
+        window only once it is known to be valid (`settle`, `resolver`). Positions are filed
+        in ascending order."""
+        if where is not None:
+            self._tent_seq.append(seq)
+            self._tent_where.append(where)
+            self._tent_state.append(PENDING)
         date = record["date"]
         if self._dateless is not None and date.__class__ is dt.date:
             data = orjson.dumps(self._dateless(record), default=_tag, option=_ENC)
@@ -491,6 +523,29 @@ class WindowIndex:
         a = bisect_left(D, first_day, a, b)
         return a, bisect_right(D, last_day, a, b)
 
+    @property
+    def tentative(self) -> bool:
+        """Whether some filings are tentative (the second pass should `settle` them)."""
+        return bool(self._tent_seq)
+
+    def settle(self, seq: int, valid: bool) -> None:
+        """The record at `seq` turned out valid (or not); no-op if it was not filed tentatively."""
+        k = bisect_left(self._tent_seq, seq)
+        if k < len(self._tent_seq) and self._tent_seq[k] == seq and self._tent_state[k] == PENDING:
+            self._tent_state[k] = VALID if valid else INVALID
+
+    def _valid(self, seq: int) -> bool:
+        """Whether the record filed at `seq` counts (tentative ones once known valid)."""
+        k = bisect_left(self._tent_seq, seq)
+        if k == len(self._tent_seq) or self._tent_seq[k] != seq:
+            return True
+        state = self._tent_state[k]
+        if state == PENDING:
+            if self.resolver is None:
+                raise RuntimeError("a tentative window record with no way to check it")
+            state = self._tent_state[k] = VALID if self.resolver(self._tent_where[k]) else INVALID
+        return state == VALID
+
     def lookup(self, c: CompiledRule, record: dict, params: dict, seq: int | None = None
                ) -> list[dict] | None:
         """The window of `c` for `record`: the filed records sharing its keys, dated within the
@@ -522,10 +577,13 @@ class WindowIndex:
             return [record]  # a planned record is always in its own window
         found, placed = [], False
         seqs, offs, cache = self._seq, self._off, self._decoded
+        tentative = bool(self._tent_seq)
         for j in range(i, end):
             if seq is not None and seqs[j] == seq:
                 found.append(record)  # the record itself, whole
                 placed = True
+                continue
+            if tentative and not self._valid(seqs[j]):
                 continue
             off = offs[j]
             proj = cache.get(off)

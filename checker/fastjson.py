@@ -41,7 +41,7 @@ import orjson
 
 from .validate import _RE_DATE, Validator, _ecma_regex
 
-__all__ = ["FastDecoder", "FastJsonUnsupported", "decoder_for"]
+__all__ = ["FastDecoder", "FastJsonUnsupported", "Partial", "decoder_for", "projection_decoder"]
 
 Converter = Callable[[Any], Any]
 Decode = Callable[[bytes | str], "dict | None"]
@@ -146,6 +146,59 @@ def decoder_for(validator: Any) -> Decode | None:
     return fn
 
 
+class Partial(dict):
+    """What `projection_decoder` decodes: some fields of a record, not yet known to be valid."""
+
+    __slots__ = ()
+
+
+def projection_decoder(validator: Any, tree: dict) -> Decode | None:
+    """A decoder of only the fields named by `tree` (`{"meals": {"payer": {}}, "id": {}}`; a
+    leaf keeps the whole value) of a JSON record, with the types and normalisation the full
+    decoder gives them: a `Partial` dict, or None (not sure). Every other field is skipped
+    unread, so a record it decodes may still be invalid as a whole (the window index files it
+    tentatively, `engine.WindowIndex`). None when the schema has no shortcut."""
+    schema = getattr(validator, "schema", None)
+    if not isinstance(schema, dict):
+        return None
+    try:
+        pruned = _pruned(schema, tree)
+        b = _Builder({**pruned, "$defs": schema.get("$defs", {})}, ignore_unknown=True)
+        strict, _lenient, _extra = b.root()
+        decode = msgspec.json.Decoder(strict).decode
+    except (FastJsonUnsupported, TypeError, ValueError, KeyError):
+        return None
+    to_builtins, builtins = msgspec.to_builtins, _BUILTINS
+
+    def partial(text: bytes | str) -> dict | None:
+        try:
+            return Partial(to_builtins(decode(text), builtin_types=builtins))
+        except Exception:  # noqa: BLE001 - not sure: the full path decides
+            return None
+
+    return partial
+
+
+def _pruned(node: dict, tree: dict) -> dict:
+    """The schema of only the fields named by `tree` (their own checks kept, `required`
+    among them kept; `$ref`s left to the full schema's `$defs`)."""
+    if not tree or "$ref" in node:
+        return node
+    if "anyOf" in node:
+        return {**node, "anyOf": [b if b == {"type": "null"} else _pruned(b, tree) for b in node["anyOf"]]}
+    out = dict(node)
+    if isinstance(node.get("properties"), dict):
+        props = {k: _pruned(node["properties"][k], sub) for k, sub in tree.items()
+                 if k in node["properties"]}
+        out["properties"] = props
+        out["required"] = [k for k in node.get("required") or [] if k in props]
+        out.pop("additionalProperties", None)
+        out.pop("patternProperties", None)
+    if isinstance(node.get("items"), dict):
+        out["items"] = _pruned(node["items"], tree)
+    return out
+
+
 # ---------------------------------------------------------------- conversions (the validator's rules)
 # A converter gets a decoded value that is not null and returns the normalised one, or raises.
 
@@ -236,8 +289,9 @@ def _post_init(pairs: tuple[tuple[str, Converter], ...]) -> Callable[[Any], None
 
 
 class _Builder:
-    def __init__(self, schema: dict) -> None:
+    def __init__(self, schema: dict, ignore_unknown: bool = False) -> None:
         self.schema = schema
+        self.ignore_unknown = ignore_unknown  # every object ignores keys it does not name
         self.refs: dict[str, tuple[Any, Converter | None]] = {}
         self.in_progress: set[str] = set()
         self.count = 0
@@ -442,7 +496,8 @@ class _Builder:
             "gc": False,  # no cycles; they are turned into dicts at once
             "module": __name__,
         }
-        strict = msgspec.defstruct(f"Strict{self.count}", fields, forbid_unknown_fields=True, **options)
+        strict = msgspec.defstruct(f"Strict{self.count}", fields,
+                                   forbid_unknown_fields=not self.ignore_unknown, **options)
         loose = msgspec.defstruct(f"Lenient{self.count}", fields, **options) if lenient else None
         return strict, loose
 

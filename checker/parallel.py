@@ -31,7 +31,7 @@ import orjson
 
 from . import records as rec
 from .engine import Engine, WindowIndex, project
-from .fastjson import decoder_for
+from .fastjson import Partial, decoder_for, projection_decoder
 from .records import Decoded, InputError, LoadedRecord
 from .report import EncodedEntries
 from .reports.jsonl_report import ENCODE_OPTION
@@ -78,20 +78,28 @@ def jsonl_ranges(path: str, target: int = CHUNK_BYTES, block_size: int = 1 << 20
 
 
 def _read_range(path: str, name: str, start: int, end: int, first_line: int, encoding: str,
-                schema: dict, fast: Callable | None = None) -> list[tuple[int, str, Any, list]]:
+                schema: dict, fast: Callable | None = None, offsets: list | None = None
+                ) -> list[tuple[int, str, Any, list]]:
     """The loader's JSONL reading of one byte range, with the file's line numbers (`raw` is
-    a `records.Decoded` for the lines the fast path read)."""
+    a `records.Decoded` for the lines the fast path read); `offsets`, if given, receives the
+    file offset of each line read."""
     with open(path, "rb") as f:
         f.seek(start)
         data = f.read(end - start)
+    shift = start
     if first_line > 1 and data.startswith(codecs.BOM_UTF8):
         data = b"\n" + data  # not the file's start: keep the bytes, shift the numbering back
         first_line -= 1
+        shift -= 1
     stream = io.BufferedReader(io.BytesIO(data))  # type: ignore[arg-type]
     out = []
-    for line, _loc, raw, errors in rec._read_jsonl(stream, name, encoding, None, schema, fast):  # type: ignore[arg-type]
+    position: list = [None, 0]
+    for line, _loc, raw, errors in rec._read_jsonl(stream, name, encoding, None, schema, fast,  # type: ignore[arg-type]
+                                                   position):
         n = line + first_line - 1
         out.append((n, f"{name}:{n}", raw, errors))
+        if offsets is not None:
+            offsets.append(position[1] + shift)
     return out
 
 
@@ -114,17 +122,20 @@ def _loaded(name: str, line: int, location: str, raw: Any, errors: list, dup: An
 
 
 def _scan_task(args: tuple) -> Any:
-    """Ids of a range's records, and the window projections of the valid ones."""
+    """Ids of a range's records, and the window projections of the valid ones: those the
+    projection decoder read (`fastjson.projection_decoder`) with their file offset, to be
+    filed tentatively (see `run._first_pass`)."""
     path, name, start, end, first_line, _source = args
     validate, tree, windows = _STATE["validate"], _STATE["tree"], _STATE["windows"]
+    offsets: list[int] = []
     try:
         items = _read_range(path, name, start, end, first_line, _STATE["encoding"], _STATE["schema"],
-                            _STATE["fast"] if windows else None)  # ids alone need no validation
+                            _STATE["scan_fast"] if windows else None, offsets)  # ids alone need no validation
     except InputError as exc:
         return ("error", exc.path, exc.message_zh, exc.message_en)
     index: WindowIndex = _STATE["scan_index"]
     out = []
-    for line, location, raw, errors in items:
+    for (line, location, raw, errors), offset in zip(items, offsets, strict=True):
         filing = None
         if raw.__class__ is Decoded:
             data = raw.data
@@ -137,7 +148,8 @@ def _scan_task(args: tuple) -> Any:
         if windows and data is not None:
             slots = index.slots(data)
             if slots:
-                filing = (slots, project(data, tree) if tree is not None else data)
+                filing = (slots, project(data, tree) if tree is not None else data,
+                          offset if data.__class__ is Partial else None)
         out.append((line, location, rid, filing))
     return out
 
@@ -153,8 +165,11 @@ def _eval_jsonl_task(args: tuple) -> Any:
         return ("error", exc.path, exc.message_zh, exc.message_en)
     entries = []
     raws = []
+    tentative = index is not None and index.tentative
     for i, (line, location, raw, errors) in enumerate(items):
         item = _loaded(name, line, location, raw, errors, dups.get(i), validate)
+        if tentative:
+            index.settle(seq0 + i, item.data is not None)
         entries.append(engine.check_one(item, index, seq0 + i))
         if want_raw:
             raws.append(item.raw if isinstance(item.raw, dict) else None)
@@ -301,6 +316,9 @@ def _jsonl(ctx: Any, engine: Engine, inputs: Any, validator: Any, jobs: int,
     if index is not None:
         _STATE["tree"] = index.tree
         _STATE["scan_index"] = index  # for the workers: the slots of a record
+        fields = index.scan_fields()
+        projected = projection_decoder(validator, fields) if fields is not None and _STATE["fast"] else None
+        _STATE["scan_fast"] = projected or _STATE["fast"]
     # pass 1: ids (duplicates) and window projections
     ids = rec._IdIndex()
     templates = [(name, False) for _p, name in sources]
@@ -322,12 +340,17 @@ def _jsonl(ctx: Any, engine: Engine, inputs: Any, validator: Any, jobs: int,
                 if item.errors:
                     dups[seq] = item.errors[-1]
                 elif filing is not None and index is not None:
-                    index.file(filing[0], seq, filing[1])
+                    where = (task[0], filing[2]) if filing[2] is not None else None
+                    index.file(filing[0], seq, filing[1], where)
                 seq += 1
     del ids
     if index is not None:
         index.freeze()
         _STATE["index"] = index
+        if index.tentative:
+            fast, handles, encoding = _STATE["fast"], {}, inputs.encoding
+            index.resolver = lambda where: rec.line_valid(where[0], where[1], encoding, validator,
+                                                          fast, handles)
     # pass 2: evaluation (workers forked now inherit the index)
     args, seq0 = [], 0
     for task, n in zip(tasks, counts):

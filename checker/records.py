@@ -199,11 +199,14 @@ def iter_records(
     encoding: str = "utf-8",
     validator: Validator | None = None,
     warnings: list[LoadWarning] | None = None,
+    position: list | None = None,
 ) -> Iterator[LoadedRecord]:
     """Read, validate and normalise records from `paths` (`-` is stdin), streaming.
 
     Ids must be unique across the whole call: a later record repeating an id
     is invalid (`duplicate_id`) and names the first one's location.
+    `position`, if given, holds `[path, byte offset]` of the JSONL line of the record
+    just yielded (for `line_valid`).
     """
     enc = _check_encoding(encoding, str(paths[0]) if paths else STDIN)
     check = validator or default_validator()
@@ -220,7 +223,10 @@ def iter_records(
         produced = 0
         if fmt == "jsonl" and enc == "utf-8" and not fast_known:
             fast, fast_known = decoder_for(check), True
-        for line, location, raw, errors in _read(path, name, fmt, enc, warnings, check.schema, fast):
+        if position is not None:
+            position[:] = [path, None]
+        for line, location, raw, errors in _read(path, name, fmt, enc, warnings, check.schema, fast,
+                                                 position):
             if produced == 0:
                 templates[source_no] = _template(location, line)
             produced += 1
@@ -470,6 +476,7 @@ def _read(
     warnings: list[LoadWarning] | None,
     schema: dict,
     fast: Callable[[bytes], dict | None] | None = None,
+    position: list | None = None,
 ) -> Iterator[tuple[int, str, Any, list[RecordError]]]:
     """(line, location, raw, loader errors) for each record of one file; `raw` is a
     `Decoded` for a JSONL line that `fast` decoded."""
@@ -486,7 +493,7 @@ def _read(
             "xlsx": _read_xlsx,
         }[fmt]
         if fmt == "jsonl":
-            yield from _read_jsonl(stream, name, encoding, warnings, schema, fast)  # type: ignore[arg-type]
+            yield from _read_jsonl(stream, name, encoding, warnings, schema, fast, position)  # type: ignore[arg-type]
         else:
             yield from reader(stream, name, encoding, warnings, schema)
     finally:
@@ -542,18 +549,24 @@ def _read_jsonl(
     warnings: list[LoadWarning] | None,
     schema: dict,
     fast: Callable[[bytes], dict | None] | None = None,
+    position: list | None = None,
 ) -> Iterator[tuple[int, str, Any, list[RecordError]]]:
     """(line, location, raw, loader errors) per non-blank line; with `fast` (UTF-8 only),
-    `raw` is a `Decoded` for each line the fast path is sure of."""
+    `raw` is a `Decoded` for each line the fast path is sure of. `position[1]`, if given,
+    is set to the byte offset of each line before it is yielded."""
     utf8 = encoding == "utf-8"
     if not utf8:
         fast = None
     limit = MAX_RECORD_BYTES + 2  # room for "\r\n"
     lineno = 0
+    offset = 0
     while True:
         line = stream.readline(limit)
         if not line:
             return
+        if position is not None:
+            position[1] = offset
+        offset += len(line)
         lineno += 1
         location = f"{name}:{lineno}"
         if lineno == 1 and line.startswith(codecs.BOM_UTF8) and encoding.startswith("utf-8"):
@@ -566,6 +579,7 @@ def _read_jsonl(
                 if not line:
                     break
                 size += len(line)
+                offset += len(line)
             yield lineno, location, None, _too_large(size, "该行", "the line")
             continue
         if not body or body.isspace():
@@ -589,6 +603,33 @@ def _read_jsonl(
             yield lineno, location, _display(text), _json_error(exc, lineno)
             continue
         yield lineno, location, raw, []
+
+
+def line_valid(path: str, offset: int, encoding: str, validator: Any, fast: Callable | None = None,
+               handles: dict | None = None) -> bool:
+    """Whether the JSONL line at `offset` of `path` holds a valid record, decided exactly as
+    `iter_records` decides it (the fast path, else JSON and the validator); duplicate ids
+    aside, which only the whole batch tells. `handles` keeps files open between calls."""
+    f = handles.get(path) if handles is not None else None
+    if f is None:
+        f = open(path, "rb")  # noqa: SIM115 - kept in `handles`, or closed below
+        if handles is not None:
+            handles[path] = f
+    try:
+        f.seek(offset)
+        data = f.readline(MAX_RECORD_BYTES + 2)
+    finally:
+        if handles is None:
+            f.close()
+    if offset > 0:
+        data = b"\n" + data  # not the file's first line: no BOM is stripped
+    stream = io.BufferedReader(io.BytesIO(data))  # type: ignore[arg-type]
+    for _line, _loc, raw, errors in _read_jsonl(stream, path, _check_encoding(encoding, path), None,
+                                                validator.schema, fast):
+        if raw.__class__ is Decoded:
+            return True
+        return not errors and validator.validate(raw)[0] is not None
+    return False
 
 
 def _display(text: bytes | str) -> str:

@@ -116,12 +116,14 @@ class Inputs:
             os.unlink(self._spool)
             self._spool = None
 
-    def read(self, validator: Any) -> Iterator[Any]:
+    def read(self, validator: Any, position: list | None = None) -> Iterator[Any]:
+        """The records of every file (`position`: see `records.iter_records`)."""
         from .records import STDIN_NAME, InputError, iter_records
 
         paths = [self._spool if (f == "-" and self._spool) else f for f in self.files]
         self.warnings.clear()
-        items = iter_records(paths, self.input_format, self.encoding, validator, self.warnings)
+        items = iter_records(paths, self.input_format, self.encoding, validator, self.warnings,
+                             position)
         if not self._spool:
             yield from items
             return
@@ -399,6 +401,64 @@ def _history(paths: Sequence[Path], encoding: str, validator: Any, lang: str) ->
     return out
 
 
+class ScanValidator:
+    """The validator for the first pass over a batch with window rules: until `partial()`,
+    the validator itself; then UTF-8 JSONL lines the fast path takes are decoded only in the
+    fields the window index files (`fastjson.projection_decoder`), into `Partial` records
+    filed tentatively (the second pass, or a window that needs one first, checks them whole).
+    Lines the shortcut declines are validated in full, as always."""
+
+    def __init__(self, base: Any, fields: dict | None):
+        from .fastjson import decoder_for, projection_decoder
+
+        self.base, self.schema = base, base.schema
+        self.full = decoder_for(base)
+        self.projected = projection_decoder(base, fields) if fields is not None and self.full else None
+        self.decode = self.full
+
+    def validate(self, raw: Any):
+        return self.base.validate(raw)
+
+    def partial(self) -> bool:
+        """Decode only the filed fields from now on; False when there is no such shortcut."""
+        if self.projected is None:
+            return False
+        self.decode = self.projected
+        return True
+
+    def fast_json(self) -> Any:
+        if self.full is None:
+            return None
+        return lambda text: self.decode(text)  # type: ignore[misc]
+
+
+def _first_pass(index: Any, inputs: Inputs, validator: Any) -> list | None:
+    """File every valid record of the input into the window index; return the records when
+    there are at most HOLD of them (the second pass then reuses them), else None. Past HOLD,
+    records are decoded only in the fields the index needs and filed tentatively; the index
+    can then check one of them by reading its line again (`records.line_valid`)."""
+    from .fastjson import Partial
+    from .records import line_valid
+
+    scan = ScanValidator(validator, index.scan_fields())
+    position: list = [None, None]
+    held: list | None = []
+    for seq, item in enumerate(inputs.read(scan, position)):
+        data = item.data
+        if data is not None:
+            index.add(data, seq, (position[0], position[1]) if data.__class__ is Partial else None)
+        if held is not None:
+            held.append(item)
+            if len(held) > HOLD:
+                held = None
+                scan.partial()
+    if index.tentative:
+        fast, handles = scan.full, {}
+        index.resolver = lambda where: line_valid(where[0], where[1], inputs.encoding, validator,
+                                                  fast, handles)
+    return held
+
+
 def _entries(engine: Engine, inputs: Inputs, validator: Any, jobs: int, history: list[dict],
              want_raw: bool, encoded: bool = False) -> tuple[Iterator[Any], Callable[[], Any] | None]:
     """Report entries in input order, and (for the log) a way to get each entry's raw record.
@@ -423,17 +483,12 @@ def _entries(engine: Engine, inputs: Inputs, validator: Any, jobs: int, history:
         index = engine.new_index(history)
         source: Iterable[Any] | None = None
         if index is not None:  # first pass: the windows; a small batch is kept for the second
-            held: list | None = []
-            for seq, item in enumerate(inputs.read(validator)):
-                if item.data is not None:
-                    index.add(item.data, seq)
-                if held is not None:
-                    held.append(item)
-                    if len(held) > HOLD:
-                        held = None
-            source = held
+            source = _first_pass(index, inputs, validator)
             gc.freeze()  # the index is long-lived: keep the collector from rescanning it
+        tentative = index is not None and index.tentative
         for seq, item in enumerate(source if source is not None else inputs.read(validator)):
+            if tentative:
+                index.settle(seq, item.data is not None)  # type: ignore[union-attr]
             if want_raw:  # (a fast-path record parses its raw line only when asked)
                 last[0] = item.raw
             yield engine.check_one(item, index, seq)
