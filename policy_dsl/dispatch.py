@@ -1,6 +1,7 @@
-"""Rule dispatch: from a few enum/bool fields of a record (and whether some others are known),
-the rules that cannot fire are skipped and the conditions those fields decide alone are not
-evaluated at all.
+"""Rule dispatch: from a few enum/bool fields of a record (whether some others are known, and
+whether some lists are empty), the rules that cannot fire are skipped and the conditions
+those fields decide alone are not evaluated at all; a `for each` rule over an empty list is
+skipped too (it has no elements, so no findings).
 
 For each record the chosen fields make a key; for each list of rules in force and key, a plan
 (cached, bounded) lists every rule with its condition's status when the key decides it
@@ -17,7 +18,7 @@ from typing import Any
 
 from . import ir
 from .backends.python import compile_elem, compile_expr
-from .guards import ENUM_KINDS, KNOWN, Path, guard_fields, possible, record_path, residual
+from .guards import EMPTY, ENUM_KINDS, KNOWN, Path, guard_fields, list_fields, possible, record_path, residual
 
 EVALUATE: Any = object()  # the condition is not decided by the key: evaluate it
 MIN_SCORE = 20  # see choose_fields
@@ -119,6 +120,21 @@ def choose_fields(conds: Sequence[ir.Expr]) -> list[tuple[Path, bool]]:
     return sorted(chosen.items())
 
 
+def choose_lists(rules: Sequence[Any]) -> list[Path]:
+    """The lists to key on being empty: those of `for each` rules and of quantifiers, counts,
+    sums and `length` in conditions (record fields, one or two names deep), in a stable order.
+    Most records leave most of them empty, which skips or decides the rules over them."""
+    out: set[Path] = set()
+    for c in rules:
+        if c.coll_ir is not None:
+            path = record_path(c.coll_ir)
+            if path is not None:
+                out.add(path)
+        if c.cond_ir is not None and c.ir.kind != "tolerance":
+            out |= list_fields(c.cond_ir)
+    return sorted(p for p in out if len(p) <= 2)
+
+
 def _ops(e: ir.Expr) -> int:
     """The operations evaluating `e` takes, roughly: its nodes other than constants, fields
     and variables (a field read is fused into the comparison reading it)."""
@@ -128,21 +144,24 @@ def _ops(e: ir.Expr) -> int:
 _KEY_TYPES = frozenset({str, bool, type(None)})
 
 
-def _key_fn(fields: Sequence[tuple[Path, bool]]):
-    """(key function, the fields' paths in key order). The key of a record is the values of
-    the fields read by value (str, bool or None), then for each other field whether it is
-    missing; None when a value is of another type or a field's parent is not an object (a
-    record of an unexpected shape: no dispatch). Paths are one or two names deep."""
-    def groups(value: bool) -> list[tuple[str | None, tuple[str, ...]]]:
+def _key_fn(fields: Sequence[tuple[Path, bool]], lists: Sequence[Path] = ()):
+    """(key function, the fields' paths in key order, where the known-only fields start).
+    The key of a record is the values of the fields read by value (str, bool or None), then
+    for each other field whether it is missing, then for each list in `lists` None (missing),
+    True (empty) or False; None when a value is of another type or a field's parent is not an
+    object, or a list is not a list (a record of an unexpected shape: no dispatch). Paths are
+    one or two names deep."""
+    def groups(paths: Sequence[Path]) -> list[tuple[str | None, tuple[str, ...]]]:
         out: dict[str | None, list[str]] = {}
-        for path, v in fields:
-            if v == value:
-                top, name = (None, path[0]) if len(path) == 1 else path
-                out.setdefault(top, []).append(name)
+        for path in paths:
+            top, name = (None, path[0]) if len(path) == 1 else path
+            out.setdefault(top, []).append(name)
         return [(top, tuple(names)) for top, names in out.items()]
 
-    by_value, by_known = groups(True), groups(False)
-    nones = {n: (None,) * n for n in range(len(fields) + 1)}
+    by_value = groups([p for p, v in fields if v])
+    by_known = groups([p for p, v in fields if not v])
+    by_empty = groups(lists)
+    nones = {n: (None,) * n for n in range(len(fields) + len(lists) + 1)}
 
     def key(r: dict) -> tuple | None:
         vals: list = []
@@ -167,10 +186,25 @@ def _key_fn(fields: Sequence[tuple[Path, bool]]):
                 vals += (True,) * len(names)
             else:
                 return None
+        for top, names in by_empty:
+            x = r if top is None else r.get(top)
+            if type(x) is dict:
+                for n in names:
+                    items = x.get(n)
+                    if items is None:
+                        add(None)
+                    elif type(items) is list:
+                        add(not items)
+                    else:
+                        return None
+            elif x is None:
+                vals += nones[len(names)]
+            else:
+                return None
         return tuple(vals)
 
-    order = [((top,) if top else ()) + (n,) for grp in (by_value, by_known) for top, names in grp
-             for n in names]
+    order = [((top,) if top else ()) + (n,) for grp in (by_value, by_known, by_empty)
+             for top, names in grp for n in names]
     known_from = sum(len(names) for _, names in by_value)
     return key, order, known_from
 
@@ -182,16 +216,25 @@ class Dispatch:
     def __init__(self, rules: Sequence[Any]):
         conds = [c.cond_ir for c in rules if c.cond_ir is not None and c.ir.kind != "tolerance"]
         self.fields = choose_fields(conds)
-        self.key, paths, self._known_from = _key_fn(self.fields)
+        self.lists = choose_lists(rules)
+        self.key, paths, self._known_from = _key_fn(self.fields, self.lists)
         self.paths: list[Path] = paths  # in key order
+        self._lists_from = len(paths) - len(self.lists)
         self.rules = list(rules)
-        position = {p: i for i, p in enumerate(paths)}
-        # For each rule: the key positions its condition reads (none: always evaluated).
+        position = {p: i for i, p in enumerate(paths[:self._lists_from])}
+        emptiness = {p: i for i, p in enumerate(paths) if i >= self._lists_from}
+        # For each rule: the key positions its condition reads (none: always evaluated), and
+        # the position saying whether its `for each` list is empty (None: not keyed).
         self._reads: list[tuple[int, ...]] = []
+        self._coll_pos: list[int | None] = []
         for c in self.rules:
-            used = () if c.cond_ir is None or c.ir.kind == "tolerance" else sorted(
-                {position[p] for p, _ in guard_fields(c.cond_ir) if p in position})
-            self._reads.append(tuple(used))
+            used: set[int] = set()
+            if c.cond_ir is not None and c.ir.kind != "tolerance":
+                used = {position[p] for p, _ in guard_fields(c.cond_ir) if p in position}
+                used |= {emptiness[p] for p in list_fields(c.cond_ir) if p in emptiness}
+            self._reads.append(tuple(sorted(used)))
+            coll = record_path(c.coll_ir) if c.coll_ir is not None else None
+            self._coll_pos.append(emptiness.get(coll) if coll is not None else None)
         self._tables: dict[int, tuple[Sequence[Any], dict]] = {}  # id(rules) → (rules, plans)
         self._shared: dict[tuple[int, ...], dict] = {}  # plans of equal rule lists
         self._status: dict[tuple, tuple] = {}
@@ -219,9 +262,18 @@ class Dispatch:
         if hit is None:
             if len(plans) >= _PLAN_LIMIT:
                 plans.clear()
-            hit = plans[key] = [st for c in rules
-                                if (st := self.step(c, key))[1] is not False or c.coll is not None]
+            hit = plans[key] = [st for c in rules if self._kept(st := self.step(c, key), key)]
         return hit
+
+    def _kept(self, step: tuple, key: tuple) -> bool:
+        """Whether a plan keeps a rule's step: a rule whose condition is False on this key has
+        no finding, unless it is a `for each` rule (its list may be unknown), except over an
+        empty list (no elements: nothing to find; the other rules do not depend on it)."""
+        c = step[0]
+        if c.coll is None:
+            return step[1] is not False
+        pos = self._coll_pos[c.order]
+        return pos is None or key[pos] is not True
 
     def _entry(self, rules: Sequence[Any]) -> tuple:
         if len(self._tables) >= 4096:
@@ -250,8 +302,7 @@ class Dispatch:
         sub = (c.order, *(key[j] for j in reads))
         hit = self._status.get(sub)
         if hit is None:
-            facts = {self.paths[j]: key[j] if j < self._known_from else (None if key[j] else KNOWN)
-                     for j in reads}
+            facts = {self.paths[j]: self._fact(j, key[j]) for j in reads}
             s = possible(c.cond_ir, facts)
             if s is not None and len(s) == 1 and KNOWN not in s:
                 hit = (c, next(iter(s)), c.cond, c.elem, c.coll, c.windowed)
@@ -265,6 +316,15 @@ class Dispatch:
                 self._status.clear()
             self._status[sub] = hit
         return hit
+
+    def _fact(self, j: int, value: Any) -> Any:
+        """What key position `j` says of its field (see `guards`): its value; for a field keyed
+        on being known, None or KNOWN; for a list keyed on being empty, None, EMPTY or KNOWN."""
+        if j < self._known_from:
+            return value
+        if j < self._lists_from:
+            return None if value else KNOWN
+        return None if value is None else EMPTY if value else KNOWN
 
     def _residual(self, c: Any, res: ir.Expr) -> tuple[Any, Any]:
         """The closures (condition, element condition) of a residual condition of `c`."""

@@ -7,9 +7,11 @@ and everything else may be anything.
 condition whose possible values are only `{False}` is False on every record with those facts:
 the evaluator skips it (no finding, nothing to suppress, nothing to trace).
 
-Facts: `{("interaction", "kind"): "training_lecture", ("tolerance", "prefiling_id"): KNOWN}`:
-a field's value, or `KNOWN` for "some value, not None" (fields keyed on being known only).
-A field not in the facts may have any value.
+Facts: `{("interaction", "kind"): "training_lecture", ("tolerance", "prefiling_id"): KNOWN,
+("gifts",): EMPTY}`: a field's value, `KNOWN` for "some value, not None" (fields keyed on
+being known only), or `EMPTY` for a list known to be empty (lists keyed on being empty:
+quantifiers, counts, sums and `length` over it are then decided). A field not in the facts
+may have any value.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import dataclasses
 import operator
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from . import ir
@@ -34,7 +37,17 @@ class _Known:
         return "KNOWN"
 
 
+class _Empty(_Known):
+    """A list that is known to be empty."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "EMPTY"
+
+
 KNOWN: Any = _Known()
+EMPTY: Any = _Empty()
 TOP = None  # any value at all
 BOOL3 = frozenset({True, False, None})
 NOT_NONE = frozenset({True, False})
@@ -65,8 +78,7 @@ def possible(e: ir.Expr, facts: Mapping[Path, Any]) -> frozenset | None:
         return TOP
     if t is ir.Not:
         s = _bools(possible(e.operand, facts))
-        return frozenset(None if x is None else (KNOWN if x is KNOWN else not x) for x in s) \
-            if KNOWN not in s else BOOL3
+        return frozenset(None if x is None else not x for x in s) if not _opaque(s) else BOOL3
     if t is ir.And or t is ir.Or:
         return _logic(e, facts)
     if t is ir.IsKnown:
@@ -80,7 +92,7 @@ def possible(e: ir.Expr, facts: Mapping[Path, Any]) -> frozenset | None:
         return _inset(e, facts)
     if t is ir.If:
         c = possible(e.cond, facts)
-        if c is TOP or KNOWN in c:
+        if c is TOP or _opaque(c):
             return TOP
         out: set = set()
         for x in c:
@@ -92,7 +104,34 @@ def possible(e: ir.Expr, facts: Mapping[Path, Any]) -> frozenset | None:
                 return TOP
             out |= branch
         return frozenset(out)
+    if t is ir.Quant or t is ir.Agg or t is ir.Builtin and e.fn == "length":
+        return _over_list(e, facts)
     return TOP
+
+
+def _over_list(e: ir.Expr, facts: Mapping[Path, Any]) -> frozenset | None:
+    """A quantifier, count, sum or `length` over a list that is unknown or empty (its value
+    as the closures compute it: `some` false, `all` true, count and length 0, sum 0 of the
+    sum's type); TOP otherwise."""
+    coll = e.args[0] if isinstance(e, ir.Builtin) else e.coll  # type: ignore[attr-defined]
+    s = possible(coll, facts)
+    if s is TOP or len(s) != 1:
+        return TOP
+    (x,) = s
+    if x is None:
+        return frozenset({None})
+    if x is not EMPTY:
+        return TOP
+    if isinstance(e, ir.Quant):
+        return frozenset({e.kind == "all"})
+    if isinstance(e, ir.Agg) and e.value is not None and e.type.kind in ("money", "number"):
+        return frozenset({Decimal(0)})
+    return frozenset({0})
+
+
+def _opaque(s: frozenset) -> bool:
+    """Whether a set of possible values holds a stand-in (KNOWN, EMPTY) for unknown values."""
+    return any(isinstance(x, _Known) for x in s)
 
 
 _HASHABLE = (bool, int, str, type(None))
@@ -114,7 +153,7 @@ def _logic(e: ir.And | ir.Or, facts: Mapping[Path, Any]) -> frozenset:
         else:
             kinds = set()
             for x in s:
-                if x is KNOWN:  # some value: True or False among others
+                if isinstance(x, _Known):  # some value: True or False among others
                     kinds |= {"decided", "other"}
                 else:
                     kinds.add("decided" if x is decisive else "unknown" if x is None else "other")
@@ -136,18 +175,24 @@ def _cmp(e: ir.Cmp, facts: Mapping[Path, Any]) -> frozenset:
     left, right = possible(e.left, facts), possible(e.right, facts)
     if (left is not TOP and left == {None}) or (right is not TOP and right == {None}):
         return frozenset({None})  # strict: an unknown side makes it unknown
-    if left is TOP or right is TOP or e.op not in _EQ:
+    if left is TOP or right is TOP:
         return BOOL3
-    op, out = _EQ[e.op], set()
+    op, out = _OPS[e.op], set()
     for a in left:
         for b in right:
             if a is None or b is None:
                 out.add(None)
-            elif a is KNOWN or b is KNOWN:
+            elif isinstance(a, _Known) or isinstance(b, _Known):
                 out |= NOT_NONE
             else:
-                out.add(op(a, b))
+                try:
+                    out.add(op(a, b))
+                except TypeError:  # values the closures could not compare either
+                    return BOOL3
     return frozenset(out)
+
+
+_OPS = {**_EQ, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 
 def _inset(e: ir.InSet, facts: Mapping[Path, Any]) -> frozenset:
@@ -161,7 +206,7 @@ def _inset(e: ir.InSet, facts: Mapping[Path, Any]) -> frozenset:
     for x in s:
         if x is None:
             out.add(None)
-        elif x is KNOWN:
+        elif isinstance(x, _Known):
             out |= NOT_NONE
         else:
             out.add((x in options) != e.negated)
@@ -175,6 +220,23 @@ def never_true(e: ir.Expr, facts: Mapping[Path, Any]) -> bool:
 
 
 # ---- which fields to key on ----------------------------------------------------------------
+def list_fields(e: ir.Expr) -> set[Path]:
+    """Record lists whose being empty decides parts of `e`: the lists of its quantifiers,
+    counts and sums, and of `length(…)`."""
+    out: set[Path] = set()
+    for node in ir.walk(e):
+        if isinstance(node, (ir.Quant, ir.Agg)):
+            coll: ir.Expr = node.coll
+        elif isinstance(node, ir.Builtin) and node.fn == "length":
+            coll = node.args[0]
+        else:
+            continue
+        path = record_path(coll)
+        if path is not None and coll.type.kind == "list":
+            out.add(path)
+    return out
+
+
 def guard_fields(e: ir.Expr) -> set[tuple[Path, bool]]:
     """The record fields that decide atoms of `e` (`F == c`, `F in {…}`, `F is known`), each
     with whether its value matters (enum/bool) or only whether it is known."""
@@ -221,7 +283,7 @@ def residual(e: ir.Expr, facts: Mapping[Path, Any]) -> ir.Expr:
     `and`/`or` items that cannot change the result are dropped). `e` itself when nothing
     changes."""
     s = possible(e, facts)
-    if s is not TOP and len(s) == 1 and KNOWN not in s:
+    if s is not TOP and len(s) == 1 and not _opaque(s):
         if isinstance(e, ir.Const):
             return e
         return ir.Const(next(iter(s)), e.type)
@@ -244,7 +306,7 @@ def residual(e: ir.Expr, facts: Mapping[Path, Any]) -> ir.Expr:
         return type(e)(tuple(items), e.type)
     if isinstance(e, ir.If):
         c = possible(e.cond, facts)
-        if c is not TOP and len(c) == 1 and KNOWN not in c and None not in c:
+        if c is not TOP and len(c) == 1 and not _opaque(c) and None not in c:
             return residual(e.then if next(iter(c)) else e.otherwise, facts)
     return _rebuild(e, facts)
 

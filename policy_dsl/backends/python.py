@@ -871,7 +871,7 @@ def _mentions_vars_any(exprs) -> bool:
 # same USCC recurs across the records of a batch. Closures are pure, so a memoised result is
 # the one the closure would compute.
 
-MEMO_LIMIT = 16_384  # entries per memoised expression; the memo is emptied when full
+MEMO_LIMIT = 65_536  # entries per memoised expression (more than the distinct firms of a large batch); emptied when full
 _SCALAR = frozenset({"bool", "int", "number", "money", "string", "enum", "date", "duration"})
 # id(node) → inputs, while compiling. A plan only decides what is folded or memoised: a
 # compilation in another thread that meets this one's plan compiles its nodes plainly.

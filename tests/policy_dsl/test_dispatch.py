@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 
 import orjson
@@ -19,7 +20,16 @@ from policy_dsl import dispatch, ir
 from policy_dsl import types as ty
 from policy_dsl.dispatch import EVALUATE, Dispatch, choose_fields, refuting_fields
 from policy_dsl.evaluate import Evaluator, RecordResult
-from policy_dsl.guards import KNOWN, guard_fields, never_true, possible, record_path, residual
+from policy_dsl.guards import (
+    EMPTY,
+    KNOWN,
+    guard_fields,
+    list_fields,
+    never_true,
+    possible,
+    record_path,
+    residual,
+)
 from policy_dsl.load import load
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,6 +64,8 @@ def _domain(t: ty.T) -> list:
         return [*t.values, None]
     if t.kind == "bool":
         return [True, False, None]
+    if t.kind == "list":
+        return [None, []]  # unknown, or empty
     return [None]  # other fields: only made unknown
 
 
@@ -189,6 +201,13 @@ def test_possible_contains_the_actual_value(ev: Evaluator, sample: list[dict]) -
                 for name in path:
                     x = x.get(name) if isinstance(x, dict) else None
                 facts[path] = x if by_value or x is None else KNOWN
+            for path in list_fields(c.cond_ir):
+                if rnd.random() < 0.3:
+                    continue
+                x = r
+                for name in path:
+                    x = x.get(name) if isinstance(x, dict) else None
+                facts[path] = None if x is None else EMPTY if x == [] else KNOWN
             s = possible(c.cond_ir, facts)
             v = {"$window": None} if c.windowed else {}
             items = [None] if c.coll is None else (c.coll(r, p, v) or [])
@@ -243,6 +262,35 @@ def test_possible_kleene() -> None:
     cond = ir.If(G, _eq(F, "a"), ir.Const(False, ty.BOOL), ty.BOOL)
     assert possible(cond, {g: False}) == {False} and possible(cond, {g: None}) == {None}
     assert possible(cond, {g: True, k: "a"}) == {True}
+
+
+def test_possible_over_empty_and_unknown_lists() -> None:
+    meals = ir.Field(None, "meals", ty.list_of(ty.ANY), "meals")
+    m = ("meals",)
+    some = ir.Quant("some", "x", meals, G, ty.BOOL)
+    every = ir.Quant("all", "x", meals, G, ty.BOOL)
+    count = ir.Agg("count", "x", meals, G, None, ty.INT)
+    total = ir.Agg("sum", "x", meals, None, ir.Var("x", ty.MONEY), ty.MONEY)
+    length = ir.Builtin("length", (meals,), ty.INT)
+    assert possible(some, {m: EMPTY}) == {False} and possible(every, {m: EMPTY}) == {True}
+    assert possible(some, {m: None}) == {None} and possible(some, {m: KNOWN}) is None
+    assert possible(count, {m: EMPTY}) == {0}
+    (zero,) = possible(total, {m: EMPTY})
+    assert zero.__class__ is Decimal and zero == 0  # what the closure's sum starts from
+    over = ir.Cmp(">", length, ir.Const(0, ty.INT), ty.BOOL)
+    assert possible(over, {m: EMPTY}) == {False} and possible(over, {m: None}) == {None}
+    assert possible(over, {m: KNOWN}) == {True, False, None}  # (length not tracked: any)
+    assert possible(ir.IsKnown(meals, False, ty.BOOL), {m: EMPTY}) == {True}
+    assert residual(ir.Or((over, G), ty.BOOL), {m: EMPTY}) == ir.Or((G,), ty.BOOL)
+
+
+def test_for_each_rules_over_empty_lists_are_skipped(ev: Evaluator, sample: list[dict]) -> None:
+    r = next(x for x in sample if x.get("gifts") == [] and x.get("meals"))
+    _, rules, _ = ev._plan(r["jurisdiction"], r["date"])
+    kept = {s[0].ir.id for s in ev.dispatch.plan(rules, r)}
+    assert not kept & {"N1", "G1", "G2"}  # over gifts
+    assert "P3" in kept or "P5" in kept or "N2" in kept  # over meals
+    _same_with_and_without_dispatch(ev, r)
 
 
 def test_refuting_fields_prefer_usually_false_atoms(monkeypatch) -> None:
