@@ -398,9 +398,11 @@ class WindowIndex:
         # positions (ascending), where to read them again, and their state, settled by the
         # second pass or, for a window that meets one first, by `resolver(where)`.
         self._tent_seq = array("q")
-        self._tent_where: list[Any] = []
+        self._tent_file = array("I")  # index into _tent_paths
+        self._tent_off = array("Q")  # byte offset of the line
+        self._tent_paths: list[str] = []
         self._tent_state = bytearray()  # PENDING, VALID or INVALID
-        self.resolver: Callable[[Any], bool] | None = None
+        self.resolver: Callable[[str, int], bool] | None = None
 
     def slots(self, record: dict) -> list[tuple]:
         """Where a record is filed: `(rule id, *key values)` of each window rule whose keys
@@ -441,14 +443,19 @@ class WindowIndex:
                             node = node.setdefault(part, {})
         return tree
 
-    def file(self, slots: list[tuple], seq: int, record: dict, where: Any = None) -> None:
+    def file(self, slots: list[tuple], seq: int, record: dict,
+             where: tuple[str, int] | None = None) -> None:
         """File a record, or its projection made elsewhere (a worker), under `slots`. With
-        `where` (how `resolver` finds it again) the filing is tentative: the record is in a
-        window only once it is known to be valid (`settle`, `resolver`). Positions are filed
-        in ascending order."""
+        `where` (the file and byte offset of its JSONL line) the filing is tentative: the
+        record is in a window only once it is known to be valid (`settle`, or
+        `resolver(file, offset)`). Positions are filed in ascending order."""
         if where is not None:
+            path, offset = where
+            if not self._tent_paths or self._tent_paths[-1] != path:
+                self._tent_paths.append(path)
             self._tent_seq.append(seq)
-            self._tent_where.append(where)
+            self._tent_file.append(len(self._tent_paths) - 1)
+            self._tent_off.append(offset)
             self._tent_state.append(PENDING)
         date = record["date"]
         if self._dateless is not None and date.__class__ is dt.date:
@@ -543,7 +550,8 @@ class WindowIndex:
         if state == PENDING:
             if self.resolver is None:
                 raise RuntimeError("a tentative window record with no way to check it")
-            state = self._tent_state[k] = VALID if self.resolver(self._tent_where[k]) else INVALID
+            where = self._tent_paths[self._tent_file[k]], self._tent_off[k]
+            state = self._tent_state[k] = VALID if self.resolver(*where) else INVALID
         return state == VALID
 
     def lookup(self, c: CompiledRule, record: dict, params: dict, seq: int | None = None

@@ -349,8 +349,8 @@ def _jsonl(ctx: Any, engine: Engine, inputs: Any, validator: Any, jobs: int,
         _STATE["index"] = index
         if index.tentative:
             fast, handles, encoding = _STATE["fast"], {}, inputs.encoding
-            index.resolver = lambda where: rec.line_valid(where[0], where[1], encoding, validator,
-                                                          fast, handles)
+            index.resolver = lambda path, offset: rec.line_valid(path, offset, encoding, validator,
+                                                                 fast, handles)
     # pass 2: evaluation (workers forked now inherit the index)
     args, seq0 = [], 0
     for task, n in zip(tasks, counts):

@@ -419,12 +419,10 @@ class ScanValidator:
     def validate(self, raw: Any):
         return self.base.validate(raw)
 
-    def partial(self) -> bool:
-        """Decode only the filed fields from now on; False when there is no such shortcut."""
-        if self.projected is None:
-            return False
-        self.decode = self.projected
-        return True
+    def partial(self) -> None:
+        """Decode only the filed fields from now on (when there is such a shortcut)."""
+        if self.projected is not None:
+            self.decode = self.projected
 
     def fast_json(self) -> Any:
         if self.full is None:
@@ -454,8 +452,8 @@ def _first_pass(index: Any, inputs: Inputs, validator: Any) -> list | None:
                 scan.partial()
     if index.tentative:
         fast, handles = scan.full, {}
-        index.resolver = lambda where: line_valid(where[0], where[1], inputs.encoding, validator,
-                                                  fast, handles)
+        index.resolver = lambda path, offset: line_valid(path, offset, inputs.encoding, validator,
+                                                         fast, handles)
     return held
 
 
