@@ -445,10 +445,28 @@ class WindowIndex:
 
     def file(self, slots: list[tuple], seq: int, record: dict,
              where: tuple[str, int] | None = None) -> None:
-        """File a record, or its projection made elsewhere (a worker), under `slots`. With
-        `where` (the file and byte offset of its JSONL line) the filing is tentative: the
-        record is in a window only once it is known to be valid (`settle`, or
-        `resolver(file, offset)`). Positions are filed in ascending order."""
+        """File a record, or its projection made elsewhere, under `slots`. With `where` (the
+        file and byte offset of its JSONL line) the filing is tentative: the record is in a
+        window only once it is known to be valid (`settle`, or `resolver(file, offset)`).
+        Positions are filed in ascending order."""
+        self.file_encoded(seq, self.encode(slots, record), where)
+
+    def encode(self, slots: list[tuple], record: dict) -> tuple[bytes, int, tuple]:
+        """What filing a record stores (its encoded projection, its day, the hashes and rule
+        numbers of its slots), worked out without touching the index (a worker can)."""
+        date = record["date"]
+        if self._dateless is not None and date.__class__ is dt.date:
+            data = orjson.dumps(self._dateless(record), default=_tag, option=_ENC)
+        else:
+            data = encode_projection(self._project(record))
+        rule_of = self._rule_no
+        return data, date.toordinal(), tuple(
+            (*_two_u64(blake2b(orjson.dumps(slot, default=_tag, option=_ENC), digest_size=16).digest()),
+             rule_of[slot[0]]) for slot in slots)
+
+    def file_encoded(self, seq: int, encoded: tuple[bytes, int, tuple],
+                     where: tuple[str, int] | None = None) -> None:
+        """`file`, given what `encode` made."""
         if where is not None:
             path, offset = where
             if not self._tent_paths or self._tent_paths[-1] != path:
@@ -457,25 +475,20 @@ class WindowIndex:
             self._tent_file.append(len(self._tent_paths) - 1)
             self._tent_off.append(offset)
             self._tent_state.append(PENDING)
-        date = record["date"]
-        if self._dateless is not None and date.__class__ is dt.date:
-            data = orjson.dumps(self._dateless(record), default=_tag, option=_ENC)
-        else:
-            data = encode_projection(self._project(record))
+        data, day, hashes = encoded
         off = len(self._blob)
         self._blob += data
-        day, size = date.toordinal(), len(data)
-        rule_of = self._rule_no if len(self.rules) > 1 else None  # one rule: no need to say
-        for slot in slots:
-            hi, lo = _two_u64(blake2b(orjson.dumps(slot, default=_tag, option=_ENC), digest_size=16).digest())
+        size = len(data)
+        several = len(self.rules) > 1  # one rule: no need to say which
+        for hi, lo, rule in hashes:
             self._hi.append(hi)
             self._lo.append(lo)
             self._day.append(day)
             self._seq.append(seq)
             self._off.append(off)
             self._len.append(size)
-            if rule_of is not None:
-                self._rule.append(rule_of[slot[0]])
+            if several:
+                self._rule.append(rule)
         self._sorted = False
         if self._decoded:
             self._decoded.clear()

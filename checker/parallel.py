@@ -122,11 +122,12 @@ def _loaded(name: str, line: int, location: str, raw: Any, errors: list, dup: An
 
 
 def _scan_task(args: tuple) -> Any:
-    """Ids of a range's records, and the window projections of the valid ones: those the
-    projection decoder read (`fastjson.projection_decoder`) with their file offset, to be
-    filed tentatively (see `run._first_pass`)."""
+    """Ids of a range's records (with their digests), and the window filings of the valid
+    ones, encoded (`WindowIndex.encode`): those the projection decoder read
+    (`fastjson.projection_decoder`) with their file offset, to be filed tentatively (see
+    `run._first_pass`)."""
     path, name, start, end, first_line, _source = args
-    validate, tree, windows = _STATE["validate"], _STATE["tree"], _STATE["windows"]
+    validate, windows = _STATE["validate"], _STATE["windows"]
     offsets: list[int] = []
     try:
         items = _read_range(path, name, start, end, first_line, _STATE["encoding"], _STATE["schema"],
@@ -148,9 +149,8 @@ def _scan_task(args: tuple) -> Any:
         if windows and data is not None:
             slots = index.slots(data)
             if slots:
-                filing = (slots, project(data, tree) if tree is not None else data,
-                          offset if data.__class__ is Partial else None)
-        out.append((line, location, rid, filing))
+                filing = (index.encode(slots, data), offset if data.__class__ is Partial else None)
+        out.append((line, location, rid, rec.id_digest(rid) if rid is not None else None, filing))
     return out
 
 
@@ -169,7 +169,7 @@ def _eval_jsonl_task(args: tuple) -> Any:
     for i, (line, location, raw, errors) in enumerate(items):
         item = _loaded(name, line, location, raw, errors, dups.get(i), validate)
         if tentative:
-            index.settle(seq0 + i, item.data is not None)
+            index.settle(seq0 + i, item.data is not None)  # type: ignore[union-attr]
         entries.append(engine.check_one(item, index, seq0 + i))
         if want_raw:
             raws.append(item.raw if isinstance(item.raw, dict) else None)
@@ -323,32 +323,31 @@ def _jsonl(ctx: Any, engine: Engine, inputs: Any, validator: Any, jobs: int,
     ids = rec._IdIndex()
     templates = [(name, False) for _p, name in sources]
     produced = [0] * len(sources)
-    deferred = DeferredValidator(validator.schema)
     dups: dict[int, Any] = {}
     seq = 0
     counts: list[int] = []
     with _pool(ctx, jobs) as pool:
         for task, found in _ordered(pool, _scan_task, tasks, jobs):
             counts.append(len(found))
-            name, k = task[1], task[5]
-            for line, location, rid, filing in found:
+            k = task[5]
+            for line, location, rid, digest, filing in found:
                 if produced[k] == 0:
                     templates[k] = rec._template(location, line)
                 produced[k] += 1
-                item = rec._finish(name, line, location, {"id": rid} if rid is not None else None,
-                                   [], deferred, ids, k, templates)  # type: ignore[arg-type]
-                if item.errors:
-                    dups[seq] = item.errors[-1]
+                first = ids.add_digest(digest, k, line) if digest is not None else None
+                if first is not None:  # the loader's duplicate-id check (`records._finish`)
+                    dups[seq] = rec.duplicate_error(rid, first, templates)
                 elif filing is not None and index is not None:
-                    where = (task[0], filing[2]) if filing[2] is not None else None
-                    index.file(filing[0], seq, filing[1], where)
+                    where = (task[0], filing[1]) if filing[1] is not None else None
+                    index.file_encoded(seq, filing[0], where)
                 seq += 1
     del ids
     if index is not None:
         index.freeze()
         _STATE["index"] = index
         if index.tentative:
-            fast, handles, encoding = _STATE["fast"], {}, inputs.encoding
+            fast, encoding = _STATE["fast"], inputs.encoding
+            handles: dict = {}
             index.resolver = lambda path, offset: rec.line_valid(path, offset, encoding, validator,
                                                                  fast, handles)
     # pass 2: evaluation (workers forked now inherit the index)

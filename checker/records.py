@@ -266,19 +266,22 @@ def _finish(
     if record_id is not None:
         first = ids.add(record_id, source_no, line)
         if first is not None:
-            prefix, numbered = templates[first[0]]
-            where = prefix + str(first[1]) if numbered else prefix
-            errors = [
-                *errors,
-                RecordError(
-                    "$.id",
-                    "duplicate_id",
-                    f"记录编号 '{record_id}' 重复，首次出现在 {where}",
-                    f"duplicate record id '{record_id}'; first seen at {where}",
-                ),
-            ]
+            errors = [*errors, duplicate_error(record_id, first, templates)]
             data = None
     return LoadedRecord(name, line, location, record_id, raw, data, errors, text)
+
+
+def duplicate_error(record_id: str, first: tuple[int, int], templates: list[tuple[str, bool]]
+                    ) -> RecordError:
+    """The error of a record repeating the id first seen at `first` (source, line)."""
+    prefix, numbered = templates[first[0]]
+    where = prefix + str(first[1]) if numbered else prefix
+    return RecordError(
+        "$.id",
+        "duplicate_id",
+        f"记录编号 '{record_id}' 重复，首次出现在 {where}",
+        f"duplicate record id '{record_id}'; first seen at {where}",
+    )
 
 
 def _template(location: str, line: int) -> tuple[str, bool]:
@@ -322,10 +325,11 @@ class _IdIndex:
 
     def add(self, record_id: str, source: int, line: int) -> tuple[int, int] | None:
         """Insert; return the first (source, line) if the id was already there."""
-        v = int.from_bytes(
-            _blake2b(record_id.encode("utf-8", "surrogatepass"), digest_size=16).digest(), "little"
-        )
-        hi, lo = v & _WORD, v >> 64
+        return self.add_digest(id_digest(record_id), source, line)
+
+    def add_digest(self, digest: tuple[int, int], source: int, line: int) -> tuple[int, int] | None:
+        """`add`, given the id's `id_digest` (computed elsewhere: a worker)."""
+        hi, lo = digest
         his, los, locs, mask = self._his, self._los, self._locs, self._mask
         i = hi & mask
         loc = locs[i]
@@ -350,6 +354,14 @@ class _IdIndex:
                     i = (i + 1) & mask
                 his[i], los[i], locs[i] = hi, lo, loc
         self._his, self._los, self._locs, self._mask = his, los, locs, mask
+
+
+def id_digest(record_id: str) -> tuple[int, int]:
+    """The 128 bits `_IdIndex` keeps of an id."""
+    v = int.from_bytes(
+        _blake2b(record_id.encode("utf-8", "surrogatepass"), digest_size=16).digest(), "little"
+    )
+    return v & _WORD, v >> 64
 
 
 _WORD = (1 << 64) - 1

@@ -451,7 +451,7 @@ def _first_pass(index: Any, inputs: Inputs, validator: Any) -> list | None:
                 held = None
                 scan.partial()
     if index.tentative:
-        fast, handles = scan.full, {}
+        fast, handles = scan.full, dict[str, Any]()
         index.resolver = lambda path, offset: line_valid(path, offset, inputs.encoding, validator,
                                                          fast, handles)
     return held

@@ -18,7 +18,17 @@ from typing import Any
 
 from . import ir
 from .backends.python import compile_elem, compile_expr
-from .guards import EMPTY, ENUM_KINDS, KNOWN, Path, guard_fields, list_fields, possible, record_path, residual
+from .guards import (
+    EMPTY,
+    ENUM_KINDS,
+    KNOWN,
+    Path,
+    guard_fields,
+    list_fields,
+    possible,
+    record_path,
+    residual,
+)
 
 EVALUATE: Any = object()  # the condition is not decided by the key: evaluate it
 MIN_SCORE = 20  # see choose_fields
@@ -244,7 +254,8 @@ class Dispatch:
     def plan(self, rules: Sequence[Any], r: dict, everything: bool = False) -> list[tuple]:
         """[(rule, status, condition, element condition, its list, windowed)] for the rules in
         force on this record, in their order, without the rules whose condition is False on it (a `for each`
-        rule stays, with status False: its list decides whether it is unknown). Status is the
+        rule stays, with status False: its list decides whether it is unknown; unless the key
+        says its list is empty). Status is the
         condition's value when the record's key decides it (True, False or None), else
         EVALUATE, and the closures are those of the condition with what the key decides folded
         away (`guards.residual`). With `everything` (tracing), when no field is worth a key,
@@ -252,7 +263,7 @@ class Dispatch:
         entry = self._tables.get(id(rules))
         if entry is None or entry[0] is not rules:
             entry = self._entry(rules)
-        if everything or not self.fields:
+        if everything or not self.paths:
             return entry[2]
         key = self.key(r)
         if key is None:
