@@ -11,6 +11,7 @@ import gc
 import os
 import re
 import shutil
+import stat
 import sys
 import tempfile
 import time
@@ -157,12 +158,26 @@ def _renamed_error(e: Any, old: str, new: str) -> Any:
 # ---- output ----------------------------------------------------------------------------
 @contextmanager
 def open_output(path: Path | None) -> Iterator[IO[bytes]]:
-    """stdout, or a file written whole: a temporary file renamed into place on success."""
+    """stdout, or a file written whole: a temporary file renamed into place on success. What
+    exists and is not a regular file (`/dev/null`, a named pipe, a terminal) is written to as
+    it is: renaming a file over it would replace the device or pipe itself."""
     if path is None or str(path) == "-":
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
     target = Path(path)
+    try:
+        special = not stat.S_ISREG(target.stat().st_mode) and not target.is_dir()
+    except OSError:  # not there (yet): written whole, as a new file
+        special = False
+    if special:
+        try:
+            fh = open(target, "wb")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise CheckError(f"无法写入 {path}：{exc.strerror}", f"cannot write {path}: {exc.strerror}") from None
+        with fh:
+            yield fh
+        return
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
     except OSError as exc:

@@ -404,6 +404,27 @@ def test_failed_run_leaves_no_partial_report(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+def test_output_to_a_pipe_or_device_writes_into_it(tmp_path):
+    """`-o` names something that is not a regular file (a named pipe, /dev/null): the report
+    goes into it, and it stays what it was (renaming a file over it would replace it)."""
+    import stat
+    import threading
+
+    fifo = tmp_path / "report.pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    p = qinqing(PLANNED, "--format", "json", "-o", fifo)
+    reader.join(timeout=60)
+    assert p.returncode == 1
+    assert json.loads(got[0])["summary"]["records"] == 1
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and list(tmp_path.iterdir()) == [fifo]
+    assert qinqing(PLANNED, "-o", os.devnull).returncode == 1
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+
+
 # ---- malformed inputs: a clear message, never a traceback --------------------------------------
 def test_malformed_lines_become_invalid_results():
     p = qinqing(MALFORMED, "--format", "jsonl", "--lang", "en")
