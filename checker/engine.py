@@ -420,7 +420,7 @@ class WindowIndex:
                 out.append(tuple(slot))
         return out
 
-    def add(self, record: dict, seq: int, where: Any = None) -> None:
+    def add(self, record: dict, seq: int, where: tuple[str, int] | None = None) -> None:
         """File a valid record (its projection) at its batch position `seq` (tentatively with
         `where`: see `file`)."""
         slots = self.slots(record)

@@ -167,7 +167,8 @@ def open_output(path: Path | None) -> Iterator[IO[bytes]]:
         return
     target = Path(path)
     try:
-        special = not stat.S_ISREG(target.stat().st_mode) and not target.is_dir()
+        mode = target.stat().st_mode
+        special = not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
     except OSError:  # not there (yet): written whole, as a new file
         special = False
     if special:
