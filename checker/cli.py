@@ -34,6 +34,35 @@ COMMANDS = (
 )
 
 
+def _version(value: bool) -> None:
+    if not value:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    from policy_dsl import native
+
+    try:
+        typer.echo(f"qinqing {version('qinqing')}")
+    except PackageNotFoundError:
+        typer.echo("qinqing (not installed)")
+    modules = native.status()
+    done = sum(1 for why in modules.values() if why == "compiled")
+    typer.echo(f"compiled modules / 已编译模块: {done} of {len(modules)}"
+               + ("" if modules else " (plain Python / 纯 Python)"))
+    for name, why in modules.items():
+        if why != "compiled":
+            typer.echo(f"  {name}: {why}")
+    raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="版本及已编译模块 / Version and compiled modules."),
+) -> None:
+    pass
+
+
 def _register_all() -> None:
     for name in COMMANDS:
         try:

@@ -1,0 +1,3 @@
+from . import native
+
+native.install()  # before any other module of the package: see native.py

@@ -103,14 +103,33 @@ def test_memo_keys_parameters_and_types() -> None:
     assert fn({}, {"k": 2}, {}) is None
 
 
+class _Reads(dict):
+    """A record that counts the reads of its fields."""
+
+    reads = 0
+
+    def get(self, *args):
+        _Reads.reads += 1
+        return super().get(*args)
+
+
 def test_memo_is_bounded(monkeypatch) -> None:
-    monkeypatch.setattr(backend, "MEMO_LIMIT", 3)
+    """With room for 3 values, a 4th empties the memo: every value is computed again."""
     e = _range_sum(_field("n", t=ty.INT), ty.INT)
-    fn = compile_expr(e)
-    for n in list(range(10)) * 2:
-        assert fn({"n": n}, {}, {}) == 2 * n
-    cells = [c.cell_contents for c in fn.__closure__ or () if isinstance(c.cell_contents, dict)]
-    assert cells and all(len(c) <= 3 for c in cells)
+
+    def reads(limit: int, values: list[int]) -> int:
+        monkeypatch.setattr(backend, "MEMO_LIMIT", limit)
+        fn = compile_expr(e)
+        _Reads.reads = 0
+        for n in values:
+            assert fn(_Reads(n=n), {}, {}) == 2 * n
+        return _Reads.reads
+
+    hit = reads(100, [1]) * 2 - reads(100, [1, 1])  # the reads a memoised value saves
+    assert hit > 0
+    cycle = [1, 2, 3, 4] * 2
+    assert reads(3, cycle) == reads(100, cycle) + 4 * hit  # the 2nd round: all computed again
+    assert reads(4, cycle) == reads(100, cycle)
 
 
 def test_not_memoised_when_reading_variables_window_or_lists() -> None:
