@@ -58,9 +58,11 @@ class build_native(build_ext):
             self.parallel = os.cpu_count() or 1
 
     def run(self) -> None:
+        self.failed: set[str] = set()
         try:
             super().run()
         except Exception as exc:  # noqa: BLE001 - no compiler, say: the install goes on
+            self.failed.update(ext.name for ext in self.extensions)
             self.warn(f"compiling failed ({exc}): plain Python")
         self._write_manifest()
 
@@ -68,13 +70,14 @@ class build_native(build_ext):
         try:
             super().build_extension(ext)
         except Exception as exc:  # noqa: BLE001 - this module stays plain Python
+            self.failed.add(ext.name)  # (a file of an earlier build may still be there)
             self.warn(f"{ext.name} not compiled ({exc}): plain Python")
 
     def _write_manifest(self) -> None:
         modules = {}
         for ext in self.extensions:
             built = Path(self.get_ext_fullpath(ext.name))
-            if built.is_file():
+            if built.is_file() and ext.name not in self.failed:
                 source = HERE / (ext.name.replace(".", "/") + ".py")
                 modules[ext.name] = hashlib.sha256(source.read_bytes()).hexdigest()
         text = json.dumps({"modules": modules}, indent=1, sort_keys=True) + "\n"

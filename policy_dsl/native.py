@@ -5,8 +5,9 @@ files (no other source: same semantics, about a quarter fewer machine instructio
 record), and writes `native.json` beside this file: for each compiled module, the SHA-256 of
 the source it was compiled from. `install()` puts a finder first on `sys.meta_path` that
 imports such a module from its compiled file only while the `.py` still has that hash; an
-edited source (an editable install not rebuilt since), a missing build or `QINQING_PURE=1`
-imports the `.py` itself. Without a C compiler or Cython at install time nothing is compiled
+edited source (an editable install not rebuilt since), a compiled file the manifest does not
+list (left over from an earlier build), a missing build or `QINQING_PURE=1` imports the `.py`
+itself. Without a C compiler or Cython at install time nothing is compiled
 and everything runs as plain Python. `status()` tells which is in use (`qinqing --version`).
 """
 
@@ -48,13 +49,18 @@ def _paths(name: str) -> tuple[Path, Path | None]:
     return source, None
 
 
-def _choice(name: str, digest: str) -> tuple[Path, Path | None, str]:
+PACKAGES = ("policy_dsl.", "checker.")
+
+
+def _choice(name: str, digest: str | None) -> tuple[Path, Path | None, str]:
     """(source, compiled file to load or None, why)."""
     source, compiled = _paths(name)
     if os.environ.get(PURE_ENV, "") not in ("", "0"):
         return source, None, f"source ({PURE_ENV})"
     if compiled is None:
         return source, None, "source (not compiled)"
+    if digest is None:
+        return source, None, "source (not in the manifest)"
     try:
         actual = hashlib.sha256(source.read_bytes()).hexdigest()
     except OSError:
@@ -65,32 +71,30 @@ def _choice(name: str, digest: str) -> tuple[Path, Path | None, str]:
 
 
 class _Finder:
-    """Imports the modules named in the manifest: compiled while current, else the source."""
+    """Imports the project's modules that have a compiled file: that file while the manifest
+    lists it with its source's current hash, else the source (a compiled file left over from
+    an earlier build is never imported by the default finders, which would prefer it)."""
 
     def __init__(self, modules: dict[str, str]):
         self.modules = modules
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
-        digest = self.modules.get(fullname)
-        if digest is None:
-            return None
-        source, compiled, _why = _choice(fullname, digest)
+        if not fullname.startswith(PACKAGES) or _paths(fullname)[1] is None:
+            return None  # no compiled file: the usual import
+        source, compiled, _why = _choice(fullname, self.modules.get(fullname))
         if compiled is not None:
             loader: Any = importlib.machinery.ExtensionFileLoader(fullname, str(compiled))
             return importlib.util.spec_from_file_location(fullname, compiled, loader=loader)
         if not source.is_file():
-            return None  # not ours to decide
+            return None
         loader = importlib.machinery.SourceFileLoader(fullname, str(source))
         return importlib.util.spec_from_file_location(fullname, source, loader=loader)
 
 
 def install() -> None:
-    """Put the finder first on `sys.meta_path` (once; nothing to do without a manifest)."""
-    if any(isinstance(f, _Finder) for f in sys.meta_path):
-        return
-    modules = _manifest()
-    if modules:
-        sys.meta_path.insert(0, _Finder(modules))
+    """Put the finder first on `sys.meta_path` (once)."""
+    if not any(isinstance(f, _Finder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _Finder(_manifest()))
 
 
 def status() -> dict[str, str]:

@@ -33,6 +33,7 @@ def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     manifest.write_text(json.dumps({"modules": {"fakepkg.mod": digest}}))
     monkeypatch.setattr(native, "ROOT", tmp_path)
     monkeypatch.setattr(native, "MANIFEST", manifest)
+    monkeypatch.setattr(native, "PACKAGES", ("fakepkg.",))
     monkeypatch.delenv(native.PURE_ENV, raising=False)
     return tmp_path
 
@@ -59,12 +60,18 @@ def test_pure_environment_and_missing_build_use_the_source(tree: Path, monkeypat
     assert isinstance(_loader(tree), importlib.machinery.SourceFileLoader)
     monkeypatch.delenv(native.PURE_ENV)
     (tree / "fakepkg" / f"mod{SUFFIX}").unlink()
-    assert isinstance(_loader(tree), importlib.machinery.SourceFileLoader)
+    assert native._Finder(native._manifest()).find_spec("fakepkg.mod") is None  # the usual import
     assert native.status() == {"fakepkg.mod": "source (not compiled)"}
 
 
-def test_other_modules_and_bad_manifests_are_left_alone(tree: Path) -> None:
-    assert native._Finder(native._manifest()).find_spec("fakepkg.other") is None
+def test_leftover_builds_other_modules_and_bad_manifests(tree: Path) -> None:
+    (tree / "fakepkg" / "old.py").write_text("")
+    (tree / "fakepkg" / f"old{SUFFIX}").write_bytes(b"from an earlier build")
+    finder = native._Finder(native._manifest())
+    spec = finder.find_spec("fakepkg.old")
+    assert spec is not None and isinstance(spec.loader, importlib.machinery.SourceFileLoader)
+    assert finder.find_spec("fakepkg.plain") is None  # nothing compiled: the usual import
+    assert finder.find_spec("otherpkg.mod") is None
     native.MANIFEST.write_text("[1, 2]")
     assert native._manifest() == {} and native.status() == {}
     native.MANIFEST.write_text("{not json")
