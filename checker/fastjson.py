@@ -152,14 +152,15 @@ class Partial(dict):
     __slots__ = ()
 
 
-def projection_decoder(validator: Any, tree: dict) -> Decode | None:
+def projection_decoder(validator: Any, tree: dict | None) -> Decode | None:
     """A decoder of only the fields named by `tree` (`{"meals": {"payer": {}}, "id": {}}`; a
     leaf keeps the whole value) of a JSON record, with the types and normalisation the full
     decoder gives them: a `Partial` dict, or None (not sure). Every other field is skipped
     unread, so a record it decodes may still be invalid as a whole (the window index files it
-    tentatively, `engine.WindowIndex`). None when the schema has no shortcut."""
+    tentatively, `engine.WindowIndex`). None when the schema has no shortcut, or there is no
+    `tree` (whole records are needed)."""
     schema = getattr(validator, "schema", None)
-    if not isinstance(schema, dict):
+    if tree is None or not isinstance(schema, dict):
         return None
     try:
         pruned = _pruned(schema, tree)

@@ -316,8 +316,7 @@ def _jsonl(ctx: Any, engine: Engine, inputs: Any, validator: Any, jobs: int,
     if index is not None:
         _STATE["tree"] = index.tree
         _STATE["scan_index"] = index  # for the workers: the slots of a record
-        fields = index.scan_fields()
-        projected = projection_decoder(validator, fields) if fields is not None and _STATE["fast"] else None
+        projected = projection_decoder(validator, index.scan_fields()) if _STATE["fast"] else None
         _STATE["scan_fast"] = projected or _STATE["fast"]
     # pass 1: ids (duplicates) and window projections
     ids = rec._IdIndex()
@@ -346,10 +345,7 @@ def _jsonl(ctx: Any, engine: Engine, inputs: Any, validator: Any, jobs: int,
         index.freeze()
         _STATE["index"] = index
         if index.tentative:
-            fast, encoding = _STATE["fast"], inputs.encoding
-            handles: dict = {}
-            index.resolver = lambda path, offset: rec.line_valid(path, offset, encoding, validator,
-                                                                 fast, handles)
+            index.resolver = rec.line_checker(inputs.encoding, validator, _STATE["fast"])
     # pass 2: evaluation (workers forked now inherit the index)
     args, seq0 = [], 0
     for task, n in zip(tasks, counts):

@@ -644,6 +644,13 @@ def line_valid(path: str, offset: int, encoding: str, validator: Any, fast: Call
     return False
 
 
+def line_checker(encoding: str, validator: Any, fast: Callable | None = None
+                 ) -> Callable[[str, int], bool]:
+    """`line_valid` for the lines of one batch, its files kept open between calls."""
+    handles: dict = {}
+    return lambda path, offset: line_valid(path, offset, encoding, validator, fast, handles)
+
+
 def _display(text: bytes | str) -> str:
     """A bad line as text, for the report."""
     if isinstance(text, bytes):

@@ -429,7 +429,7 @@ class ScanValidator:
 
         self.base, self.schema = base, base.schema
         self.full = decoder_for(base)
-        self.projected = projection_decoder(base, fields) if fields is not None and self.full else None
+        self.projected = projection_decoder(base, fields) if self.full else None
         self.decode = self.full
 
     def validate(self, raw: Any):
@@ -452,7 +452,7 @@ def _first_pass(index: Any, inputs: Inputs, validator: Any) -> list | None:
     records are decoded only in the fields the index needs and filed tentatively; the index
     can then check one of them by reading its line again (`records.line_valid`)."""
     from .fastjson import Partial
-    from .records import line_valid
+    from .records import line_checker
 
     scan = ScanValidator(validator, index.scan_fields())
     position: list = [None, None]
@@ -467,9 +467,7 @@ def _first_pass(index: Any, inputs: Inputs, validator: Any) -> list | None:
                 held = None
                 scan.partial()
     if index.tentative:
-        fast, handles = scan.full, dict[str, Any]()
-        index.resolver = lambda path, offset: line_valid(path, offset, inputs.encoding, validator,
-                                                         fast, handles)
+        index.resolver = line_checker(inputs.encoding, validator, scan.full)
     return held
 
 
