@@ -28,7 +28,8 @@ def _msg(lang: str, zh: str, en: str) -> str:
 def register(app: typer.Typer) -> None:
     @app.command("lint")
     def lint(
-        paths: List[Path] = typer.Argument(..., help="规则文件或目录 / policy files or folders"),
+        paths: Optional[List[Path]] = typer.Argument(
+            None, help="规则文件或目录（默认：内置规则）/ policy files or folders (default: the bundled rules)"),
         strict: bool = typer.Option(False, "--strict", help="警告也返回非零 / warnings exit 1"),
         fmt: str = typer.Option("text", "--format", help="text|json"),
         quiet_notes: bool = typer.Option(False, "--no-notes", help="不列出假定参数 / hide notes such as assumed parameters"),
@@ -57,6 +58,10 @@ def register(app: typer.Typer) -> None:
             except ValueError:
                 sys.stderr.write(_msg(lang, f"日期应为 YYYY-MM-DD：{date}", f"expected a YYYY-MM-DD date: {date}") + "\n")
                 raise typer.Exit(2) from None
+        if not paths:
+            from ..engine import default_rules_path
+
+            paths = [default_rules_path()]
         result = load(list(paths))
         diags = [d for d in result.diagnostics if not (quiet_notes and d.severity == "note")]
         errors = [d for d in diags if d.severity == "error"]
@@ -84,8 +89,9 @@ def register(app: typer.Typer) -> None:
             if diags:
                 sys.stdout.write(render_all(diags, result.sources, color=color) + "\n\n")
             rules = len(result.program.rules) if result.program else 0
-            sys.stdout.write(f"{len(result.sources)} files, {rules} rules: {len(errors)} errors, "
-                             f"{len(warnings)} warnings, {len(notes)} notes\n")
+            n = (len(result.sources), rules, len(errors), len(warnings), len(notes))
+            sys.stdout.write(_msg(lang, "{} 个文件，{} 条规则：错误 {}，警告 {}，提示 {}",
+                                  "{} files, {} rules: {} errors, {} warnings, {} notes").format(*n) + "\n")
             if analysis is not None:
                 from policy_dsl.analysis.report import render_text
 

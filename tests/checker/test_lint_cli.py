@@ -15,16 +15,17 @@ from pathlib import Path
 import pytest
 
 from checker.validate import default_validator
+from policy_dsl.load import load
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKS = ROOT / "tests" / "policy_dsl" / "analysis" / "packs"
 DATE = "2026-03-01"
 
 
-def qinqing(*args: str | Path) -> subprocess.CompletedProcess:
+def qinqing(*args: str | Path, **env: str) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "checker.cli", *map(str, args)]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300,
-                          env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+                          env={**os.environ, "PYTHONIOENCODING": "utf-8", **env})
 
 
 def analyze_json(pack: str, tmp_path: Path, *extra: str) -> tuple[dict, Path]:
@@ -135,3 +136,18 @@ def test_gap_field_option(tmp_path):
                                "reason": {"zh": "不是记录模式中的枚举字段", "en": "not an enum field of the record schema"}}]
     # venue.type is not decisive in the gap pack: every value is covered except with a gap kind.
     assert {i["field"] for i in a["issues"]} <= {"venue.type"}
+
+
+def test_default_rules_and_summary_language():
+    """Without a path, `lint` checks the bundled rules (or `QINQING_RULES`); the summary line
+    is in the language asked for."""
+    bundled = load([ROOT / "rules"])
+    files, n_rules = len(bundled.sources), len(bundled.program.rules)
+    p = qinqing("lint", "--no-notes", QINQING_RULES="")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == f"{files} 个文件，{n_rules} 条规则：错误 0，警告 0，提示 0\n"
+    p = qinqing("lint", "--no-notes", "--lang", "en", QINQING_RULES="")
+    assert p.stdout == f"{files} files, {n_rules} rules: 0 errors, 0 warnings, 0 notes\n"
+    p = qinqing("lint", "--no-notes", "--lang", "en", QINQING_RULES=str(PACKS / "dead"))
+    dead = load([PACKS / "dead"])
+    assert p.stdout == f"{len(dead.sources)} files, {len(dead.program.rules)} rules: 0 errors, 0 warnings, 0 notes\n"
