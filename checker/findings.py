@@ -105,7 +105,7 @@ def finding_dict(r: dict, f: Finding, result: RecordResult, ev: Evaluator, lang:
     evidence = {}
     for label, expr in f.evidence:
         try:
-            evidence[label] = json_value(tracer.value(expr))
+            evidence[fact_key(label, _fact_path(expr), tracer.paths)] = json_value(tracer.value(expr))
         except (KeyError, TypeError):
             continue
     out = {
@@ -203,13 +203,40 @@ def _plan(rule: ir.RuleIR, lang: str) -> _CompliantPlan:
 
 
 def _evidence_fns(evidence: tuple) -> tuple:
-    """`((label, expr), …)` → `((label, closure), …)`, per evidence tuple."""
+    """`((label, expr), …)` → `((label, closure, _fact_path(expr)), …)`, per evidence tuple."""
     hit = _EVIDENCE.get(id(evidence))
     if hit is None or hit[0] is not evidence:
         if len(_EVIDENCE) > 10_000:
             _EVIDENCE.clear()
-        hit = _EVIDENCE[id(evidence)] = (evidence, tuple((label, _compiled(e)) for label, e in evidence))
+        hit = _EVIDENCE[id(evidence)] = (
+            evidence, tuple((label, _compiled(e), _fact_path(e)) for label, e in evidence))
     return hit[1]
+
+
+def _fact_path(e: ir.Expr) -> tuple[str | None, str] | None:
+    """A fact read by plain field accesses, as (its variable, or None for the record itself;
+    the fields after it, `.payer` or `interaction.kind`); None for any other fact."""
+    names: list[str] = []
+    while isinstance(e, ir.Field):
+        names.append(e.name)
+        if e.base is None:
+            return None, ".".join(reversed(names))
+        e = e.base
+    if isinstance(e, ir.Var) and names:
+        return e.name, "." + ".".join(reversed(names))
+    return None
+
+
+def fact_key(label: str, path: tuple[str | None, str] | None, paths: dict) -> str:
+    """The key of a fact in a finding's evidence: the record field's concrete path when the fact
+    is one (`meals[0].payer` for `m.payer`, like the paths of missing facts), else its source text."""
+    if path is None:
+        return label
+    var, rest = path
+    if var is None:
+        return rest
+    base = paths.get(var)
+    return label if base is None else base + rest
 
 
 _MESSAGES: dict[tuple[int, str], tuple[ir.Message, str | tuple, tuple | None, Any]] = {}
@@ -283,10 +310,12 @@ def _compliant_finding(r: dict, f: Finding, params: dict, lang: str) -> dict:
     if plan.remedy is not None:
         out["remedy"] = _fill_strict(plan.remedy, r, params, v, lang)
     evidence = {}
-    for label, fn in plan.evidence if f.require is None and f.via is None else _evidence_fns(f.evidence):
+    paths = f.paths
+    for label, fn, path in plan.evidence if f.require is None and f.via is None else _evidence_fns(f.evidence):
         try:
             x = fn(r, params, v)
-            evidence[label] = x if x.__class__ in _PLAIN else json_value(x)
+            evidence[label if path is None else fact_key(label, path, paths)] = \
+                x if x.__class__ in _PLAIN else json_value(x)
         except (KeyError, TypeError):
             continue
     out["evidence"] = evidence
@@ -486,10 +515,11 @@ def _trace_values(r: dict, e: Any, params: dict) -> dict:
         t.witness(w)
     out: dict = {}
     for label, expr in (*rule.evidence, *(x for q in rule.requires for x in q.evidence)):
-        if label in out:
+        key = fact_key(label, _fact_path(expr), t.paths)
+        if key in out:
             continue
         try:
-            out[label] = json_value(t.value(expr))
+            out[key] = json_value(t.value(expr))
         except (KeyError, TypeError, AttributeError):
             continue
     return out
@@ -498,23 +528,54 @@ def _trace_values(r: dict, e: Any, params: dict) -> dict:
 # ---- field labels from the schema, for "missing facts" questions ------------------------
 @lru_cache(maxsize=4096)
 def field_label(path: str, lang: str) -> str:
-    """`meals[1].diners` → 第2项用餐的用餐人数 (meals[1].diners)."""
-    if path.startswith("param."):
+    """`meals[1].diners` → 用餐·用餐人数（meals[1].diners）; a path the schema lacks, as it is."""
+    nodes = _field_nodes(path)
+    if nodes is None:
         return path
+    key = "x-title-zh" if lang == "zh" else "title"
+    words = [node.get(key) or name for name, node in nodes]
+    label = "·".join(words) if lang == "zh" else " › ".join(words)
+    return f"{label}（{path}）" if lang == "zh" else f"{label} ({path})"
+
+
+def fact_text(key: str, value: Any, lang: str) -> str:
+    """One fact of a finding's evidence for a reader: a record field by its schema title and
+    path, an enum value by its label, yes/no, exact decimals; other facts by their source text."""
+    nodes = _field_nodes(key)
+    labels = None
+    if nodes is not None:
+        node = _deref(nodes[-1][1], ty.record_schema())
+        labels = node.get("x-enum-labels") or _deref(_items(node, ty.record_schema()),
+                                                    ty.record_schema()).get("x-enum-labels")
+    if isinstance(value, dict):
+        shown = "; ".join(f"{k}={format_value(v, None, lang)}" for k, v in value.items())
+    else:
+        shown = format_value(value, labels, lang)
+    return f"{field_label(key, lang)} = {shown}"
+
+
+@lru_cache(maxsize=4096)
+def _field_nodes(path: str) -> tuple[tuple[str, dict], ...] | None:
+    """The schema node of each field named on a record path (indices skipped), or None when
+    the schema has no such field."""
+    if path.startswith("param."):
+        return None
     schema = ty.record_schema()
     node: Any = schema
-    words = []
-    for part in re.findall(r"[A-Za-z_]+|\[\d+\]", path):
+    out = []
+    for part in re.findall(r"[A-Za-z_]\w*|\[\d+\]|\S", path):
         if part.startswith("["):
+            continue
+        if not (part[0].isalpha() or part[0] == "_"):
+            if part != ".":
+                return None  # an expression (`per_person_cny(m)`), not a path
             continue
         node = _props(node, schema).get(part) if node is not None else None
         if node is None:
-            return path
-        title = node.get("x-title-zh" if lang == "zh" else "title") or part
-        words.append(title)
+            return None
+        out.append((part, node))
         node = _items(node, schema)
-    label = "·".join(words) if lang == "zh" else " › ".join(words)
-    return f"{label}（{path}）" if lang == "zh" else f"{label} ({path})"
+    return tuple(out) or None
 
 
 def _deref(node: dict, schema: dict) -> dict:
@@ -536,4 +597,4 @@ def _items(node: dict, schema: dict) -> dict:
     return n.get("items", n) if "items" in n else n
 
 
-__all__ = ["field_label", "finding_dict", "ir", "json_value", "record_entry"]
+__all__ = ["fact_key", "fact_text", "field_label", "finding_dict", "ir", "json_value", "record_entry"]

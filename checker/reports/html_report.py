@@ -15,8 +15,7 @@ from html import escape
 from typing import IO
 
 from ..report import Report
-from .labels import OUTCOME, OUTCOME_ORDER, SEVERITY, WORDS, text_stream
-from .rows import text
+from .labels import OUTCOME, OUTCOME_ORDER, SEVERITY, WORDS, facts_text, text_stream
 
 COLOURS = {"violation": "#c0392b", "review": "#d68910", "tolerated": "#148f77",
            "compliant": "#1e8449", "unlisted": "#7f8c8d", "invalid": "#7d3c98"}
@@ -186,8 +185,7 @@ def _finding_html(f: dict, lang: str) -> str:
     if f.get("message") and f["message"] != f["title"]:
         parts.append(f"<p>{e(f['message'])}</p>")
     if f.get("evidence") and f["outcome"] != "review":
-        facts = ("；" if lang == "zh" else "; ").join(
-            f"{k} = {text(v) if v is not None else '?'}" for k, v in f["evidence"].items())
+        facts = facts_text(f["evidence"], lang)
         parts.append(f'<p><span class="k">{e(w["evidence"])}{sep}</span>{e(facts)}</p>')
     if f.get("citation"):
         parts.append(f'<p><span class="k">{e(w["citation"])}{sep}</span>{e(f["citation"])}</p>')

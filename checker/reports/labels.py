@@ -34,6 +34,13 @@ WORDS = {
 OUTCOME_ORDER = ("violation", "review", "tolerated", "compliant", "unlisted", "invalid")
 
 
+def facts_text(evidence: dict, lang: str) -> str:
+    """A finding's evidence for a reader (`findings.fact_text` of each fact)."""
+    from ..findings import fact_text
+
+    return ("；" if lang == "zh" else "; ").join(fact_text(k, v, lang) for k, v in evidence.items())
+
+
 @contextmanager
 def text_stream(out: IO[bytes]) -> Iterator[IO[str]]:
     """UTF-8 text over a binary report stream, left open afterwards."""

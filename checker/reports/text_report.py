@@ -9,7 +9,7 @@ import os
 from typing import IO
 
 from ..report import Report
-from .labels import OUTCOME, SEVERITY, WORDS, text_stream
+from .labels import OUTCOME, SEVERITY, WORDS, facts_text, text_stream
 
 _STYLE = {"violation": "bold red", "review": "bold yellow", "tolerated": "bold cyan",
           "compliant": "bold green", "unlisted": "bold", "invalid": "bold magenta"}
@@ -59,7 +59,7 @@ def _write(report: Report, out: IO[str], color: bool) -> None:
                  + (f"（{sev}）" if zh else f" ({sev})") + el, _STYLE.get(f["outcome"]))
             if f["message"] and f["message"] != f["title"]:
                 emit(f"      {f['message']}")
-            facts = _facts(f.get("evidence") or {}, lang)
+            facts = facts_text(f.get("evidence") or {}, lang)
             if facts and f["outcome"] != "review":
                 emit(f"      {w['evidence']}{sep}{facts}")
             if f.get("citation"):
@@ -85,12 +85,6 @@ def _write(report: Report, out: IO[str], color: bool) -> None:
          f"{w['summary']}: {s['records']} {records}; " + ", ".join(parts), "bold")
 
 
-def _facts(evidence: dict, lang: str) -> str:
-    from .rows import text
-    sep = "；" if lang == "zh" else "; "
-    return sep.join(f"{k} = {text(v) if v is not None else '?'}" for k, v in evidence.items())
-
-
 def _explain(x: dict, emit, lang: str) -> None:
     zh = lang == "zh"
     emit("  —— 逐条规则 ——" if zh else "  -- rules considered --")
@@ -103,7 +97,7 @@ def _explain(x: dict, emit, lang: str) -> None:
             extra = f" ← {r['overridden_by']}"
         emit(f"    {r['rule']}{el}: {r['status']}{extra}")
         if r.get("values"):
-            emit("        " + _facts(r["values"], lang))
+            emit("        " + facts_text(r["values"], lang))
     emit("  —— 适用参数 ——" if zh else "  -- parameters in force --")
     for p in x["parameters"]:
         origin = p["source"] or ("假定值" if zh else "assumed")

@@ -147,6 +147,8 @@ def test_yaml_self_check_reads_like_advice():
     assert "      人均128.00元，超过标准60元\n" in text
     assert "      依据：测试依据 第4条\n" in text
     assert "      建议：补交差额68.00元/人\n" in text
+    assert ("      触发事实：per_person_cny(m) = 128.00；param.meal_cap_per_person_cny = 60；"
+            "用餐·按职工价支付（meals[0].employee_rate_paid） = 否\n") in text  # fields by their titles
     assert "如何合规：" in text
     assert text.endswith("汇总：1 条记录；违规 1，需复核 0，容错免责 0，合规 0，未列入清单 0，无效记录 0\n")
     assert "\x1b[" not in text  # no colours when piped
@@ -158,6 +160,8 @@ def test_english_text_report():
     assert text.startswith("Record P-2026-0042-01 (fixtures/records/planned_meal.yaml:7): violation\n")
     assert "      128.00 CNY per person, above the cap of 60 CNY\n" in text
     assert "      Advice: Pay the difference of 68.00 CNY per person\n" in text
+    assert ("      Facts: per_person_cny(m) = 128.00; param.meal_cap_per_person_cny = 60; "
+            "Meals › Employee rate paid (meals[0].employee_rate_paid) = no\n") in text
     assert text.endswith("Summary: 1 record; violation 1, needs review 0, tolerated 0, compliant 0, "
                          "unlisted 0, invalid record 0\n")
 

@@ -224,7 +224,8 @@ def test_explain_lists_rules_values_and_parameters(policy):
     p3 = next(r for r in x["rules"] if r["rule"] == "P3")
     assert p3["status"] == "applies"
     assert p3["requires"] == [{"boundary": "B1", "status": "breached"}, {"boundary": "B2", "status": "met"}]
-    assert p3["values"]["m.reason"] == "consultation_work_meal"
+    assert p3["element"] == "meals[0]"
+    assert p3["values"]["meals[0].reason"] == "consultation_work_meal"  # the concrete path, not `m.reason`
     assert x["parameters"][0]["name"] == "meal_cap_per_person_cny"
     assert x["parameters"][0]["value"] == "60"
 

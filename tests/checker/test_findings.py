@@ -155,3 +155,67 @@ def test_facts_named_on_demand_equal_facts_named_upfront(monkeypatch):
     monkeypatch.setattr(suggest, "_evidence_by_id", lambda ev: (real(ev)[0], False))
     assert list(Engine(bundled, Options(lang="en")).check(items)) == lazy
     assert any(c["fact"] for e in lazy for f in e["findings"] for c in f.get("suggestion", {}).get("changes", ()))
+
+
+FACTS = """
+policy t.facts "事实" / "Facts"
+  version "0.1"
+  source "test"
+  in force from 2013-01-01
+  applies to all
+
+permit P1 "自付工作餐" / "Self-paid meal"
+  severity low
+  cite "t"
+  for each m in meals
+  when m.payer == own_unit
+  say "付款方{m.payer}" / "Payer {m.payer}"
+
+forbid N1 "企业付费" / "Firm pays"
+  severity high
+  cite "t"
+  for each m in meals
+  when m.payer == enterprise and m.total_cny / m.diners > 100
+  say "人均{m.total_cny / m.diners}" / "{m.total_cny / m.diners} each"
+
+forbid N2 "贵重礼品" / "Valuable gift"
+  severity high
+  cite "t"
+  when some g in gifts: g.value_cny > 200 and interaction.kind == private_social
+  say "礼品{g.value_cny}元" / "Gift of {g.value_cny}"
+"""
+
+
+def test_evidence_is_keyed_by_the_concrete_path_of_each_field(tmp_path, monkeypatch):
+    """A fact read through a rule's element or a witness is keyed like a missing fact
+    (`meals[1].payer`, not `m.payer`), on the fast and the tracing path alike."""
+    (tmp_path / "t.policy").write_text(FACTS, encoding="utf-8")
+    policy = load_policy([tmp_path / "t.policy"])
+    raw = yaml.safe_load((ROOT / "fixtures" / "records" / "planned_meal.yaml").read_text(encoding="utf-8"))
+    raw["interaction"]["kind"] = "private_social"
+    raw["meals"].append({**raw["meals"][0], "payer": "own_unit"})
+    raw["gifts"] = [{"direction": "received", "value_cny": "50.00"},
+                    {"direction": "received", "value_cny": "500.00"}]
+    fast, slow = _both(policy, [_item(raw)], monkeypatch)
+    assert fast == slow
+    got = {f["rule"]: (f["element"], f["evidence"]) for f in fast[0]["findings"]}
+    assert got == {
+        "P1": ("meals[1]", {"meals[1].payer": "own_unit"}),
+        "N1": ("meals[0]", {"meals[0].payer": "enterprise", "meals[0].total_cny": "768.00",
+                            "meals[0].diners": 6}),
+        "N2": (None, {"gifts[1].value_cny": "500.00", "interaction.kind": "private_social"}),
+    }
+
+
+def test_fact_text_names_fields_and_enum_values():
+    assert findings.fact_text("meals[0].payer", "enterprise", "zh") == "用餐·付款方（meals[0].payer） = 企业"
+    assert findings.fact_text("meals[0].payer", "enterprise", "en") == \
+        "Meals › Payer (meals[0].payer) = the enterprise"
+    assert findings.fact_text("leisure.activities", ["golf"], "zh").endswith("（leisure.activities） = 高尔夫")
+    assert findings.fact_text("interaction.is_public_event", True, "en").endswith(" = yes")
+    assert findings.fact_text("gifts[1].value_cny", None, "zh").endswith("（gifts[1].value_cny） = 未知")
+    # derived facts, parameters and names the schema lacks keep their source text
+    assert findings.fact_text("per_person_cny(m)", "128.00", "zh") == "per_person_cny(m) = 128.00"
+    assert findings.fact_text("param.meal_cap_per_person_cny", "60", "en") == "param.meal_cap_per_person_cny = 60"
+    assert findings.fact_text("m.payer", "enterprise", "zh") == "m.payer = enterprise"
+    assert findings.fact_text("approval", {"status": "none"}, "en") == "Approval (approval) = status=none"

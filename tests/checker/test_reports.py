@@ -181,3 +181,12 @@ def test_text_report_in_english():
     assert "      Please provide these facts:\n        · 用餐·用餐人数（meals[0].diners）?\n" in text
     assert text.endswith("Summary: 4 records; violation 1, needs review 1, tolerated 0, compliant 0, "
                          "unlisted 1, invalid record 1\n")
+
+
+def test_html_shows_facts_by_field_title_and_enum_label():
+    f = finding(evidence={"meals[0].payer": "enterprise", "per_person_cny(m)": "128.00", "x": EVIL})
+    items = [{**entries()[0], "findings": [f]}]
+    html = render("html", items=items).decode()
+    assert ("触发事实：</span>用餐·付款方（meals[0].payer） = 企业；per_person_cny(m) = 128.00；"
+            "x = &lt;script&gt;") in html
+    assert "Meals › Payer (meals[0].payer) = the enterprise; " in render("html", "en", items).decode()
