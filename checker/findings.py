@@ -203,14 +203,22 @@ def _plan(rule: ir.RuleIR, lang: str) -> _CompliantPlan:
 
 
 def _evidence_fns(evidence: tuple) -> tuple:
-    """`((label, expr), …)` → `((label, closure, _fact_path(expr)), …)`, per evidence tuple."""
+    """`((label, expr), …)` → `((key, closure, var, rest), …)`, per evidence tuple: the fact's
+    key is `paths[var] + rest` when `var` is bound, else `key` (`fact_key`, worked out once)."""
     hit = _EVIDENCE.get(id(evidence))
     if hit is None or hit[0] is not evidence:
         if len(_EVIDENCE) > 10_000:
             _EVIDENCE.clear()
-        hit = _EVIDENCE[id(evidence)] = (
-            evidence, tuple((label, _compiled(e), _fact_path(e)) for label, e in evidence))
+        fns = []
+        for label, e in evidence:
+            path = _fact_path(e)
+            var, rest = path if path is not None and path[0] is not None else (None, None)
+            fns.append((fact_key(label, path, _NO_PATHS), _compiled(e), var, rest))
+        hit = _EVIDENCE[id(evidence)] = (evidence, tuple(fns))
     return hit[1]
+
+
+_NO_PATHS: dict = {}
 
 
 def _fact_path(e: ir.Expr) -> tuple[str | None, str] | None:
@@ -311,11 +319,14 @@ def _compliant_finding(r: dict, f: Finding, params: dict, lang: str) -> dict:
         out["remedy"] = _fill_strict(plan.remedy, r, params, v, lang)
     evidence = {}
     paths = f.paths
-    for label, fn, path in plan.evidence if f.require is None and f.via is None else _evidence_fns(f.evidence):
+    for key, fn, var, rest in plan.evidence if f.require is None and f.via is None else _evidence_fns(f.evidence):
+        if var is not None:
+            base = paths.get(var)
+            if base is not None:
+                key = base + rest
         try:
             x = fn(r, params, v)
-            evidence[label if path is None else fact_key(label, path, paths)] = \
-                x if x.__class__ in _PLAIN else json_value(x)
+            evidence[key] = x if x.__class__ in _PLAIN else json_value(x)
         except (KeyError, TypeError):
             continue
     out["evidence"] = evidence
