@@ -23,6 +23,7 @@ import codecs
 import csv
 import hashlib
 import io
+import os
 import re
 import sys
 from array import array
@@ -388,6 +389,21 @@ def _check_encoding(encoding: str, path: str) -> str:
     return name
 
 
+def require_file(path: str) -> None:
+    """Raise the InputError a missing file or a folder given as an input gets."""
+    if os.path.isdir(path):
+        raise _folder_error(path)
+    if not os.path.exists(path):
+        raise InputError(path, f"找不到文件 {path}", f"file not found: {path}")
+
+
+def _folder_error(path: str) -> InputError:
+    folder = path.rstrip("/\\") or path
+    return InputError(
+        path, f"{path} 是目录，不是文件；请列出其中的记录文件，例如 {folder}/*.jsonl",
+        f"{path} is a folder, not a file; name the record files in it, e.g. {folder}/*.jsonl")
+
+
 def _open(path: str) -> BinaryIO:
     if path == STDIN:
         return sys.stdin.buffer
@@ -396,9 +412,7 @@ def _open(path: str) -> BinaryIO:
     except FileNotFoundError:
         raise InputError(path, f"找不到文件 {path}", f"file not found: {path}") from None
     except IsADirectoryError:
-        raise InputError(
-            path, f"{path} 是目录，不是文件", f"{path} is a directory, not a file"
-        ) from None
+        raise _folder_error(path) from None
     except PermissionError:
         raise InputError(path, f"没有权限读取 {path}", f"permission denied: {path}") from None
     except OSError as exc:

@@ -92,11 +92,11 @@ class Inputs:
     _spool: str | None = None
 
     def __post_init__(self) -> None:
-        from .records import InputError
+        from .records import require_file
 
         for f in self.files:
-            if f != "-" and not os.path.exists(f):
-                raise InputError(f, f"找不到文件 {f}", f"file not found: {f}")
+            if f != "-":
+                require_file(f)
         if self.rereadable and "-" in self.files:
             from .records import FORMATS, detect_format
             fmt = detect_format("-", self.input_format)

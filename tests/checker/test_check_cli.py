@@ -386,6 +386,16 @@ def test_missing_file_exits_2():
     assert errtext(p) == "无法读取输入：找不到文件 no/such.jsonl\n"
 
 
+def test_folder_as_input_exits_2_and_says_what_to_do():
+    p = qinqing("fixtures/records")
+    assert p.returncode == 2
+    assert errtext(p) == ("无法读取输入：fixtures/records 是目录，不是文件；"
+                          "请列出其中的记录文件，例如 fixtures/records/*.jsonl\n")
+    p = qinqing("fixtures/records/", "--lang", "en")
+    assert errtext(p) == ("Cannot read input: fixtures/records/ is a folder, not a file; "
+                          "name the record files in it, e.g. fixtures/records/*.jsonl\n")
+
+
 def test_policy_that_does_not_load_exits_2(tmp_path):
     bad = tmp_path / "bad.policy"
     bad.write_text('policy x.y "甲" / "A"\nforbid N1 "t" / "t"\n  severity huge\n', encoding="utf-8")

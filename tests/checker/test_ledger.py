@@ -609,7 +609,7 @@ def test_cli_add_unreadable_input(tmp_path: Path, cli_app) -> None:
     folder.mkdir()
     result = invoke(cli_app, "ledger", "add", str(folder), "--ledger", str(ledger), "--lang", "en")
     assert result.exit_code == 2
-    assert result.stderr == f"{folder} is a directory, not a file\n"
+    assert result.stderr == f"{folder} is a folder, not a file; name the record files in it, e.g. {folder}/*.jsonl\n"
 
 
 def test_cli_add_bad_input_format(tmp_path: Path, cli_app) -> None:

@@ -414,10 +414,10 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         load(folder)
     assert (info.value.message_zh, info.value.message_en) == (
-        f"{folder} 是目录，不是文件",
-        f"{folder} is a directory, not a file",
+        f"{folder} 是目录，不是文件；请列出其中的记录文件，例如 {folder}/*.jsonl",
+        f"{folder} is a folder, not a file; name the record files in it, e.g. {folder}/*.jsonl",
     )
-    assert str(info.value) == f"{folder} is a directory, not a file"
+    assert str(info.value) == f"{folder} is a folder, not a file; name the record files in it, e.g. {folder}/*.jsonl"
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads anything")
