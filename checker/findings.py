@@ -555,9 +555,9 @@ def fact_text(key: str, value: Any, lang: str) -> str:
     nodes = _field_nodes(key)
     labels = None
     if nodes is not None:
-        node = _deref(nodes[-1][1], ty.record_schema())
-        labels = node.get("x-enum-labels") or _deref(_items(node, ty.record_schema()),
-                                                    ty.record_schema()).get("x-enum-labels")
+        schema = ty.record_schema()
+        node = _deref(nodes[-1][1], schema)
+        labels = node.get("x-enum-labels") or _deref(_items(node, schema), schema).get("x-enum-labels")
     if isinstance(value, dict):
         shown = "; ".join(f"{k}={format_value(v, None, lang)}" for k, v in value.items())
     else:
@@ -575,7 +575,7 @@ def _field_nodes(path: str) -> tuple[tuple[str, dict], ...] | None:
     node: Any = schema
     out = []
     for part in re.findall(r"[A-Za-z_]\w*|\[\d+\]|\S", path):
-        if part.startswith("["):
+        if part[0] == "[" and len(part) > 1:  # an index
             continue
         if not (part[0].isalpha() or part[0] == "_"):
             if part != ".":

@@ -394,7 +394,11 @@ def require_file(path: str) -> None:
     if os.path.isdir(path):
         raise _folder_error(path)
     if not os.path.exists(path):
-        raise InputError(path, f"找不到文件 {path}", f"file not found: {path}")
+        raise _not_found(path)
+
+
+def _not_found(path: str) -> InputError:
+    return InputError(path, f"找不到文件 {path}", f"file not found: {path}")
 
 
 def _folder_error(path: str) -> InputError:
@@ -410,7 +414,7 @@ def _open(path: str) -> BinaryIO:
     try:
         return open(path, "rb")
     except FileNotFoundError:
-        raise InputError(path, f"找不到文件 {path}", f"file not found: {path}") from None
+        raise _not_found(path) from None
     except IsADirectoryError:
         raise _folder_error(path) from None
     except PermissionError:

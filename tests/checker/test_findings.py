@@ -218,4 +218,5 @@ def test_fact_text_names_fields_and_enum_values():
     assert findings.fact_text("per_person_cny(m)", "128.00", "zh") == "per_person_cny(m) = 128.00"
     assert findings.fact_text("param.meal_cap_per_person_cny", "60", "en") == "param.meal_cap_per_person_cny = 60"
     assert findings.fact_text("m.payer", "enterprise", "zh") == "m.payer = enterprise"
+    assert findings.fact_text("meals[i].payer", "enterprise", "zh") == "meals[i].payer = enterprise"
     assert findings.fact_text("approval", {"status": "none"}, "en") == "Approval (approval) = status=none"
