@@ -211,14 +211,11 @@ def _evidence_fns(evidence: tuple) -> tuple:
             _EVIDENCE.clear()
         fns = []
         for label, e in evidence:
-            path = _fact_path(e)
-            var, rest = path if path is not None and path[0] is not None else (None, None)
-            fns.append((fact_key(label, path, _NO_PATHS), _compiled(e), var, rest))
+            var, rest = _fact_path(e) or (None, label)
+            # an unbound variable falls back to the label; a record field is its own path
+            fns.append((label if var is not None else rest, _compiled(e), var, rest))
         hit = _EVIDENCE[id(evidence)] = (evidence, tuple(fns))
     return hit[1]
-
-
-_NO_PATHS: dict = {}
 
 
 def _fact_path(e: ir.Expr) -> tuple[str | None, str] | None:
