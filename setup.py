@@ -24,8 +24,8 @@ NATIVE = [
     "policy_dsl/evaluate.py",
     "policy_dsl/dispatch.py",
     "policy_dsl/values.py",
-    "checker/findings.py",
-    "checker/fastjson.py",
+    "checker/findings/entry.py",
+    "checker/input/fastjson.py",
 ]
 MANIFEST = "policy_dsl/native.json"
 

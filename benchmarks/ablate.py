@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _off(name: str) -> None:
     """Switch off one piece in this process."""
-    import checker.findings as findings
-    import checker.run as run
+    import checker.findings.entry as findings
+    import checker.run.check as run
     from policy_dsl import evaluate
     from policy_dsl.backends import python as backend
 
@@ -45,15 +45,15 @@ def _off(name: str) -> None:
     elif name == "no_fast_tracer":
         findings.FAST_TRACER = False
     elif name == "no_fast_json":  # orjson + the validator for every line
-        import checker.fastjson as fastjson
-        import checker.records as records
+        import checker.input.fastjson as fastjson
+        import checker.input.records as records
         fastjson.decoder_for = lambda v: None
         records.decoder_for = lambda v: None
         run.FillingValidator.fast_json = lambda self: None
     elif name == "no_partial_scan":  # the first pass decodes whole records
         run.ScanValidator.partial = lambda self: None
     elif name == "no_epoch":  # parameters and rules in force worked out per record
-        import checker.engine as engine
+        import checker.engine.engine as engine
         engine.EpochEvaluator = evaluate.Evaluator
         original = evaluate.Evaluator._plan
 
@@ -68,7 +68,7 @@ def _off(name: str) -> None:
 
 def child(name: str, batch: str) -> None:
     _off(name)
-    from checker.run import run_check
+    from checker.run.check import run_check
     run_check(files=[batch], rules=None, jurisdiction=None, fmt="jsonl", output=Path("/dev/null"),
               lang="zh", explain=False, history=[], input_format=None, encoding="utf-8", jobs=1,
               failing=["never"], log=None, mask=None)

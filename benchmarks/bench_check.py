@@ -112,10 +112,10 @@ def stages(path: Path, rules: str | None, limit: int) -> dict:
     import orjson
 
     sys.path.insert(0, str(ROOT))
-    from checker.engine import Engine, Options, invalid_entry, load_policy
-    from checker.fastjson import decoder_for
-    from checker.findings import record_entry
-    from checker.validate import default_validator
+    from checker.engine.engine import Engine, Options, invalid_entry, load_policy
+    from checker.input.fastjson import decoder_for
+    from checker.findings.entry import record_entry
+    from checker.input.validate import default_validator
 
     clock = time.process_time
     policy = load_policy([rules] if rules else None, cache=True)

@@ -68,8 +68,8 @@ def main() -> None:
 
     import orjson
 
-    from checker.engine import Engine, Options, load_policy
-    from checker.validate import default_validator
+    from checker.engine.engine import Engine, Options, load_policy
+    from checker.input.validate import default_validator
 
     engine = Engine(load_policy(None, cache=True), Options())
     validator = default_validator()

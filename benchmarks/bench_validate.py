@@ -33,8 +33,8 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from checker.records import iter_records
-from checker.validate import compile_validator
+from checker.input.records import iter_records
+from checker.input.validate import compile_validator
 
 EXAMPLE = json.loads((ROOT / "tests/checker/data/example_record.json").read_text(encoding="utf-8"))
 USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"

@@ -23,7 +23,7 @@ def verify(
     lang: Annotated[str, typer.Option("--lang", help="输出语言 zh|en / Output language.")] = "zh",
 ) -> None:
     """校验决策日志未被修改、删除或调换顺序 / Verify a decision log is untampered."""
-    from checker.audit import verify as verify_log
+    from checker.store.audit import verify as verify_log
 
     lang = lang.lower()
     if lang not in ("zh", "en"):

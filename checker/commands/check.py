@@ -78,7 +78,7 @@ def check(
     """检查交往记录是否符合正负面清单 / Check interaction records against the lists."""
     import os
 
-    from ..run import run_check
+    from checker.run.check import run_check
 
     try:
         code = run_check(files=files, rules=rules, jurisdiction=jurisdiction, fmt=fmt.value,

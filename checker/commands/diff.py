@@ -33,9 +33,9 @@ def register(app: typer.Typer) -> None:
         lang: str = typer.Option("zh", "--lang", help="zh|en"),
     ) -> None:
         """比较两版规则对同一批记录的结论 / Compare the verdicts of two versions of the packs on a batch."""
-        from ..diff import DiffError, render_html, render_text, to_data
-        from ..diff import diff as run_diff
-        from ..records import InputError
+        from checker.authoring.diff import DiffError, render_html, render_text, to_data
+        from checker.authoring.diff import diff as run_diff
+        from checker.input.records import InputError
 
         lang = lang if lang in ("zh", "en") else "zh"
         try:

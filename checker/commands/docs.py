@@ -33,9 +33,9 @@ def catalogue_for(path: Path, rules: list[Path] | None = None):
     belong to (so that a city folder finds the common packs it imports)."""
     from policy_dsl.load import load
 
-    from ..catalogue import build
-    from ..ruletests import RuleTestError, discover, load_tests
-    from .test import pack_roots
+    from checker.authoring.catalogue import build
+    from checker.authoring.ruletests import RuleTestError, discover, load_tests
+    from checker.commands.test import pack_roots
 
     result = load(rules or pack_roots([path]))
     if not result.ok:
@@ -55,8 +55,8 @@ def catalogue_for(path: Path, rules: list[Path] | None = None):
 def run_docs(path: Path | None, output: Path, fmt: str, rules: list[Path] | None, lang: str) -> int:
     from policy_dsl.errors import render_all
 
-    from ..catalogue import to_html, to_markdown
-    from ..engine import default_rules_path
+    from checker.authoring.catalogue import to_html, to_markdown
+    from checker.engine.engine import default_rules_path
 
     path = path or default_rules_path()
     if not path.exists():

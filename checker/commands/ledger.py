@@ -35,7 +35,7 @@ def _t(lang: str, zh: str, en: str) -> str:
 
 
 def _open(path: Path | None, lang: str, *, create: bool):  # -> Ledger
-    from checker.ledger import Ledger, LedgerError, default_ledger_path
+    from checker.store.ledger import Ledger, LedgerError, default_ledger_path
 
     try:
         return Ledger(path or default_ledger_path(), create=create)
@@ -59,8 +59,8 @@ def add(
     lang: LangOption = "zh",
 ) -> None:
     """导入已完成的交往记录；每个文件一个事务 / Add records, one transaction per file."""
-    from checker.ledger import LedgerError
-    from checker.records import InputError, iter_records
+    from checker.store.ledger import LedgerError
+    from checker.input.records import InputError, iter_records
 
     lang = _lang(lang)
     added = rejected = unreadable = records_added = 0
@@ -122,7 +122,7 @@ def list_(
     lang: LangOption = "zh",
 ) -> None:
     """列出账本中的记录 / List the records in the ledger."""
-    from checker.ledger import to_canonical_json
+    from checker.store.ledger import to_canonical_json
 
     lang = _lang(lang)
     with _open(ledger, lang, create=False) as store:

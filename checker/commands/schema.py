@@ -12,7 +12,7 @@ def register(app: typer.Typer) -> None:
         import json
         import sys
 
-        from checker.validate import load_schema
+        from checker.input.validate import load_schema
 
         text = json.dumps(load_schema(), ensure_ascii=False, indent=2) + "\n"
         out = sys.stdout

@@ -49,9 +49,9 @@ def serve(
     """启动自查网页与 HTTP 接口 / Serve the self-check page and the HTTP API."""
     import uvicorn
 
-    from checker.audit import AuditError
-    from checker.engine import PolicyLoadError
-    from checker.ledger import LedgerError
+    from checker.store.audit import AuditError
+    from checker.engine.engine import PolicyLoadError
+    from checker.store.ledger import LedgerError
     from checker.service.app import ServiceConfig, create_app
     from policy_dsl.errors import render_all
 

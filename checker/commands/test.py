@@ -59,10 +59,10 @@ def run_tests(paths: list[Path], rules: list[Path] | None, fmt: str, output: Pat
               coverage_output: Path | None, lang: str, quiet: bool) -> int:
     from policy_dsl.errors import render_all
 
-    from .. import coverage as cov_mod
-    from .. import testreport
-    from ..engine import PolicyLoadError, default_rules_path, load_policy
-    from ..ruletests import RuleTestError, discover, load_tests, run
+    from checker.authoring import coverage as cov_mod
+    from checker.authoring import testreport
+    from checker.engine.engine import PolicyLoadError, default_rules_path, load_policy
+    from checker.authoring.ruletests import RuleTestError, discover, load_tests, run
 
     paths = paths or [default_rules_path()]
     missing = [p for p in paths if not p.exists()]

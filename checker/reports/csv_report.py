@@ -7,9 +7,9 @@ from __future__ import annotations
 import csv
 from typing import IO
 
-from ..report import Report
-from .labels import text_stream
-from .rows import COLUMNS, HEADINGS, rows
+from checker.reports.report import Report
+from checker.reports.labels import text_stream
+from checker.reports.rows import COLUMNS, HEADINGS, rows
 
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 

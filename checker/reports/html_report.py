@@ -14,8 +14,8 @@ from collections import Counter, defaultdict
 from html import escape
 from typing import IO
 
-from ..report import Report
-from .labels import OUTCOME, OUTCOME_ORDER, SEVERITY, WORDS, facts_text, text_stream
+from checker.reports.report import Report
+from checker.reports.labels import OUTCOME, OUTCOME_ORDER, SEVERITY, WORDS, facts_text, text_stream
 
 COLOURS = {"violation": "#c0392b", "review": "#d68910", "tolerated": "#148f77",
            "compliant": "#1e8449", "unlisted": "#7f8c8d", "invalid": "#7d3c98"}

@@ -10,7 +10,7 @@ from typing import IO
 
 import orjson
 
-from ..report import Report
+from checker.reports.report import Report
 
 _OPTS = orjson.OPT_INDENT_2
 

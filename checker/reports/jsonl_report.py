@@ -7,7 +7,7 @@ from typing import IO
 
 import orjson
 
-from ..report import EncodedEntries, Report
+from checker.reports.report import EncodedEntries, Report
 
 ENCODE_OPTION = orjson.OPT_APPEND_NEWLINE  # how an entry becomes its line (workers use it too)
 

@@ -36,7 +36,7 @@ OUTCOME_ORDER = ("violation", "review", "tolerated", "compliant", "unlisted", "i
 
 def facts_text(evidence: dict, lang: str) -> str:
     """A finding's evidence for a reader (`findings.fact_text` of each fact)."""
-    from ..findings import fact_text
+    from checker.findings.entry import fact_text
 
     return ("；" if lang == "zh" else "; ").join(fact_text(k, v, lang) for k, v in evidence.items())
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import tempfile
 from typing import IO
 
-from ..report import Report
-from .labels import OUTCOME, OUTCOME_ORDER, text_stream
-from .rows import HEADINGS, rows
+from checker.reports.report import Report
+from checker.reports.labels import OUTCOME, OUTCOME_ORDER, text_stream
+from checker.reports.rows import HEADINGS, rows
 
 MD_COLUMNS = ("record", "outcome", "date", "rule", "finding_outcome", "severity", "title",
               "message", "citation", "remedy", "suggestion", "missing", "errors")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .labels import OUTCOME, SEVERITY
+from checker.reports.labels import OUTCOME, SEVERITY
 
 COLUMNS = ("record", "outcome", "jurisdiction", "date", "department", "location", "rule",
            "finding_outcome", "severity", "title", "message", "evidence", "missing", "citation",

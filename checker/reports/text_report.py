@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 from typing import IO
 
-from ..report import Report
-from .labels import OUTCOME, SEVERITY, WORDS, facts_text, text_stream
+from checker.reports.report import Report
+from checker.reports.labels import OUTCOME, SEVERITY, WORDS, facts_text, text_stream
 
 _STYLE = {"violation": "bold red", "review": "bold yellow", "tolerated": "bold cyan",
           "compliant": "bold green", "unlisted": "bold", "invalid": "bold magenta"}

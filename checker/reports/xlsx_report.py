@@ -15,9 +15,9 @@ import tempfile
 import zipfile
 from typing import IO, Any
 
-from ..report import Report
-from .labels import OUTCOME, OUTCOME_ORDER
-from .rows import COLUMNS, HEADINGS, rows
+from checker.reports.report import Report
+from checker.reports.labels import OUTCOME, OUTCOME_ORDER
+from checker.reports.rows import COLUMNS, HEADINGS, rows
 
 FIXED_TIME = dt.datetime(2000, 1, 1)  # workbook created/modified: not the wall clock
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)

@@ -28,16 +28,16 @@ from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from ..audit import AuditError, DecisionLog, decision_entry, parse_mask
-from ..engine import Engine, Options, Policy, Summary, load_policy
-from ..ledger import Ledger, LedgerError, default_ledger_path
-from ..report import Report
-from ..reports import json_report
-from ..validate import default_validator, load_schema
-from .catalogue import catalogue
-from .errors import ApiError, install_handlers, json_response
-from .grouplog import GroupLog
-from .intake import SOURCE, load_records, parse_json, read_body, record_list
+from checker.store.audit import AuditError, DecisionLog, decision_entry, parse_mask
+from checker.engine.engine import Engine, Options, Policy, Summary, load_policy
+from checker.store.ledger import Ledger, LedgerError, default_ledger_path
+from checker.reports.report import Report
+from checker.reports import json_report
+from checker.input.validate import default_validator, load_schema
+from checker.service.catalogue import catalogue
+from checker.service.errors import ApiError, install_handlers, json_response
+from checker.service.grouplog import GroupLog
+from checker.service.intake import SOURCE, load_records, parse_json, read_body, record_list
 
 MAX_BODY_BYTES = 1 << 20
 MAX_RECORDS = 1000

@@ -9,8 +9,8 @@ from typing import Any
 from policy_dsl import ir
 from policy_dsl.evaluate import covers_jurisdiction
 
-from ..engine import Policy
-from ..findings import json_value
+from checker.engine.engine import Policy
+from checker.findings.entry import json_value
 
 
 def _day(d: dt.date | None) -> str | None:

@@ -14,9 +14,9 @@ from typing import Any
 
 import orjson
 
-from ..records import LoadedRecord
-from ..validate import RecordError
-from .errors import ApiError
+from checker.input.records import LoadedRecord
+from checker.input.validate import RecordError
+from checker.service.errors import ApiError
 
 SOURCE = "<request>"
 

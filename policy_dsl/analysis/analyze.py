@@ -164,7 +164,7 @@ class Analyzer:
         self.undecided: list[Undecided] = []
         self.approx: set[str] = set()
         self.checked = {"conflict_pairs": 0, "gap_values": 0, "rules": 0, "requires": 0}
-        from checker.validate import default_validator
+        from checker.input.validate import default_validator
         self.validator = default_validator()
 
     # ---- encoding plumbing ------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from checker.audit import (
+from checker.store.audit import (
     ZERO_HASH,
     AuditError,
     DecisionLog,
@@ -23,7 +23,7 @@ from checker.audit import (
     parse_mask,
     verify,
 )
-from checker.ledger import to_canonical_json
+from checker.store.ledger import to_canonical_json
 
 T0 = dt.datetime(2024, 3, 5, 4, 0, tzinfo=dt.UTC)
 
@@ -604,7 +604,7 @@ def test_long_lines_span_read_blocks(tmp_path: Path) -> None:
 
 
 def test_overlong_line_is_not_json(tmp_path: Path, monkeypatch) -> None:
-    import checker.audit as audit_mod
+    import checker.store.audit as audit_mod
 
     path = tmp_path / "log.jsonl"
     lines = make_log(path, 3)

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from checker import coverage as cov
+from checker.authoring import coverage as cov
 from checker.cli import _register_all, app
-from checker.engine import load_policy
-from checker.ruletests import load_tests, run
+from checker.engine.engine import load_policy
+from checker.authoring.ruletests import load_tests, run
 from policy_dsl import ir
 from policy_dsl import types as ty
 
@@ -300,7 +300,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_bundled_packs_reach_full_rule_coverage() -> None:
     """Issue 5: the bundled packs reach 100% rule coverage and report their threshold coverage
     (`qinqing test rules --coverage --coverage-min 100`)."""
-    from checker.ruletests import discover
+    from checker.authoring.ruletests import discover
 
     policy = load_policy([ROOT / "rules"])
     tests = [t for f in discover([ROOT / "rules"]) for t in load_tests(f)]

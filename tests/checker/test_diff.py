@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from checker.diff import DiffError, diff, parse_side, render_html, render_text, to_data
+from checker.authoring.diff import DiffError, diff, parse_side, render_html, render_text, to_data
 
 ROOT = Path(__file__).resolve().parents[2]
 PACK = ROOT / "tests" / "policy_dsl" / "analysis" / "packs" / "conflict"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from checker.catalogue import highlight, to_html, to_markdown
+from checker.authoring.catalogue import highlight, to_html, to_markdown
 from checker.cli import _register_all, app
 from checker.commands.docs import catalogue_for
 

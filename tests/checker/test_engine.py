@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from checker.engine import (
+from checker.engine.engine import (
     Engine,
     Options,
     Summary,
@@ -20,8 +20,8 @@ from checker.engine import (
     project,
     window_paths,
 )
-from checker.records import LoadedRecord
-from checker.validate import RecordError, default_validator
+from checker.input.records import LoadedRecord
+from checker.input.validate import RecordError, default_validator
 
 ROOT = Path(__file__).resolve().parents[2]
 MINI = Path(__file__).parent / "data" / "minipolicy"
@@ -78,7 +78,7 @@ def test_projection_keeps_named_branches_and_list_lengths():
 def test_projections_are_stored_exactly():
     from decimal import Decimal
 
-    from checker.engine import decode_projection, encode_projection
+    from checker.engine.engine import decode_projection, encode_projection
 
     value = {"id": "R", "date": dt.date(2026, 1, 31), "meals": [{"total_cny": Decimal("768.00")}],
              "at": dt.datetime(2026, 1, 31, 18, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))),
@@ -244,7 +244,7 @@ def test_window_index_without_projection_keeps_records(policy):
 
 # ---- the compiled-policy cache ------------------------------------------------------------
 def test_policy_cache_round_trip(tmp_path, monkeypatch):
-    from checker import policy_cache
+    from checker.engine import policy_cache
 
     monkeypatch.setenv("QINQING_CACHE_DIR", str(tmp_path))
     monkeypatch.delenv("QINQING_NO_CACHE", raising=False)
@@ -266,7 +266,7 @@ def test_policy_cache_round_trip(tmp_path, monkeypatch):
 def test_policy_cache_refuses_anything_but_ir_data(tmp_path, monkeypatch):
     import orjson
 
-    from checker import policy_cache
+    from checker.engine import policy_cache
 
     monkeypatch.setenv("QINQING_CACHE_DIR", str(tmp_path))
     key = policy_cache.cache_key([MINI])
@@ -283,7 +283,7 @@ def test_policy_cache_refuses_anything_but_ir_data(tmp_path, monkeypatch):
 def test_policy_cache_key_follows_content(tmp_path):
     import shutil
 
-    from checker import policy_cache
+    from checker.engine import policy_cache
 
     pack = tmp_path / "pack"
     shutil.copytree(MINI, pack)
@@ -320,7 +320,7 @@ def test_epoch_caches_agree_with_per_day_lookups(policy):
 def test_jsonl_ranges_cover_the_file_at_line_ends(tmp_path):
     import random
 
-    from checker.parallel import jsonl_ranges
+    from checker.run.parallel import jsonl_ranges
 
     rnd = random.Random(7)
     for trial in range(200):
@@ -351,7 +351,7 @@ def test_suggestion_rounds_long_decimals_in_the_direction_that_complies(policy):
 
 
 def test_suggestions_never_ask_to_change_who_or_where(policy):
-    from checker.suggest import _actionable
+    from checker.findings.suggest import _actionable
     from policy_dsl import ir
     from policy_dsl import types as ty
 
@@ -367,8 +367,8 @@ def test_suggestions_never_ask_to_change_who_or_where(policy):
 
 
 def test_compliant_fast_path_equals_the_tracing_path(monkeypatch):
-    from checker import findings
-    from checker.records import iter_records
+    from checker.findings import entry as findings
+    from checker.input.records import iter_records
 
     bundled = load_policy(None, cache=True)
     items = [i for i in iter_records([ROOT / "fixtures" / "sample" / "batch.csv"]) if i.data is not None]

@@ -22,8 +22,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checker.fastjson import FastDecoder, FastJsonUnsupported, decoder_for
-from checker.validate import compile_validator, default_validator
+from checker.input.fastjson import FastDecoder, FastJsonUnsupported, decoder_for
+from checker.input.validate import compile_validator, default_validator
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "fixtures" / "sample" / "batch.jsonl"
@@ -548,7 +548,7 @@ def test_decoder_for_is_cached_per_validator() -> None:
 
 
 def test_decoder_for_other_validators() -> None:
-    from checker.parallel import DeferredValidator
+    from checker.run.parallel import DeferredValidator
 
     assert decoder_for(DeferredValidator(VALIDATOR.schema)) is None
     assert decoder_for(object()) is None
@@ -634,7 +634,7 @@ def test_open_objects_keep_unknown_keys_at_the_root_only() -> None:
 
 
 def _check(tmp_path: Path, name: str, batch: Path, jobs: int, **kw: Any) -> tuple[bytes, list]:
-    from checker.run import run_check
+    from checker.run.check import run_check
 
     out, log = tmp_path / f"{name}.jsonl", tmp_path / f"{name}.log"
     code = run_check(files=[str(batch)], rules=[ROOT / "tests" / "checker" / "data" / "minipolicy"],
@@ -651,8 +651,8 @@ def _check(tmp_path: Path, name: str, batch: Path, jobs: int, **kw: Any) -> tupl
 def test_reports_and_decision_log_are_the_same_without_the_fast_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
 ) -> None:
-    import checker.parallel
-    import checker.records
+    import checker.run.parallel as parallel
+    import checker.input.records as records
 
     monkeypatch.setenv("QINQING_CACHE_DIR", str(tmp_path / "cache"))
     lines = sample_lines()[:300]
@@ -663,7 +663,7 @@ def test_reports_and_decision_log_are_the_same_without_the_fast_path(
     batch.write_bytes(b"\xef\xbb\xbf" + b"\r\n".join([*lines, lines[5], orjson.dumps(lacking)]) + b"\n")
     options = {"jurisdiction": "150300", "history": [ROOT / "fixtures" / "records" / "history_O-0042.jsonl"]}
     fast = _check(tmp_path, "fast", batch, jobs, **options)
-    for module in (checker.records, checker.parallel):
+    for module in (records, parallel):
         monkeypatch.setattr(module, "decoder_for", lambda validator: None)
     slow = _check(tmp_path, "slow", batch, jobs, **options)
     assert fast[0] == slow[0]

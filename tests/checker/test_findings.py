@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from checker import findings
-from checker.engine import Engine, Options, load_policy
-from checker.records import LoadedRecord, iter_records
-from checker.validate import default_validator
+from checker.findings import entry as findings
+from checker.engine.engine import Engine, Options, load_policy
+from checker.input.records import LoadedRecord, iter_records
+from checker.input.validate import default_validator
 from policy_dsl.values import format_value
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,7 +146,7 @@ def test_explanations_with_the_fast_tracer_equal_the_tracers(monkeypatch):
 
 
 def test_facts_named_on_demand_equal_facts_named_upfront(monkeypatch):
-    from checker import suggest
+    from checker.findings import suggest
 
     bundled = load_policy(None, cache=True)
     items = [i for i in iter_records([ROOT / "fixtures" / "sample" / "batch.jsonl"]) if i.data is not None]

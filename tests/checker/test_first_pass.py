@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from test_check_cli import MINI, make_batch
 
-from checker import records, run
+from checker.input import records
+from checker.run import check as run
 
 
 def _check(path: Path, out: Path, monkeypatch, hold: int, jobs: int = 1) -> bytes:
@@ -68,8 +69,8 @@ def test_tentative_first_pass_with_jobs(batch, tmp_path, monkeypatch):
 
 
 def test_line_valid_reads_one_line_as_the_loader_does(tmp_path):
-    from checker.fastjson import decoder_for
-    from checker.validate import default_validator
+    from checker.input.fastjson import decoder_for
+    from checker.input.validate import default_validator
 
     good = json.dumps(make_batch(1)[0], ensure_ascii=False)
     f = tmp_path / "l.jsonl"

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from checker.ledger import (
+from checker.store.ledger import (
     Ledger,
     LedgerError,
     default_ledger_path,
@@ -96,7 +96,7 @@ def test_canonical_round_trip_restores_types() -> None:
 
 
 def test_canonical_fallback_keeps_unparseable_strings(monkeypatch) -> None:
-    import checker.ledger as ledger_mod
+    import checker.store.ledger as ledger_mod
 
     monkeypatch.setattr(ledger_mod, "_validator", lambda: None)
     restored = from_canonical_json(
@@ -357,7 +357,7 @@ def test_imports_table_counts_each_file(ledger: Ledger) -> None:
 
 
 def test_too_many_records(ledger: Ledger, monkeypatch) -> None:
-    import checker.ledger as ledger_mod
+    import checker.store.ledger as ledger_mod
 
     monkeypatch.setattr(ledger_mod, "MAX_RECORDS_PER_FILE", 3)
     with pytest.raises(LedgerError) as info:
@@ -422,8 +422,8 @@ def test_canonical_json_stored_verbatim(ledger: Ledger) -> None:
 
 
 def test_round_trip_uses_the_validator_when_available() -> None:
-    pytest.importorskip("checker.validate")
-    from checker.ledger import _validator
+    pytest.importorskip("checker.input.validate")
+    from checker.store.ledger import _validator
 
     validator = _validator()
     assert validator is not None
@@ -434,7 +434,7 @@ def test_round_trip_uses_the_validator_when_available() -> None:
 
 
 def test_round_trip_falls_back_when_the_validator_rejects(monkeypatch) -> None:
-    import checker.ledger as ledger_mod
+    import checker.store.ledger as ledger_mod
 
     class Refusing:
         def validate(self, raw):
@@ -542,7 +542,7 @@ def raw(rid: str, official: str = "O-0042", **extra: Any) -> dict[str, Any]:
 
 
 def test_cli_add_files(tmp_path: Path, cli_app) -> None:
-    pytest.importorskip("checker.records")
+    pytest.importorskip("checker.input.records")
     ledger = tmp_path / "l.sqlite3"
     a = write_jsonl(tmp_path / "a.jsonl", [raw("R-1"), raw("R-2", meals=[{"total_cny": "75.00"}])])
     b = write_jsonl(tmp_path / "b.jsonl", [raw("R-3")])
@@ -560,7 +560,7 @@ def test_cli_add_files(tmp_path: Path, cli_app) -> None:
 
 
 def test_cli_add_rejects_a_file_and_keeps_the_others(tmp_path: Path, cli_app) -> None:
-    pytest.importorskip("checker.records")
+    pytest.importorskip("checker.input.records")
     ledger = tmp_path / "l.sqlite3"
     a = write_jsonl(tmp_path / "a.jsonl", [raw("R-1")])
     dup = write_jsonl(tmp_path / "dup.jsonl", [raw("R-1"), raw("R-5")])
@@ -581,7 +581,7 @@ def test_cli_add_rejects_a_file_and_keeps_the_others(tmp_path: Path, cli_app) ->
 
 
 def test_cli_add_invalid_record_names_file_and_line(tmp_path: Path, cli_app) -> None:
-    pytest.importorskip("checker.records")
+    pytest.importorskip("checker.input.records")
     ledger = tmp_path / "l.sqlite3"
     bad = raw("R-2")
     del bad["official"]
@@ -596,7 +596,7 @@ def test_cli_add_invalid_record_names_file_and_line(tmp_path: Path, cli_app) -> 
 
 
 def test_cli_add_unreadable_input(tmp_path: Path, cli_app) -> None:
-    pytest.importorskip("checker.records")
+    pytest.importorskip("checker.input.records")
     ledger = tmp_path / "l.sqlite3"
     good = write_jsonl(tmp_path / "good.jsonl", [raw("R-1")])
     missing = tmp_path / "missing.jsonl"
@@ -613,7 +613,7 @@ def test_cli_add_unreadable_input(tmp_path: Path, cli_app) -> None:
 
 
 def test_cli_add_bad_input_format(tmp_path: Path, cli_app) -> None:
-    pytest.importorskip("checker.records")
+    pytest.importorskip("checker.input.records")
     ledger = tmp_path / "l.sqlite3"
     good = write_jsonl(tmp_path / "good.jsonl", [raw("R-1")])
     result = invoke(
@@ -626,7 +626,7 @@ def test_cli_add_bad_input_format(tmp_path: Path, cli_app) -> None:
 
 
 def test_cli_add_repeated_id_within_a_file(tmp_path: Path, cli_app) -> None:
-    pytest.importorskip("checker.records")
+    pytest.importorskip("checker.input.records")
     ledger = tmp_path / "l.sqlite3"
     f = write_jsonl(tmp_path / "f.jsonl", [raw("R-1"), raw("R-2"), raw("R-1")])
     result = invoke(cli_app, "ledger", "add", str(f), "--ledger", str(ledger))
@@ -637,7 +637,7 @@ def test_cli_add_repeated_id_within_a_file(tmp_path: Path, cli_app) -> None:
 
 
 def test_cli_add_yaml_and_stdin(tmp_path: Path, cli_app) -> None:
-    pytest.importorskip("checker.records")
+    pytest.importorskip("checker.input.records")
     from typer.testing import CliRunner
 
     ledger = tmp_path / "l.sqlite3"
@@ -688,7 +688,7 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "records"
 
 
 def test_fixture_records_round_trip_exactly() -> None:
-    records_mod = pytest.importorskip("checker.records")
+    records_mod = pytest.importorskip("checker.input.records")
     paths = sorted(FIXTURES.glob("*.jsonl")) + sorted(FIXTURES.glob("*.yaml"))
     paths = [p for p in paths if not p.name.endswith(".expected.yaml")]
     valid = [r for p in paths for r in records_mod.iter_records([p]) if r.valid]
@@ -698,7 +698,7 @@ def test_fixture_records_round_trip_exactly() -> None:
 
 
 def test_fixture_history_via_cli(tmp_path: Path, cli_app) -> None:
-    records_mod = pytest.importorskip("checker.records")
+    records_mod = pytest.importorskip("checker.input.records")
     history = FIXTURES / "history_O-0042.jsonl"
     ledger = tmp_path / "l.sqlite3"
     result = invoke(cli_app, "ledger", "add", str(history), "--ledger", str(ledger))
@@ -715,7 +715,7 @@ def test_fixture_history_via_cli(tmp_path: Path, cli_app) -> None:
 
 
 def test_fixture_malformed_file_is_rejected_by_line(tmp_path: Path, cli_app) -> None:
-    pytest.importorskip("checker.records")
+    pytest.importorskip("checker.input.records")
     malformed = FIXTURES / "malformed.jsonl"
     ledger = tmp_path / "l.sqlite3"
     result = invoke(cli_app, "ledger", "add", str(malformed), "--ledger", str(ledger))
@@ -758,7 +758,7 @@ def test_rejection_describe_lists_one_problem_per_line(ledger: Ledger) -> None:
 
 
 def test_problems_kept_are_bounded(ledger: Ledger, monkeypatch) -> None:
-    import checker.ledger as ledger_mod
+    import checker.store.ledger as ledger_mod
 
     monkeypatch.setattr(ledger_mod, "MAX_KEPT", 20)
     ledger.add_records([rec(f"R-{i:03d}") for i in range(50)], source="a")

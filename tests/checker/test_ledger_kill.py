@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from checker.ledger import Ledger
+from checker.store.ledger import Ledger
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # there if PAUSE_AT says so) and "committed NAME".
 CHILD = r"""
 import datetime as dt, sys, time
-from checker.ledger import Ledger
+from checker.store.ledger import Ledger
 
 ledger_path, plan, pause_at = sys.argv[1], sys.argv[2], sys.argv[3]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from checker.validate import default_validator
+from checker.input.validate import default_validator
 from policy_dsl.load import load
 
 ROOT = Path(__file__).resolve().parents[2]

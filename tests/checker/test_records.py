@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from checker.records import (
+from checker.input.records import (
     MAX_RECORD_BYTES,
     InputError,
     LoadedRecord,
@@ -651,7 +651,7 @@ def _typed_same(a: object, b: object) -> bool:
 
 
 def _without_fast_path(monkeypatch: pytest.MonkeyPatch, *paths: Path, **kw: object) -> list[LoadedRecord]:
-    from checker import records
+    from checker.input import records
 
     with monkeypatch.context() as m:
         m.setattr(records, "decoder_for", lambda validator: None)
@@ -731,8 +731,8 @@ def test_fast_path_only_for_utf8(tmp_path: Path) -> None:
 
 
 def test_fast_path_with_filled_jurisdiction(tmp_path: Path) -> None:
-    from checker.run import FillingValidator
-    from checker.validate import default_validator
+    from checker.run.check import FillingValidator
+    from checker.input.validate import default_validator
 
     lacking = rec("A")
     del lacking["jurisdiction"]

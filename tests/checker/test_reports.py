@@ -10,8 +10,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from checker.engine import Summary
-from checker.report import Report
+from checker.engine.engine import Summary
+from checker.reports.report import Report
 from checker.reports import FORMATS, writer
 from checker.reports.html_report import hbar_svg
 from checker.reports.md_report import cell

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from checker.cli import _register_all, app
 from checker.commands.test import pack_roots
-from checker.engine import load_policy
-from checker.ruletests import RuleTestError, discover, load_tests, mentioned_rules, run
+from checker.engine.engine import load_policy
+from checker.authoring.ruletests import RuleTestError, discover, load_tests, mentioned_rules, run
 
 ROOT = Path(__file__).resolve().parents[2]
 PACK = Path(__file__).parent / "data" / "ruletests" / "pack"

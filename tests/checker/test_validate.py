@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checker.validate import (
+from checker.input.validate import (
     RecordError,
     SchemaCompileError,
     compile_validator,

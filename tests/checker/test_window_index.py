@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from checker import engine as eng
-from checker.engine import Engine, _path_tree, load_policy, project, projector
-from checker.validate import default_validator
+from checker.engine import engine as eng
+from checker.engine.engine import Engine, _path_tree, load_policy, project, projector
+from checker.input.validate import default_validator
 
 ROOT = Path(__file__).resolve().parents[2]
 MINI = Path(__file__).parent / "data" / "minipolicy"

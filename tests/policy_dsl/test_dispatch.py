@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checker.validate import default_validator
+from checker.input.validate import default_validator
 from policy_dsl import dispatch, ir
 from policy_dsl import types as ty
 from policy_dsl.dispatch import EVALUATE, Dispatch, choose_fields, refuting_fields

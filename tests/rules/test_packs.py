@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from checker import ruletests
-from checker.engine import Policy, load_policy
+from checker.authoring import ruletests
+from checker.engine.engine import Policy, load_policy
 from policy_dsl.load import load
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from checker.audit import DecisionLog, verify
+from checker.store.audit import DecisionLog, verify
 from checker.service.grouplog import GroupLog
 
 

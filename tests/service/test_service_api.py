@@ -10,10 +10,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from checker.audit import verify
-from checker.ledger import Ledger
-from checker.run import run_check
-from checker.validate import load_schema
+from checker.store.audit import verify
+from checker.store.ledger import Ledger
+from checker.run.check import run_check
+from checker.input.validate import load_schema
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -436,8 +436,8 @@ def test_unwritable_log_gives_no_verdict(make_client, planned_meal, tmp_path):
 
 # ---- creating the app ------------------------------------------------------------------------
 def test_bad_configuration_is_refused(tmp_path, shared_policy):
-    from checker.audit import AuditError
-    from checker.engine import PolicyLoadError
+    from checker.store.audit import AuditError
+    from checker.engine.engine import PolicyLoadError
     from checker.service.app import ServiceConfig, create_app
 
     with pytest.raises(AuditError) as exc:

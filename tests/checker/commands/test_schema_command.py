@@ -7,7 +7,7 @@ import json
 from typer.testing import CliRunner
 
 from checker.cli import _register_all, app
-from checker.validate import load_schema
+from checker.input.validate import load_schema
 
 
 def test_schema_command_prints_the_schema() -> None:

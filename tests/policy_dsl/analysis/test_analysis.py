@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import z3
 
-from checker.validate import default_validator
+from checker.input.validate import default_validator
 from policy_dsl.analysis.analyze import Analyzer, Options, analyze, list_usage
 from policy_dsl.analysis.encode import Encoder
 from policy_dsl.analysis.model import EnumIds, SymRecord, datetime_seconds, schema_index

@@ -17,7 +17,7 @@ from policy_dsl.evaluate import Finding
 from policy_dsl.explain import Tracer
 from policy_dsl.values import format_value
 
-from . import findings as _findings  # field labels and JSON values (findings imports this module)
+from checker.findings import entry as _findings  # field labels and JSON values (findings imports this module)
 
 
 def _cents(v: object, rounding: str) -> object:

@@ -34,10 +34,10 @@ from policy_dsl import ir
 from policy_dsl.errors import Diagnostic, PolicyError
 from policy_dsl.evaluate import PRECEDENCE, CompiledRule, Evaluator
 
-from .findings import record_entry
+from checker.findings.entry import record_entry
 
 OUTCOMES = ("violation", "review", "tolerated", "compliant", "unlisted", "invalid")
-DEFAULT_RULES = Path(__file__).resolve().parent.parent / "rules"
+DEFAULT_RULES = Path(__file__).resolve().parents[2] / "rules"
 
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def load_policy(paths: Sequence[str | Path] | None = None, cache: bool = False) 
     targets: list[str | Path] = list(paths) if paths else [default_rules_path()]
     key = None
     if cache:
-        from . import policy_cache
+        from checker.engine import policy_cache
         key = policy_cache.cache_key(targets)
         hit = policy_cache.read(key) if key else None
         if hit is not None:

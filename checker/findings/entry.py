@@ -16,7 +16,7 @@ from policy_dsl.evaluate import Evaluator, Finding, RecordResult
 from policy_dsl.explain import NONE, Tracer, enum_labels
 from policy_dsl.values import format_value
 
-from . import suggest as _suggest  # it imports this module too: names are looked up when called
+from checker.findings import suggest as _suggest  # it imports this module too: names are looked up when called
 
 _REVIEW_TEXT = {
     "zh": "无法判断，需要复核：缺少{fields}",

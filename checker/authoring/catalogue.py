@@ -167,7 +167,7 @@ def build(result: LoadResult, tests: list | None = None, base: Path | None = Non
     """The catalogue of the loaded packs. `tests` are `ruletests.RuleTest`s (their `expect`
     names the rules they illustrate); paths are shown relative to `base`; `root` names what
     the catalogue was generated from; `include(pack)` selects the packs shown (default all)."""
-    from .ruletests import mentioned_rules
+    from checker.authoring.ruletests import mentioned_rules
 
     program = result.program
     assert program is not None, "build the catalogue from packs that load"

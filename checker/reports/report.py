@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from .engine import Summary
+from checker.engine.engine import Summary
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from .validate import RecordError, Validator, default_validator
+from checker.input.validate import RecordError, Validator, default_validator
 
 __all__ = [
     "FORMATS",
@@ -238,7 +238,7 @@ def iter_records(
 
 def decoder_for(validator: Any) -> Callable[[bytes], dict | None] | None:
     """The fast path that agrees with `validator` (`checker.fastjson.decoder_for`)."""
-    from .fastjson import decoder_for as fast_decoder_for
+    from checker.input.fastjson import decoder_for as fast_decoder_for
 
     return fast_decoder_for(validator)
 

@@ -152,8 +152,8 @@ def compare(old_entries: Iterable[dict], new_entries: Iterable[dict], old: dict,
 
 def evaluate_sides(old: Side, new: Side, records: Sequence[str], jurisdiction: str | None = None,
                    input_format: str | None = None, encoding: str = "utf-8") -> DiffResult:
-    from .engine import Engine, Options, PolicyLoadError, load_policy
-    from .records import iter_records
+    from checker.engine.engine import Engine, Options, PolicyLoadError, load_policy
+    from checker.input.records import iter_records
 
     policies = []
     for side in (old, new):
@@ -167,8 +167,8 @@ def evaluate_sides(old: Side, new: Side, records: Sequence[str], jurisdiction: s
                 from None
     validator = None
     if jurisdiction:
-        from .run import FillingValidator
-        from .validate import default_validator
+        from checker.run.check import FillingValidator
+        from checker.input.validate import default_validator
 
         validator = FillingValidator(default_validator(), jurisdiction)
     loaded = list(iter_records(list(records), input_format=input_format, encoding=encoding, validator=validator))

@@ -39,7 +39,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 import msgspec
 import orjson
 
-from .validate import _RE_DATE, Validator, _ecma_regex
+from checker.input.validate import _RE_DATE, Validator, _ecma_regex
 
 __all__ = ["FastDecoder", "FastJsonUnsupported", "Partial", "decoder_for", "projection_decoder"]
 

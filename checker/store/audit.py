@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from checker.ledger import to_canonical_json
+from checker.store.ledger import to_canonical_json
 
 FORMAT = "qinqing-decision-log"
 VERSION = 1

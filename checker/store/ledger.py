@@ -133,7 +133,7 @@ def to_canonical_json(record: Mapping[str, Any]) -> str:
 @lru_cache(maxsize=1)
 def _validator() -> Any | None:
     try:
-        from checker.validate import compile_validator
+        from checker.input.validate import compile_validator
     except ImportError:
         return None
     return compile_validator()

@@ -29,12 +29,12 @@ from typing import Any
 
 import orjson
 
-from . import records as rec
-from .engine import Engine, WindowIndex, project
-from .fastjson import Partial, decoder_for, projection_decoder
-from .records import Decoded, InputError, LoadedRecord
-from .report import EncodedEntries
-from .reports.jsonl_report import ENCODE_OPTION
+from checker.input import records as rec
+from checker.engine.engine import Engine, WindowIndex, project
+from checker.input.fastjson import Partial, decoder_for, projection_decoder
+from checker.input.records import Decoded, InputError, LoadedRecord
+from checker.reports.report import EncodedEntries
+from checker.reports.jsonl_report import ENCODE_OPTION
 
 CHUNK_BYTES = 1 << 20  # JSONL bytes per task
 CHUNK = 500  # records per task, other formats

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from .engine import Engine, Options, PolicyLoadError, Summary, load_policy
-from .report import EncodedEntries, Report
-from .reports import writer
+from checker.engine.engine import Engine, Options, PolicyLoadError, Summary, load_policy
+from checker.reports.report import EncodedEntries, Report
+from checker.reports import writer
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 LOG_BATCH = 1000
@@ -65,7 +65,7 @@ class FillingValidator:
     def fast_json(self) -> Any:
         """The base validator's fast JSON path (`checker.fastjson`), declining the records
         that lack a jurisdiction: those take `validate`, which fills it in."""
-        from .fastjson import decoder_for
+        from checker.input.fastjson import decoder_for
 
         fast = decoder_for(self.base)
         if fast is None:
@@ -92,13 +92,13 @@ class Inputs:
     _spool: str | None = None
 
     def __post_init__(self) -> None:
-        from .records import require_file
+        from checker.input.records import require_file
 
         for f in self.files:
             if f != "-":
                 require_file(f)
         if self.rereadable and "-" in self.files:
-            from .records import FORMATS, detect_format
+            from checker.input.records import FORMATS, detect_format
             fmt = detect_format("-", self.input_format)
             fd, self._spool = tempfile.mkstemp(prefix="qinqing-stdin-", suffix="." + fmt)
             with os.fdopen(fd, "wb") as fh:
@@ -107,7 +107,7 @@ class Inputs:
 
     def sources(self) -> list[tuple[str, str]]:
         """(path to read, name to show) of each input; stdin must have been spooled."""
-        from .records import STDIN_NAME
+        from checker.input.records import STDIN_NAME
 
         spool = self._spool or "-"
         return [(spool, STDIN_NAME) if f == "-" else (f, f) for f in self.files]
@@ -119,7 +119,7 @@ class Inputs:
 
     def read(self, validator: Any, position: list | None = None) -> Iterator[Any]:
         """The records of every file (`position`: see `records.iter_records`)."""
-        from .records import STDIN_NAME, InputError, iter_records
+        from checker.input.records import STDIN_NAME, InputError, iter_records
 
         paths = [self._spool if (f == "-" and self._spool) else f for f in self.files]
         self.warnings.clear()
@@ -257,7 +257,7 @@ class DecisionLogger:
         self.mask: tuple[str, ...] = ()
         self.batch: list[tuple[dict, Any]] = []
         if path is not None:
-            from .audit import parse_mask
+            from checker.store.audit import parse_mask
             self.mask = parse_mask(mask or "")
         elif mask:
             raise CheckError("--mask 需与 --log 一起使用", "--mask needs --log")
@@ -272,7 +272,7 @@ class DecisionLogger:
     def flush(self) -> None:
         if self.path is None or not self.batch:
             return
-        from .audit import log_decisions
+        from checker.store.audit import log_decisions
         log_decisions(self.path, self.batch, self.policy_hash, self.mask)
         self.batch = []
 
@@ -313,11 +313,11 @@ def run_check(*, files: Sequence[str], rules, jurisdiction, fmt: str, output, la
     """The whole `qinqing check`; returns the exit code."""
     from policy_dsl.errors import render_all
 
-    from .records import InputError
+    from checker.input.records import InputError
 
     expected: tuple[type[Exception], ...] = (CheckError,)
     if log is not None:
-        from .audit import AuditError
+        from checker.store.audit import AuditError
         expected = (CheckError, AuditError)
 
     try:
@@ -339,7 +339,7 @@ def run_check(*, files: Sequence[str], rules, jurisdiction, fmt: str, output, la
                              "give record files, or `-` to read standard input")
         logger = DecisionLogger(log, mask, policy.content_hash)
         engine = Engine(policy, Options(lang=lang, explain=explain, default_jurisdiction=jurisdiction))
-        from .validate import default_validator
+        from checker.input.validate import default_validator
         validator: Any = default_validator()
         if jurisdiction:
             validator = FillingValidator(validator, jurisdiction)
@@ -401,7 +401,7 @@ def _history(paths: Sequence[Path], encoding: str, validator: Any, lang: str) ->
     """Valid earlier records (they feed windows, they are not reported)."""
     if not paths:
         return []
-    from .records import iter_records
+    from checker.input.records import iter_records
 
     out, bad = [], []
     for h in iter_records([str(p) for p in paths], None, encoding, validator):
@@ -425,7 +425,7 @@ class ScanValidator:
     Lines the shortcut declines are validated in full, as always."""
 
     def __init__(self, base: Any, fields: dict | None):
-        from .fastjson import decoder_for, projection_decoder
+        from checker.input.fastjson import decoder_for, projection_decoder
 
         self.base, self.schema = base, base.schema
         self.full = decoder_for(base)
@@ -451,8 +451,8 @@ def _first_pass(index: Any, inputs: Inputs, validator: Any) -> list | None:
     there are at most HOLD of them (the second pass then reuses them), else None. Past HOLD,
     records are decoded only in the fields the index needs and filed tentatively; the index
     can then check one of them by reading its line again (`records.line_valid`)."""
-    from .fastjson import Partial
-    from .records import line_checker
+    from checker.input.fastjson import Partial
+    from checker.input.records import line_checker
 
     scan = ScanValidator(validator, index.scan_fields())
     position: list = [None, None]
@@ -483,7 +483,7 @@ def _entries(engine: Engine, inputs: Inputs, validator: Any, jobs: int, history:
             engine.options.lang)
         jobs = 1
     if jobs > 1:
-        from .parallel import parallel_entries
+        from checker.run.parallel import parallel_entries
 
         def keep(raw: Any) -> None:
             last[0] = raw

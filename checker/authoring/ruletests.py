@@ -40,7 +40,7 @@ from typing import Any
 
 import yaml
 
-from .engine import Engine, Options, Policy, Summary, WindowIndex
+from checker.engine.engine import Engine, Options, Policy, Summary, WindowIndex
 
 TEST_SUFFIX = ".tests.yaml"
 MAX_TEST_BYTES = 2 * 1024 * 1024
@@ -353,8 +353,8 @@ def load_tests(path: Path) -> list[RuleTest]:
 def run(tests: list[RuleTest], policy: Policy, lang: str = "zh") -> list[TestResult]:
     """Evaluate each test's record. Messages are rendered in the test's own language (what its
     `details` expect); `lang` is the language of the differences reported."""
-    from .findings import record_entry
-    from .validate import default_validator
+    from checker.findings.entry import record_entry
+    from checker.input.validate import default_validator
 
     validator = default_validator()
     ev = policy.evaluator
