@@ -53,7 +53,7 @@ def _off(name: str) -> None:
     elif name == "no_partial_scan":  # the first pass decodes whole records
         run.ScanValidator.partial = lambda self: None
     elif name == "no_epoch":  # parameters and rules in force worked out per record
-        import checker.engine.engine as engine
+        import checker.engine.policy as engine
         engine.EpochEvaluator = evaluate.Evaluator
         original = evaluate.Evaluator._plan
 

@@ -112,7 +112,8 @@ def stages(path: Path, rules: str | None, limit: int) -> dict:
     import orjson
 
     sys.path.insert(0, str(ROOT))
-    from checker.engine.engine import Engine, Options, invalid_entry, load_policy
+    from checker.engine.engine import Engine, Options, invalid_entry
+    from checker.engine.policy import load_policy
     from checker.input.fastjson import decoder_for
     from checker.findings.entry import record_entry
     from checker.input.validate import default_validator

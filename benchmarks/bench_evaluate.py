@@ -68,7 +68,8 @@ def main() -> None:
 
     import orjson
 
-    from checker.engine.engine import Engine, Options, load_policy
+    from checker.engine.engine import Engine, Options
+    from checker.engine.policy import load_policy
     from checker.input.validate import default_validator
 
     engine = Engine(load_policy(None, cache=True), Options())

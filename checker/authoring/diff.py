@@ -152,7 +152,8 @@ def compare(old_entries: Iterable[dict], new_entries: Iterable[dict], old: dict,
 
 def evaluate_sides(old: Side, new: Side, records: Sequence[str], jurisdiction: str | None = None,
                    input_format: str | None = None, encoding: str = "utf-8") -> DiffResult:
-    from checker.engine.engine import Engine, Options, PolicyLoadError, load_policy
+    from checker.engine.engine import Engine, Options
+    from checker.engine.policy import PolicyLoadError, load_policy
     from checker.input.records import iter_records
 
     policies = []

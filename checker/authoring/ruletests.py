@@ -40,7 +40,9 @@ from typing import Any
 
 import yaml
 
-from checker.engine.engine import Engine, Options, Policy, Summary, WindowIndex
+from checker.engine.engine import Engine, Options, Summary
+from checker.engine.policy import Policy
+from checker.engine.windows import WindowIndex
 
 TEST_SUFFIX = ".tests.yaml"
 MAX_TEST_BYTES = 2 * 1024 * 1024

@@ -56,7 +56,7 @@ def run_docs(path: Path | None, output: Path, fmt: str, rules: list[Path] | None
     from policy_dsl.errors import render_all
 
     from checker.authoring.catalogue import to_html, to_markdown
-    from checker.engine.engine import default_rules_path
+    from checker.engine.policy import default_rules_path
 
     path = path or default_rules_path()
     if not path.exists():

@@ -59,7 +59,7 @@ def register(app: typer.Typer) -> None:
                 sys.stderr.write(_msg(lang, f"日期应为 YYYY-MM-DD：{date}", f"expected a YYYY-MM-DD date: {date}") + "\n")
                 raise typer.Exit(2) from None
         if not paths:
-            from checker.engine.engine import default_rules_path
+            from checker.engine.policy import default_rules_path
 
             paths = [default_rules_path()]
         result = load(list(paths))

@@ -50,7 +50,7 @@ def serve(
     import uvicorn
 
     from checker.store.audit import AuditError
-    from checker.engine.engine import PolicyLoadError
+    from checker.engine.policy import PolicyLoadError
     from checker.store.ledger import LedgerError
     from checker.service.app import ServiceConfig, create_app
     from policy_dsl.errors import render_all

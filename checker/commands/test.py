@@ -61,7 +61,7 @@ def run_tests(paths: list[Path], rules: list[Path] | None, fmt: str, output: Pat
 
     from checker.authoring import coverage as cov_mod
     from checker.authoring import testreport
-    from checker.engine.engine import PolicyLoadError, default_rules_path, load_policy
+    from checker.engine.policy import PolicyLoadError, default_rules_path, load_policy
     from checker.authoring.ruletests import RuleTestError, discover, load_tests, run
 
     paths = paths or [default_rules_path()]

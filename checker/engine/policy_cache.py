@@ -28,6 +28,8 @@ from typing import Any
 
 import orjson
 
+from checker.engine import tagged
+
 FORMAT = 1
 KEEP = 16  # cache files kept (the newest)
 
@@ -86,12 +88,8 @@ class _Encoder:
             return v
         if isinstance(v, float):
             return {"$f": repr(v)}
-        if isinstance(v, Decimal):
-            return {"$D": str(v)}
-        if isinstance(v, dt.datetime):
-            return {"$dt": v.isoformat()}
-        if isinstance(v, dt.date):
-            return {"$d": v.isoformat()}
+        if isinstance(v, (Decimal, dt.date)):
+            return tagged.tag(v)
         if isinstance(v, tuple):
             return {"$t": [self.value(x) for x in v]}
         if isinstance(v, list):
@@ -136,12 +134,8 @@ def decode(data: bytes) -> tuple[Any, Any]:
             return tuple(value(x) for x in v["$t"])
         if "$m" in v:
             return {value(k): value(x) for k, x in v["$m"]}
-        if "$D" in v:
-            return Decimal(v["$D"])
-        if "$d" in v:
-            return dt.date.fromisoformat(v["$d"])
-        if "$dt" in v:
-            return dt.datetime.fromisoformat(v["$dt"])
+        if len(v) == 1 and next(iter(v)) in ("$D", "$d", "$dt"):
+            return tagged.untag(v)
         if "$f" in v:
             return float(v["$f"])
         if "$s" in v:

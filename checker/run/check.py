@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from checker.engine.engine import Engine, Options, PolicyLoadError, Summary, load_policy
+from checker.engine.engine import Engine, Options, Summary
+from checker.engine.policy import PolicyLoadError, load_policy
 from checker.reports.report import EncodedEntries, Report
 from checker.reports import writer
 

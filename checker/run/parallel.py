@@ -30,7 +30,8 @@ from typing import Any
 import orjson
 
 from checker.input import records as rec
-from checker.engine.engine import Engine, WindowIndex, project
+from checker.engine.engine import Engine
+from checker.engine.windows import WindowIndex, project
 from checker.input.fastjson import Partial, decoder_for, projection_decoder
 from checker.input.records import Decoded, InputError, LoadedRecord
 from checker.reports.report import EncodedEntries

@@ -29,7 +29,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from checker.store.audit import AuditError, DecisionLog, decision_entry, parse_mask
-from checker.engine.engine import Engine, Options, Policy, Summary, load_policy
+from checker.engine.engine import Engine, Options, Summary
+from checker.engine.policy import Policy, load_policy
 from checker.store.ledger import Ledger, LedgerError, default_ledger_path
 from checker.reports.report import Report
 from checker.reports import json_report

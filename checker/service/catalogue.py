@@ -9,7 +9,7 @@ from typing import Any
 from policy_dsl import ir
 from policy_dsl.evaluate import covers_jurisdiction
 
-from checker.engine.engine import Policy
+from checker.engine.policy import Policy
 from checker.findings.entry import json_value
 
 

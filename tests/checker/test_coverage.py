@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from checker.authoring import coverage as cov
 from checker.cli import _register_all, app
-from checker.engine.engine import load_policy
+from checker.engine.policy import load_policy
 from checker.authoring.ruletests import load_tests, run
 from policy_dsl import ir
 from policy_dsl import types as ty

@@ -9,17 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from checker.engine.engine import (
-    Engine,
-    Options,
-    Summary,
-    WindowIndex,
-    _path_tree,
-    invalid_entry,
-    load_policy,
-    project,
-    window_paths,
-)
+from checker.engine.engine import Engine, Options, Summary, invalid_entry
+from checker.engine.policy import load_policy
+from checker.engine.windows import WindowIndex, _path_tree, project, window_paths
 from checker.input.records import LoadedRecord
 from checker.input.validate import RecordError, default_validator
 
@@ -78,7 +70,8 @@ def test_projection_keeps_named_branches_and_list_lengths():
 def test_projections_are_stored_exactly():
     from decimal import Decimal
 
-    from checker.engine.engine import decode_projection, encode_projection
+    from checker.engine.tagged import dumps as encode_projection
+    from checker.engine.tagged import loads as decode_projection
 
     value = {"id": "R", "date": dt.date(2026, 1, 31), "meals": [{"total_cny": Decimal("768.00")}],
              "at": dt.datetime(2026, 1, 31, 18, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))),

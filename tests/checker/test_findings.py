@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from checker.findings import entry as findings
-from checker.engine.engine import Engine, Options, load_policy
+from checker.engine.engine import Engine, Options
+from checker.engine.policy import load_policy
 from checker.input.records import LoadedRecord, iter_records
 from checker.input.validate import default_validator
 from policy_dsl.values import format_value

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from checker.cli import _register_all, app
 from checker.commands.test import pack_roots
-from checker.engine.engine import load_policy
+from checker.engine.policy import load_policy
 from checker.authoring.ruletests import RuleTestError, discover, load_tests, mentioned_rules, run
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from checker.engine import engine as eng
-from checker.engine.engine import Engine, _path_tree, load_policy, project, projector
+from checker.engine import windows as eng
+from checker.engine.engine import Engine
+from checker.engine.policy import load_policy
+from checker.engine.windows import _path_tree, project, projector
 from checker.input.validate import default_validator
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from checker.authoring import ruletests
-from checker.engine.engine import Policy, load_policy
+from checker.engine.policy import Policy, load_policy
 from policy_dsl.load import load
 
 ROOT = Path(__file__).resolve().parents[2]

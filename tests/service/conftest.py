@@ -39,7 +39,7 @@ def history_records() -> list[dict]:
 @pytest.fixture(scope="session")
 def shared_policy():
     """Load the bundled policy once for the session; apps built with default rules reuse it."""
-    from checker.engine.engine import load_policy
+    from checker.engine.policy import load_policy
     from checker.service import app as app_module
 
     policy = load_policy()

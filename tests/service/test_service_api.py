@@ -437,7 +437,7 @@ def test_unwritable_log_gives_no_verdict(make_client, planned_meal, tmp_path):
 # ---- creating the app ------------------------------------------------------------------------
 def test_bad_configuration_is_refused(tmp_path, shared_policy):
     from checker.store.audit import AuditError
-    from checker.engine.engine import PolicyLoadError
+    from checker.engine.policy import PolicyLoadError
     from checker.service.app import ServiceConfig, create_app
 
     with pytest.raises(AuditError) as exc:
