@@ -22,7 +22,6 @@ HERE = Path(__file__).resolve().parent
 NATIVE = [
     "policy_dsl/backends/python.py",
     "policy_dsl/evaluate.py",
-    "policy_dsl/dispatch.py",
     "policy_dsl/values.py",
     "checker/findings/entry.py",
     "checker/input/fastjson.py",

@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from checker.schema import record_schema
 from policy_dsl.errors import render_all
 from policy_dsl.evaluate import Evaluator
 from policy_dsl.load import load
@@ -405,7 +406,7 @@ def compiled_evaluator() -> Evaluator:
         (folder / "params").mkdir()
         (folder / "params" / "000000.yaml").write_text(PARAMS, encoding="utf-8")
         (folder / "bench.policy").write_text(POLICY, encoding="utf-8")
-        result = load([folder])
+        result = load([folder], record_schema())
     if not result.ok:
         raise SystemExit(render_all(result.errors, result.sources))
     assert len(result.program.rules) == RULE_COUNT

@@ -20,19 +20,18 @@ import bisect
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import ir
-from .backends.python import Fn, compile_elem, compile_expr
-from .dispatch import EVALUATE, Dispatch
-from .explain import Tracer
+from .backends.python import Fn
+from .explain import Closures, Explainer
 from .params import ParamSet
 
 PRECEDENCE = ("invalid", "violation", "review", "tolerated", "compliant", "unlisted")
 RANK = {o: i for i, o in enumerate(PRECEDENCE)}
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class Finding:
     rule: ir.RuleIR  # the rule whose id is reported (the boundary, for a failed require)
     kind: str  # forbid | permit | boundary | tolerance | conflict
@@ -87,42 +86,25 @@ class RecordResult:
 
 
 class CompiledRule:
-    __slots__ = (
-        "coll",
-        "coll_ir",
-        "coll_path",
-        "cond",
-        "cond_ir",
-        "elem",
-        "ir",
-        "keys",
-        "order",
-        "prefilter",
-        "requires",
-        "scopes",
-        "var",
-        "windowed",
-    )
+    """A rule with its condition, requires, list and window keys compiled."""
 
-    def __init__(self, rule: ir.RuleIR, order: int):
+    __slots__ = ("coll", "coll_ir", "coll_path", "cond", "cond_ir", "ir", "keys", "prefilter",
+                 "requires", "scopes", "var")
+
+    def __init__(self, rule: ir.RuleIR, closures: Closures):
         self.ir = rule
-        self.order = order
         # `when … unless …` is `when and not unless` (Kleene): one IR, compiled once; the same
         # IR names the missing facts of an undecided condition.
         self.cond_ir = rule.when if rule.unless is None or rule.when is None else ir.And(
             (rule.when, ir.Not(rule.unless, rule.when.type)), rule.when.type)
-        self.cond: Fn = compile_expr(self.cond_ir) if self.cond_ir is not None else _no_condition
-        self.requires = tuple((q, compile_expr(q.cond)) for q in rule.requires)
+        self.cond: Fn = closures(self.cond_ir) if self.cond_ir is not None else _no_condition
+        self.requires = tuple((q, closures(q.cond)) for q in rule.requires)
         self.coll_ir = rule.foreach[1] if rule.foreach else None
-        self.coll = compile_expr(self.coll_ir) if self.coll_ir is not None else None
+        self.coll = closures(self.coll_ir) if self.coll_ir is not None else None
         self.var = rule.foreach[0] if rule.foreach else None
         self.coll_path = _coll_path(rule.foreach[1]) if rule.foreach else None
-        self.keys = tuple(compile_expr(k) for k in rule.window.keys) if rule.window else ()
-        self.windowed = rule.window is not None
-        # For `for each`: the condition as a closure of the element itself (no bindings dict),
-        # when it reads no other variable.
-        self.elem = compile_elem(self.cond_ir, self.var) if self.var and self.cond_ir is not None else None
-        self.prefilter = _window_free_part(self.cond_ir) if self.windowed and self.coll is None else None
+        self.keys = tuple(closures(k) for k in rule.window.keys) if rule.window else ()
+        self.prefilter = _window_free_part(self.cond_ir, closures) if rule.window and self.coll is None else None
         # (scope, paths) of the first elements, shared by their findings (read-only, like paths)
         self.scopes = [self.scope(i) for i in range(16)] if self.var else []
 
@@ -130,15 +112,11 @@ class CompiledRule:
         """The scope and paths of a finding on element `index` of this rule's list."""
         return (self.coll_path, index), {self.var: f"{self.coll_path}[{index}]"}
 
-    def condition(self, r: dict, p: dict, v: dict):
-        """The rule's condition for one record (and element): True, False or None."""
-        return self.cond(r, p, v)
+
+_NO_BINDINGS: dict = {}  # read-only: closures never change their bindings
 
 
-_NO_BINDINGS: dict = {}
-
-
-def _window_free_part(cond: ir.Expr | None) -> Fn | None:
+def _window_free_part(cond: ir.Expr | None, closures: Closures) -> Fn | None:
     """For a window rule's condition `a and b and …`: the items that do not read the window,
     compiled (None when there are none, or nothing else). When they are False the condition is
     False whatever the window holds, so the window need not be looked up."""
@@ -153,15 +131,16 @@ def _window_free_part(cond: ir.Expr | None) -> Fn | None:
     free = [e for e in items if not any(isinstance(n, ir.WindowRef) for n in ir.walk(e))]
     if not free or len(free) == len(items):
         return None
-    return compile_expr(free[0] if len(free) == 1 else ir.And(tuple(free), free[0].type))
+    return closures(free[0] if len(free) == 1 else ir.And(tuple(free), free[0].type))
 
 
 def _no_condition(r: dict, p: dict, v: dict) -> None:
     """The condition of a boundary template (never evaluated on its own): unknown."""
 
 
-def _boundaries(program: ir.ProgramIR, params: ParamSet) -> list[dt.date]:
-    """Every date on which something starts or stops being in force."""
+def change_dates(program: ir.ProgramIR, params: ParamSet) -> list[dt.date]:
+    """Every date on which a pack, a rule or a parameter value starts or stops being in force:
+    between two consecutive ones nothing that depends on the date can change."""
     days: set[dt.date] = set()
     for pack in program.packs:
         days.update(d for d in (pack.start, pack.until) if d is not None)
@@ -198,93 +177,80 @@ def covers_jurisdiction(claim: tuple[str, ...] | None, code: str) -> bool:
 WindowLookup = Callable[[CompiledRule, dict, dict], Any]
 
 
+class InForce(NamedTuple):
+    """What applies to a record of one jurisdiction on one day."""
+
+    params: dict  # parameter values
+    rules: list[CompiledRule]  # rules with a condition (not tolerances)
+    tolerances: list[CompiledRule]
+
+
 class Evaluator:
     """A compiled program plus its parameters: evaluates records one at a time."""
 
     def __init__(self, program: ir.ProgramIR, params: ParamSet):
         self.program = program
         self.params = params
-        self.rules = [CompiledRule(r, i) for i, r in enumerate(program.rules)]
+        self.closures = Closures()
+        self.rules = [CompiledRule(r, self.closures) for r in program.rules]
         self.by_id = {c.ir.id: c for c in self.rules}
         self.packs = {p.name: p for p in program.packs}
-        self._in_force: dict[tuple[str, dt.date], tuple[list[CompiledRule], list[CompiledRule]]] = {}
         self.window_rules = [c for c in self.rules if c.ir.window is not None]
-        self._plans: dict[tuple[str, int], tuple[dict, list, list]] = {}
-        self._bounds = _boundaries(program, params)
+        self._change_dates = change_dates(program, params)
+        self._in_force: dict[tuple[str, int], InForce] = {}
         kinds = {c.ir.kind for c in self.rules}
         self._overridden = frozenset(o for c in self.rules for o in c.ir.overrides)
-        self._overrides = bool(self._overridden)
         self._conflicts_possible = "permit" in kinds and "forbid" in kinds
-        self.dispatch = Dispatch(self.rules)
 
-    def rules_in_force(self, code: str, day: dt.date) -> tuple[list[CompiledRule], list[CompiledRule]]:
-        """(rules with a condition, tolerance rules) in force for a jurisdiction and date."""
-        key = (code, day)
+    def in_force(self, code: str, day: dt.date) -> InForce:
+        """Parameter values and rules in force for a jurisdiction and date. Nothing changes
+        between two consecutive change dates, so they are worked out once per such interval."""
+        key = (code, bisect.bisect_right(self._change_dates, day))
         hit = self._in_force.get(key)
         if hit is None:
             active = [c for c in self.rules
                       if c.ir.in_force(day) and self.packs[c.ir.pack].in_force(day)
                       and covers_jurisdiction(self.packs[c.ir.pack].applies_to, code)]
-            hit = ([c for c in active if c.ir.when is not None and c.ir.kind != "tolerance"],
-                   [c for c in active if c.ir.kind == "tolerance"])
+            hit = InForce(self.params.values_for(code, day),
+                          [c for c in active if c.ir.when is not None and c.ir.kind != "tolerance"],
+                          [c for c in active if c.ir.kind == "tolerance"])
             if len(self._in_force) > 100_000:
                 self._in_force.clear()
             self._in_force[key] = hit
         return hit
 
-    def _plan(self, code: str, day: dt.date) -> tuple[dict, list[CompiledRule], list[CompiledRule]]:
-        """Parameter values and rules in force for a jurisdiction and date (cached). Nothing
-        changes between two consecutive dates on which a pack, rule or parameter version
-        starts or ends, so the cache is keyed by that interval, not by the day."""
-        key = (code, bisect.bisect_right(self._bounds, day))
-        hit = self._plans.get(key)
-        if hit is None:
-            hit = (self.params.values_for(code, day), *self.rules_in_force(code, day))
-            if len(self._plans) > 100_000:
-                self._plans.clear()
-            self._plans[key] = hit
-        return hit
+    def params_for(self, code: str, day: dt.date) -> dict:
+        return self.in_force(code, day).params
 
     def evaluate(self, r: dict, window: WindowLookup | None = None, *, trace: bool = False) -> RecordResult:
-        p, rules, tolerances = self._plan(r["jurisdiction"], r["date"])
+        p, rules, tolerances = self.in_force(r["jurisdiction"], r["date"])
         findings: list[Finding] = []
         sizes: dict[str, int] = {}  # elements of each `for each` rule's list
         entries: list[TraceEntry] | None = [] if trace else None
         instance = self._instance
-        # Conditions decided by a few fields of the record (False: skipped); --explain evaluates all.
-        for c, known, cond, elem, coll, windowed in self.dispatch.plan(rules, r, trace):
-            if windowed:
+        for c in rules:
+            if c.keys:
                 if c.prefilter is not None and entries is None and c.prefilter(r, p, _NO_BINDINGS) is False:
                     continue  # False whatever the window holds: not looked up
                 v: dict = {"$window": window(c, r, p) if window is not None else None}
             else:
-                v = _NO_BINDINGS  # read-only: closures never change their bindings
-            if coll is None:
-                status = cond(r, p, v) if known is EVALUATE else known
+                v = _NO_BINDINGS
+            if c.coll is None:
+                status = c.cond(r, p, v)
                 if status is not False or entries is not None:
                     instance(c, r, p, v, None, status, findings, entries)
                 continue
-            items = coll(r, p, v)
+            items = c.coll(r, p, v)
             if items is None:
-                findings.append(Finding(c.ir, c.ir.kind, "review", c.ir.severity, cond=c.coll_ir,
-                                        undecided=True))
+                findings.append(Finding(rule=c.ir, kind=c.ir.kind, outcome="review", severity=c.ir.severity,
+                                        cond=c.coll_ir, undecided=True))
                 if entries is not None:
                     entries.append(TraceEntry(c.ir, None, None))
                 continue
             sizes[c.ir.id] = len(items)
-            if not items or known is False:
+            if not items:
                 continue
-            var = c.var
-            if known is not EVALUATE:  # the same status for every element
-                for i, item in enumerate(items):
-                    instance(c, r, p, {**v, var: item}, i, known, findings, entries)
-                continue
-            if elem is not None:
-                for i, item in enumerate(items):
-                    status = elem(r, p, item)
-                    if status is not False or entries is not None:
-                        instance(c, r, p, {var: item}, i, status, findings, entries)
-                continue
+            cond, var = c.cond, c.var
             v = dict(v)
             for i, item in enumerate(items):
                 v[var] = item
@@ -294,10 +260,10 @@ class Evaluator:
         if not findings and not tolerances:
             return RecordResult("unlisted", findings, [], p, entries)
         suppressed: list[Finding] = []
-        if self._overrides:
+        if self._overridden:
             findings, suppressed = _apply_overrides(findings, sizes, self._overridden)
         if self._conflicts_possible:
-            findings.extend(_conflicts(findings, self.by_id))
+            findings.extend(_conflicts(findings))
         for t in tolerances:
             status = t.cond(r, p, _NO_BINDINGS)
             if entries is not None:
@@ -323,8 +289,8 @@ class Evaluator:
             scope, paths = c.scope(index)
         req_status: list | None = [] if entries is not None else None
         if status is None:
-            findings.append(Finding(rule, rule.kind, "review", rule.severity, None, scope, v, paths,
-                                    c.cond_ir, undecided=True))
+            findings.append(Finding(rule=rule, kind=rule.kind, outcome="review", severity=rule.severity,
+                                    scope=scope, bindings=v, paths=paths, cond=c.cond_ir, undecided=True))
         elif status is True and rule.kind == "permit":
             ok = True
             for q, fn in c.requires:
@@ -335,26 +301,30 @@ class Evaluator:
                     ok = False
                     b = self.by_id.get(q.boundary)
                     brule = b.ir if b is not None else rule
-                    out = "review" if s is None else brule.outcome
                     bv, bpaths = v, paths
                     if brule.foreach is not None and c.var is not None and brule.foreach[0] != c.var:
                         # The boundary's messages name the element by its own variable.
                         bv = {**v, brule.foreach[0]: v[c.var]}
                         bpaths = {**paths, brule.foreach[0]: paths[c.var]}
-                    findings.append(Finding(brule, "boundary", out, q.severity, rule, scope, bv, bpaths,
-                                            q.cond, require=q, undecided=s is None))
+                    findings.append(Finding(rule=brule, kind="boundary",
+                                            outcome="review" if s is None else brule.outcome,
+                                            severity=q.severity, via=rule, scope=scope, bindings=bv,
+                                            paths=bpaths, cond=q.cond, require=q, undecided=s is None))
             if ok:
-                findings.append(Finding(rule, "permit", "compliant", rule.severity, None, scope, v, paths))
+                findings.append(Finding(rule=rule, kind="permit", outcome="compliant", severity=rule.severity,
+                                        scope=scope, bindings=v, paths=paths))
         elif status is True:
-            findings.append(Finding(rule, rule.kind, rule.outcome, rule.severity, None, scope, v, paths))
+            findings.append(Finding(rule=rule, kind=rule.kind, outcome=rule.outcome, severity=rule.severity,
+                                    scope=scope, bindings=v, paths=paths))
         if entries is not None:
             entries.append(TraceEntry(rule, paths.get(c.var) if index is not None else None, status,
                                       tuple(req_status or ())))
 
-    def tracer(self, r: dict, f: Finding, params: dict) -> Tracer:
+    def explainer(self, r: dict, f: Finding, params: dict) -> Explainer:
+        """An explainer of the finding's record and element, its witnesses bound."""
         rule = f.via or f.rule
         keys = rule.window.keys if rule.window is not None else ()
-        t = Tracer(r, params, dict(f.bindings), dict(f.paths), keys)
+        t = Explainer(self.closures, r, params, f.bindings, f.paths, keys)
         for w in rule.witnesses:
             if w.var not in t.v:  # a binding from the finding (its element) comes first
                 t.witness(w)
@@ -458,7 +428,7 @@ def _apply_overrides(findings: list[Finding], sizes: dict[str, int],
     return [f for f in findings if id(f) not in gone], suppressed
 
 
-def _conflicts(findings: list[Finding], by_id: dict) -> list[Finding]:
+def _conflicts(findings: list[Finding]) -> list[Finding]:
     permits = [f for f in findings if f.kind == "permit" and f.outcome == "compliant"]
     if not permits:
         return []
@@ -470,8 +440,9 @@ def _conflicts(findings: list[Finding], by_id: dict) -> list[Finding]:
                 continue
             if nf.rule.id in pf.rule.overrides or pf.rule.id in nf.rule.overrides:
                 continue
-            out.append(Finding(pf.rule, "conflict", "review", "medium", None, pf.scope, pf.bindings,
-                               pf.paths, conflict=(pf.rule.id, nf.rule.id)))
+            out.append(Finding(rule=pf.rule, kind="conflict", outcome="review", severity="medium",
+                               scope=pf.scope, bindings=pf.bindings, paths=pf.paths,
+                               conflict=(pf.rule.id, nf.rule.id)))
     return out
 
 
@@ -503,5 +474,6 @@ def _tolerate(t: ir.RuleIR, findings: list[Finding]) -> list[Finding]:
             f.tolerated_by = t.id
             covered.append(f.rule.id)
     if covered:
-        findings.append(Finding(t, "tolerance", "tolerated", t.severity, covered=tuple(covered)))
+        findings.append(Finding(rule=t, kind="tolerance", outcome="tolerated", severity=t.severity,
+                                covered=tuple(covered)))
     return findings

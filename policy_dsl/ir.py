@@ -2,13 +2,20 @@
 
 Nothing here is backend-specific: no Python callables, only data. Unknown (an absent
 fact) behaves like SQL NULL, so each node has a direct SQL reading; see docs/language.md.
+
+Every expression node declares, once, which of its fields are sub-expressions (`CHILDREN`:
+each names an expression, an optional expression or a tuple of them), and a comprehension
+the variable it binds and the list it ranges over (`BINDS`). Traversal (`children`, `walk`,
+`map_children`), the fields a rule reads, printing and analysis are generic over these.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from .errors import Span
 from .types import T
@@ -16,6 +23,7 @@ from .types import T
 
 @dataclass(frozen=True, slots=True)
 class Const:
+    CHILDREN: ClassVar = ()
     value: Any  # bool | int | Decimal | str | date | Duration | None
     type: T
 
@@ -31,6 +39,7 @@ class Duration:
 
 @dataclass(frozen=True, slots=True)
 class Field:
+    CHILDREN: ClassVar = ("base",)
     base: Expr | None  # None: the record itself
     name: str
     type: T
@@ -39,12 +48,14 @@ class Field:
 
 @dataclass(frozen=True, slots=True)
 class Var:
+    CHILDREN: ClassVar = ()
     name: str
     type: T
 
 
 @dataclass(frozen=True, slots=True)
 class ParamRef:
+    CHILDREN: ClassVar = ()
     name: str
     type: T
 
@@ -53,29 +64,34 @@ class ParamRef:
 class WindowRef:
     """The records sharing the rule's window keys within its date range (current included)."""
 
+    CHILDREN: ClassVar = ()
     type: T
 
 
 @dataclass(frozen=True, slots=True)
 class Not:
+    CHILDREN: ClassVar = ("operand",)
     operand: Expr
     type: T
 
 
 @dataclass(frozen=True, slots=True)
 class And:
+    CHILDREN: ClassVar = ("items",)
     items: tuple[Expr, ...]
     type: T
 
 
 @dataclass(frozen=True, slots=True)
 class Or:
+    CHILDREN: ClassVar = ("items",)
     items: tuple[Expr, ...]
     type: T
 
 
 @dataclass(frozen=True, slots=True)
 class Cmp:
+    CHILDREN: ClassVar = ("left", "right")
     op: str  # == != < <= > >=
     left: Expr
     right: Expr
@@ -84,6 +100,7 @@ class Cmp:
 
 @dataclass(frozen=True, slots=True)
 class Arith:
+    CHILDREN: ClassVar = ("left", "right")
     op: str  # + - * / %
     left: Expr
     right: Expr
@@ -93,12 +110,14 @@ class Arith:
 
 @dataclass(frozen=True, slots=True)
 class Neg:
+    CHILDREN: ClassVar = ("operand",)
     operand: Expr
     type: T
 
 
 @dataclass(frozen=True, slots=True)
 class InSet:
+    CHILDREN: ClassVar = ("item", "options")
     item: Expr
     options: tuple[Expr, ...]
     negated: bool
@@ -107,6 +126,7 @@ class InSet:
 
 @dataclass(frozen=True, slots=True)
 class IsKnown:
+    CHILDREN: ClassVar = ("operand",)
     operand: Expr
     negated: bool
     type: T
@@ -114,6 +134,7 @@ class IsKnown:
 
 @dataclass(frozen=True, slots=True)
 class If:
+    CHILDREN: ClassVar = ("cond", "then", "otherwise")
     cond: Expr
     then: Expr
     otherwise: Expr
@@ -122,6 +143,8 @@ class If:
 
 @dataclass(frozen=True, slots=True)
 class Quant:
+    CHILDREN: ClassVar = ("coll", "body")
+    BINDS: ClassVar = ("var", "coll")  # `var` ranges over the elements of `coll` in the others
     kind: str  # some | all
     var: str
     coll: Expr
@@ -131,6 +154,8 @@ class Quant:
 
 @dataclass(frozen=True, slots=True)
 class Agg:
+    CHILDREN: ClassVar = ("coll", "where", "value")
+    BINDS: ClassVar = ("var", "coll")  # `var` ranges over the elements of `coll` in the others
     kind: str  # count | sum
     var: str
     coll: Expr
@@ -141,12 +166,14 @@ class Agg:
 
 @dataclass(frozen=True, slots=True)
 class ListExpr:
+    CHILDREN: ClassVar = ("items",)
     items: tuple[Expr, ...]
     type: T
 
 
 @dataclass(frozen=True, slots=True)
 class IndexExpr:
+    CHILDREN: ClassVar = ("base", "index")
     base: Expr
     index: Expr
     type: T
@@ -154,6 +181,7 @@ class IndexExpr:
 
 @dataclass(frozen=True, slots=True)
 class Builtin:
+    CHILDREN: ClassVar = ("args",)
     fn: str
     args: tuple[Expr, ...]
     type: T
@@ -254,6 +282,7 @@ class PackIR:
 class ProgramIR:
     packs: tuple[PackIR, ...]
     content_hash: str  # sha256 over the policy and parameter sources
+    schema: dict  # the record JSON Schema the rules were checked against
 
     @property
     def rules(self) -> tuple[RuleIR, ...]:
@@ -261,31 +290,42 @@ class ProgramIR:
 
 
 def children(e: Expr) -> tuple[Expr, ...]:
-    """Direct sub-expressions of an IR node."""
-    if isinstance(e, Field):
-        return (e.base,) if e.base is not None else ()
-    if isinstance(e, (Not, Neg, IsKnown)):
-        return (e.operand,)
-    if isinstance(e, (And, Or, ListExpr)):
-        return e.items
-    if isinstance(e, (Cmp, Arith)):
-        return (e.left, e.right)
-    if isinstance(e, InSet):
-        return (e.item, *e.options)
-    if isinstance(e, If):
-        return (e.cond, e.then, e.otherwise)
-    if isinstance(e, Quant):
-        return (e.coll, e.body)
-    if isinstance(e, Agg):
-        return tuple(x for x in (e.coll, e.where, e.value) if x is not None)
-    if isinstance(e, IndexExpr):
-        return (e.base, e.index)
-    if isinstance(e, Builtin):
-        return e.args
-    return ()
+    """Direct sub-expressions of an IR node, in declaration order."""
+    out: list[Expr] = []
+    for name in e.CHILDREN:
+        x = getattr(e, name)
+        if x.__class__ is tuple:
+            out.extend(x)
+        elif x is not None:
+            out.append(x)
+    return tuple(out)
 
 
-def walk(e: Expr):
+def map_children(e: Expr, fn: Callable[[Expr], Expr]) -> Expr:
+    """`e` with `fn` applied to each direct sub-expression (the node itself when none changes)."""
+    changes: dict[str, Any] = {}
+    for name in e.CHILDREN:
+        x = getattr(e, name)
+        if x.__class__ is tuple:
+            y: Any = tuple(fn(i) for i in x)
+            if any(a is not b for a, b in zip(x, y)):
+                changes[name] = y
+        elif x is not None:
+            y = fn(x)
+            if y is not x:
+                changes[name] = y
+    return dataclasses.replace(e, **changes) if changes else e  # type: ignore[type-var]
+
+
+def binding(e: Expr) -> tuple[str, Expr] | None:
+    """(variable, list) of a comprehension node (`some`, `all`, `count`, `sum`), else None."""
+    binds = getattr(e, "BINDS", None)
+    if binds is None:
+        return None
+    return getattr(e, binds[0]), getattr(e, binds[1])
+
+
+def walk(e: Expr) -> Iterator[Expr]:
     """Every node of an expression, depth first."""
     stack = [e]
     while stack:

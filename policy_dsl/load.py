@@ -87,7 +87,8 @@ def content_hash(sources: dict[str, str], param_paths: list[Path]) -> str:
     return h.hexdigest()
 
 
-def load(paths: list[str | Path]) -> LoadResult:
+def load(paths: list[str | Path], schema: dict) -> LoadResult:
+    """Load the packs under `paths`, type-checked against the record JSON Schema `schema`."""
     policy_paths, param_paths, diags = discover(paths)
     sources: dict[str, str] = {}  # policy and parameter file texts, for diagnostics
     params = load_params(param_paths, diags, sources)
@@ -113,14 +114,15 @@ def load(paths: list[str | Path]) -> LoadResult:
         diags.extend(d)
         if pf is not None:
             files.append(pf)
-    program = compile_files(files, params, diags)
+    program = compile_files(files, params, diags, schema)
     if program is not None:
-        program = ir.ProgramIR(program.packs, content_hash(sources, param_paths))
+        program = ir.ProgramIR(program.packs, content_hash(sources, param_paths), schema)
     diags.extend(_lint_notes(params))
     return LoadResult(program, params, diags, sources, files)
 
 
-def compile_files(files: list[A.PolicyFile], params: ParamSet, diags: list[Diagnostic]) -> ir.ProgramIR | None:
+def compile_files(files: list[A.PolicyFile], params: ParamSet, diags: list[Diagnostic],
+                  schema: dict) -> ir.ProgramIR | None:
     packs: dict[str, A.PolicyFile] = {}
     for pf in files:
         if pf.policy is None:
@@ -161,7 +163,7 @@ def compile_files(files: list[A.PolicyFile], params: ParamSet, diags: list[Diagn
             rules_by_id[r.id] = r
             owner[r.id] = pack_name
     _check_override_cycles(rules_by_id, diags)
-    checker = Checker(ty.record_type())
+    checker = Checker(ty.record_type(schema))
     lowerer = RuleLowerer(checker, rules_by_id, diags)
     out_packs = []
     failed = False  # a rule could not be lowered: no program
@@ -207,7 +209,7 @@ def compile_files(files: list[A.PolicyFile], params: ParamSet, diags: list[Diagn
             until=p.in_force.until if p.in_force else None,
             applies_to=p.applies_to, imports=tuple(i.name for i in pf.imports),
             rules=tuple(rules), file=pf.path))
-    program = ir.ProgramIR(tuple(out_packs), "")
+    program = ir.ProgramIR(tuple(out_packs), "", schema)
     _check_program(program, packs, params, diags)
     return None if failed else program
 

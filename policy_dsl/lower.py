@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from . import ast as A
 from . import ir
-from . import types as ty
 from .errors import Diagnostic, Span, did_you_mean
 from .typecheck import Checker, Scope
 
@@ -197,7 +196,3 @@ class RuleLowerer:
 def _coll_text(e: A.Expr) -> str:
     from .unparse import unparse
     return unparse(e)
-
-
-def record_type() -> ty.T:
-    return ty.record_type()

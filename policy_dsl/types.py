@@ -1,12 +1,9 @@
-"""Value types of the language, and their derivation from the record JSON Schema."""
+"""Value types of the language, and their derivation from a record JSON Schema (given by the caller)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
 
 NUMERIC = ("int", "number", "money")
 
@@ -103,13 +100,6 @@ def from_schema(node: Mapping, defs: Mapping, path: str = "") -> T:
     return {"boolean": BOOL, "integer": INT, "number": NUMBER, "string": STRING}.get(kind or "", ANY)
 
 
-@lru_cache(maxsize=1)
-def record_schema() -> dict:
-    text = resources.files("checker").joinpath("schema/record.schema.json").read_text("utf-8")
-    return json.loads(text)
-
-
-@lru_cache(maxsize=1)
-def record_type() -> T:
-    schema = record_schema()
+def record_type(schema: Mapping) -> T:
+    """The type of a record described by a JSON Schema (the root object)."""
     return from_schema(schema, schema.get("$defs", {}))

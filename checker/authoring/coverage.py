@@ -31,7 +31,7 @@ from typing import Any
 
 from policy_dsl import ast as A
 from policy_dsl import ir
-from policy_dsl.explain import Tracer
+from policy_dsl.backends.python import compile_expr
 from policy_dsl.unparse import unparse
 
 ORDERED_KINDS = ("int", "number", "money", "date", "datetime", "duration")
@@ -436,53 +436,65 @@ def may_be_unknown(e: ir.Expr | None, nullable: Callable[[str], bool], known: fr
     return any(mbu(c, nullable, known) for c in ir.children(e))
 
 
-# ---- observing the tracer ----------------------------------------------------------------------
-class _Observer(Tracer):
-    """The tracing evaluator, noting the values met at enum and threshold sites."""
+# ---- observing evaluation ------------------------------------------------------------------
+def _watchers(plan: _RulePlan, closures: Callable[[ir.Expr], Callable]) -> dict[int, Callable]:
+    """For the compiled conditions of a rule: at each enum and threshold site, a function that
+    notes the values met there each time the site is evaluated."""
+    out: dict[int, Callable] = {}
+    for key in set(plan.enums) | set(plan.thresholds):
+        notes = []
+        if key in plan.enums:
+            item, cov = plan.enums[key]
+            notes.append(_enum_note(closures(item), cov))
+        if key in plan.thresholds:
+            fact, limit, tc = plan.thresholds[key]
+            notes.append(_threshold_note(closures(fact), closures(limit), limit, tc))
+        out[key] = notes[0] if len(notes) == 1 else (lambda r, p, v, ns=tuple(notes): [n(r, p, v) for n in ns])
+    return out
 
-    def __init__(self, record, params, bindings, paths, enums: dict, thresholds: dict):
-        super().__init__(record, params, bindings, paths)
-        self.enums = enums
-        self.thresholds = thresholds
 
-    def _look(self, e) -> None:
-        en = self.enums.get(id(e))
-        if en is not None:
-            item, cov = en
-            x = self.value(item)
-            if x is not None:
-                cov.seen.add(str(x))
-                if str(x) in cov.values:
-                    cov.hit.add(str(x))
-        th = self.thresholds.get(id(e))
-        if th is not None:
-            fact, limit, cov = th
-            a, b = self.value(fact), self.value(limit)
-            if a is None or b is None:
-                return
-            try:
-                where = "below" if a < b else ("at" if a == b else "above")
-            except TypeError:
-                return
-            cov.counts[where] += 1
-            cov.limits.add(describe(ir.Const(b, limit.type)))
+def _enum_note(item: Callable, cov: EnumCoverage) -> Callable:
+    def note(r, p, v) -> None:
+        x = item(r, p, v)
+        if x is not None:
+            cov.seen.add(str(x))
+            if str(x) in cov.values:
+                cov.hit.add(str(x))
+    return note
 
-    def _Cmp(self, e):
-        self._look(e)
-        return super()._Cmp(e)
 
-    def _InSet(self, e):
-        self._look(e)
-        return super()._InSet(e)
+def _threshold_note(fact: Callable, limit: Callable, limit_ir: ir.Expr, cov: ThresholdCoverage) -> Callable:
+    def note(r, p, v) -> None:
+        a, b = fact(r, p, v), limit(r, p, v)
+        if a is None or b is None:
+            return
+        try:
+            where = "below" if a < b else ("at" if a == b else "above")
+        except TypeError:
+            return
+        cov.counts[where] += 1
+        cov.limits.add(describe(ir.Const(b, limit_ir.type)))
+    return note
 
 
 # ---- collecting -------------------------------------------------------------------------------------
 class _RulePlan:
     """A rule's coverage record plus the IR nodes to watch."""
 
+    def watched(self, closures: Callable) -> tuple[Callable | None, Callable | None, list[Callable]]:
+        """The rule's `when`, `unless` and requires compiled with watchers (once)."""
+        if self._watched is None:
+            watch = _watchers(self, closures)
+            rule = self.rule
+            self._watched = (compile_expr(rule.when, watch) if rule.when is not None else None,
+                             compile_expr(rule.unless, watch) if rule.unless is not None else None,
+                             [compile_expr(q.cond, watch) for q in rule.requires])
+        return self._watched
+
     def __init__(self, rule: ir.RuleIR, ast_rule: A.Rule | None, defines: Mapping[str, A.Define],
                  nullable: Nullable):
         self.rule = rule
+        self._watched: tuple | None = None
         self.enums: dict[int, tuple[ir.Expr, EnumCoverage]] = {}
         self.thresholds: dict[int, tuple[ir.Expr, ir.Expr, ThresholdCoverage]] = {}
         labels = _Labels(defines)
@@ -567,9 +579,7 @@ def _ast_index(files: Iterable[A.PolicyFile]) -> tuple[dict[str, A.Rule], dict[s
 def collect(evaluator: Any, files: Iterable[A.PolicyFile], results: Iterable[Any],
             in_scope: Callable[[ir.RuleIR], bool] | None = None) -> Coverage:
     """Coverage of the evaluator's rules (those `in_scope`) by the results of `ruletests.run`."""
-    from policy_dsl.types import record_schema
-
-    nullable = Nullable(record_schema())
+    nullable = Nullable(evaluator.program.schema)
     ast_rules, pack_defs = _ast_index(files)
     plans: dict[str, _RulePlan] = {}
     for r in evaluator.program.rules:
@@ -627,35 +637,32 @@ def _statuses(trace, plans: dict[str, _RulePlan], test: str) -> None:
 
 def _replay(ev: Any, record: dict, params: dict, window: Callable | None,
             plans: dict[str, _RulePlan]) -> None:
-    rules, tolerances = ev.rules_in_force(record["jurisdiction"], record["date"])
-    for c in list(rules) + list(tolerances):
+    """Evaluate the conditions of the rules in force again, compiled with watchers at their
+    enum and threshold sites (the same short-circuits as the evaluator's own closures)."""
+    in_force = ev.in_force(record["jurisdiction"], record["date"])
+    for c in [*in_force.rules, *in_force.tolerances]:
         plan = plans.get(c.ir.id)
         if plan is None or not (plan.enums or plan.thresholds):
             continue
         rule = c.ir
+        when, unless, requires = plan.watched(ev.closures)
         v: dict = {}
         if rule.window is not None:
             v["$window"] = window(c, record, params) if window is not None else None
-        instances: list[tuple[dict, dict]] = []
+        instances = [v]
         if rule.foreach is not None:
             var, coll = rule.foreach
-            t = Tracer(record, params, dict(v), {})
-            items = t.value(coll)
-            base = t.path_of(coll) or var
-            for i, item in enumerate(items or ()):
-                instances.append(({**v, var: item}, {var: f"{base}[{i}]"}))
-        else:
-            instances.append((v, {}))
-        for bindings, paths in instances:
-            obs = _Observer(record, params, dict(bindings), dict(paths), plan.enums, plan.thresholds)
+            items = ev.closures(coll)(record, params, v)
+            instances = [{**v, var: item} for item in items or ()]
+        for bindings in instances:
             try:
-                status = obs.value(rule.when) if rule.when is not None else None
-                if rule.unless is not None and status is not False:
-                    u = obs.value(rule.unless)
+                status = when(record, params, bindings) if when is not None else None
+                if unless is not None and status is not False:
+                    u = unless(record, params, bindings)
                     status = False if u is True else (None if (status is None or u is None) else True)
                 if status is True and rule.kind == "permit":
-                    for q in rule.requires:
-                        obs.value(q.cond)
+                    for q in requires:
+                        q(record, params, bindings)
             except (TypeError, KeyError, AttributeError, ValueError, ArithmeticError):
                 continue  # coverage is an observer: a value it cannot compute is simply not counted
 

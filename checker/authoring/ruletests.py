@@ -390,7 +390,7 @@ def run(tests: list[RuleTest], policy: Policy, lang: str = "zh") -> list[TestRes
             index.add(data, 0)
             window = _lookup(index)
         result = ev.evaluate(data, window, trace=True)
-        entry = record_entry(_Item(data, t), result, ev, t.lang, False)
+        entry = record_entry(_Item(data, t), result, policy.renderer(t.lang), False)
         rules = sorted({f["rule"] for f in entry["findings"]})
         diffs = compare(t.expect, entry, lang)
         results.append(TestResult(t, not diffs, entry["outcome"], rules, diffs, entry, result, data, window))

@@ -31,13 +31,13 @@ def _say(zh: str, en: str, lang: str) -> None:
 def catalogue_for(path: Path, rules: list[Path] | None = None):
     """(catalogue, load result) of the packs under `path`, loaded with the pack tree they
     belong to (so that a city folder finds the common packs it imports)."""
-    from policy_dsl.load import load
-
     from checker.authoring.catalogue import build
     from checker.authoring.ruletests import RuleTestError, discover, load_tests
     from checker.commands.test import pack_roots
+    from checker.schema import record_schema
+    from policy_dsl.load import load
 
-    result = load(rules or pack_roots([path]))
+    result = load(rules or pack_roots([path]), record_schema())
     if not result.ok:
         return None, result
     tests = []
@@ -53,10 +53,9 @@ def catalogue_for(path: Path, rules: list[Path] | None = None):
 
 
 def run_docs(path: Path | None, output: Path, fmt: str, rules: list[Path] | None, lang: str) -> int:
-    from policy_dsl.errors import render_all
-
     from checker.authoring.catalogue import to_html, to_markdown
     from checker.engine.policy import default_rules_path
+    from policy_dsl.errors import render_all
 
     path = path or default_rules_path()
     if not path.exists():

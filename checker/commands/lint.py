@@ -42,6 +42,7 @@ def register(app: typer.Typer) -> None:
         lang: str = typer.Option("zh", "--lang", help="zh|en"),
     ) -> None:
         """检查规则文件 / Check policy files: syntax, names, types, parameters."""
+        from checker.schema import record_schema
         from policy_dsl.errors import render_all, to_json
         from policy_dsl.load import load
 
@@ -62,7 +63,7 @@ def register(app: typer.Typer) -> None:
             from checker.engine.policy import default_rules_path
 
             paths = [default_rules_path()]
-        result = load(list(paths))
+        result = load(list(paths), record_schema())
         diags = [d for d in result.diagnostics if not (quiet_notes and d.severity == "note")]
         errors = [d for d in diags if d.severity == "error"]
         warnings = [d for d in diags if d.severity == "warning"]
@@ -112,4 +113,6 @@ def _run_analysis(result, jurisdiction: str, day: dt.date, list_bound: int, gap_
                               f"cannot analyse: z3-solver is missing (pip install z3-solver): {exc}") + "\n")
         raise typer.Exit(2) from None
     opts = Options(jurisdiction, day, list_bound, gap_fields=tuple(gap_fields) if gap_fields else DEFAULT_GAP_FIELDS)
-    return analyze(result.program, result.params, opts)
+    from checker.input.validate import default_validator
+
+    return analyze(result.program, result.params, opts, default_validator().validate)

@@ -57,12 +57,11 @@ def _say(zh: str, en: str, lang: str) -> None:
 def run_tests(paths: list[Path], rules: list[Path] | None, fmt: str, output: Path | None,
               coverage: bool, coverage_min: float | None, coverage_format: str,
               coverage_output: Path | None, lang: str, quiet: bool) -> int:
-    from policy_dsl.errors import render_all
-
     from checker.authoring import coverage as cov_mod
     from checker.authoring import testreport
-    from checker.engine.policy import PolicyLoadError, default_rules_path, load_policy
     from checker.authoring.ruletests import RuleTestError, discover, load_tests, run
+    from checker.engine.policy import PolicyLoadError, default_rules_path, load_policy
+    from policy_dsl.errors import render_all
 
     paths = paths or [default_rules_path()]
     missing = [p for p in paths if not p.exists()]

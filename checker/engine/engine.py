@@ -46,13 +46,14 @@ class Engine:
         self.policy = policy
         self.ev = policy.evaluator
         self.options = options or Options()
+        self.renderer = policy.renderer(self.options.lang)
 
     @property
     def needs_windows(self) -> bool:
         return bool(self.ev.window_rules)
 
     def _params_for(self, record: dict) -> dict:
-        return self.ev.params.values_for(record["jurisdiction"], record["date"])
+        return self.ev.params_for(record["jurisdiction"], record["date"])
 
     def new_index(self, history: Iterable[dict] = ()) -> WindowIndex | None:
         """An empty window index (None without window rules), seeded with history records."""
@@ -100,7 +101,7 @@ class Engine:
         if index is not None:
             window = lambda c, r, p: index.lookup(c, r, p, seq)
         result = self.ev.evaluate(item.data, window, trace=self.options.explain)
-        return record_entry(item, result, self.ev, self.options.lang, self.options.explain)
+        return record_entry(item, result, self.renderer, self.options.explain)
 
 
 def invalid_entry(item: Any, lang: str, default_jurisdiction: str | None = None) -> dict:

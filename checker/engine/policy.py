@@ -6,14 +6,14 @@ parameters and its evaluator.
 
 from __future__ import annotations
 
-import bisect
-import datetime as dt
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from checker.findings.labels import FieldLabels
+from checker.findings.render import Renderer
 from policy_dsl import ir
 from policy_dsl.errors import Diagnostic, PolicyError
 from policy_dsl.evaluate import Evaluator
@@ -49,6 +49,14 @@ class Policy:
 
     result: LoadResult | CachedResult
     evaluator: Evaluator
+    _renderers: dict[str, Renderer] = field(default_factory=dict, repr=False)
+
+    def renderer(self, lang: str) -> Renderer:
+        """What writes this policy's findings in `lang` (kept: it compiles plans as it goes)."""
+        hit = self._renderers.get(lang)
+        if hit is None:
+            hit = self._renderers[lang] = Renderer(self.evaluator, lang, FieldLabels(self.program.schema))
+        return hit
 
     @property
     def program(self) -> ir.ProgramIR:
@@ -82,7 +90,7 @@ def default_rules_path() -> Path:
 def load_policy(paths: Sequence[str | Path] | None = None, cache: bool = False) -> Policy:
     """Load packs (default: the bundled `rules/`); raises PolicyLoadError on any error.
 
-    With `cache`, a compiled policy is reused between runs (`checker/policy_cache.py`); the
+    With `cache`, a compiled policy is reused between runs (`checker/engine/policy_cache.py`); the
     result then carries the program and parameters only (no sources, syntax trees or notes)."""
     targets: list[str | Path] = list(paths) if paths else [default_rules_path()]
     key = None
@@ -92,66 +100,14 @@ def load_policy(paths: Sequence[str | Path] | None = None, cache: bool = False) 
         hit = policy_cache.read(key) if key else None
         if hit is not None:
             program, params = hit
-            return Policy(CachedResult(program, params), EpochEvaluator(program, params))
+            return Policy(CachedResult(program, params), Evaluator(program, params))
+    from checker.schema import record_schema
     from policy_dsl.load import load
 
-    result = load(targets)
+    result = load(targets, record_schema())
     if not result.ok:
         raise PolicyLoadError(result)
     assert result.program is not None  # ok
     if key:
         policy_cache.write(key, result.program, result.params)
-    return Policy(result, EpochEvaluator(result.program, result.params))
-
-
-# ---- caching by "epoch" -------------------------------------------------------------------
-def change_dates(program: ir.ProgramIR, params: Any) -> list[dt.date]:
-    """Every date on which a rule, a pack or a parameter value starts or stops being in force.
-    Between two consecutive dates nothing that depends on the date can change."""
-    days: set[dt.date] = set()
-    for pack in program.packs:
-        days.update(d for d in (pack.start, pack.until) if d is not None)
-        for r in pack.rules:
-            days.update(d for d in (r.start, r.until) if d is not None)
-    for prof in params.profiles.values():
-        for versions in prof.values.values():
-            for v in versions:
-                days.update(d for d in (v.start, v.until) if d is not None)
-    return sorted(days)
-
-
-class EpochParams:
-    """`ParamSet` with `values_for` cached per (jurisdiction, epoch) instead of per day, so a
-    batch spread over years resolves each parameter a few times, not once per record."""
-
-    def __init__(self, params: Any, bounds: list[dt.date]):
-        self._params, self._bounds = params, bounds
-        self._cache: dict[tuple[str, int], dict] = {}
-
-    def values_for(self, code: str, day: dt.date) -> dict[str, Any]:
-        key = (code, bisect.bisect_right(self._bounds, day))
-        hit = self._cache.get(key)
-        if hit is None:
-            hit = self._cache[key] = self._params.values_for(code, day)
-        return hit
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._params, name)
-
-
-class EpochEvaluator(Evaluator):
-    """The evaluator with the per-date lookups (rules in force, parameter values) cached per
-    epoch (see `change_dates`)."""
-
-    def __init__(self, program: ir.ProgramIR, params: Any):
-        super().__init__(program, params)
-        self._bounds = change_dates(program, params)
-        self.params = EpochParams(params, self._bounds)  # type: ignore[assignment]
-        self._epoch_rules: dict[tuple[str, int], Any] = {}
-
-    def rules_in_force(self, code: str, day: dt.date):
-        key = (code, bisect.bisect_right(self._bounds, day))
-        hit = self._epoch_rules.get(key)
-        if hit is None:
-            hit = self._epoch_rules[key] = super().rules_in_force(code, day)
-        return hit
+    return Policy(result, Evaluator(result.program, result.params))

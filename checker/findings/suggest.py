@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
 from functools import lru_cache
-from typing import Any
 
+from checker.findings.labels import FieldLabels, json_value
 from policy_dsl import ir
 from policy_dsl.evaluate import Finding
-from policy_dsl.explain import Tracer
+from policy_dsl.explain import Explainer
 from policy_dsl.values import format_value
-
-from checker.findings import entry as _findings  # field labels and JSON values (findings imports this module)
 
 
 def _cents(v: object, rounding: str) -> object:
@@ -30,55 +28,37 @@ def _cents(v: object, rounding: str) -> object:
 _FLIP = {"<=": ">", "<": ">=", ">=": "<", ">": "<=", "==": "!=", "!=": "=="}
 
 
-def suggestion(f: Finding, tracer: Tracer, missing: list[str], lang: str) -> dict:
-    field_label, json_value = _findings.field_label, _findings.json_value
+def suggestion(f: Finding, ex: Explainer, missing: list[str], lang: str, fields: FieldLabels) -> dict:
     zh = lang == "zh"
     if f.outcome == "review":
-        questions = [field_label(m, lang) for m in missing]
+        questions = [fields.field_label(m, lang) for m in missing]
         if not questions:
             return {"text": "需由纪检监察部门人工判断" if zh else "Needs a human judgement", "changes": [],
                     "questions": []}
         text = ("补充以下事实即可判断：" + "；".join(questions)) if zh else \
             ("Provide these facts to decide: " + "; ".join(questions))
         return {"text": text, "changes": [], "questions": questions}
-    by_id, pure = _evidence_by_id(f.evidence)
-    labels: Any = _Labels(by_id, tracer, lang) if pure else \
-        {id(expr): _fact(expr, label, tracer, lang) for label, expr in f.evidence}
+    labels = _Labels(f.evidence, ex, lang, fields)
     changes: list[dict] = []
     if f.require is not None:  # a breached boundary: what would meet it
-        _needed(f.require.cond, tracer, labels, changes, want=True)
+        _needed(f.require.cond, ex, labels, changes, want=True)
     elif f.rule.unless is not None:  # a fired prohibition: its declared exception
-        _needed(f.rule.unless, tracer, labels, changes, want=True)
-    texts = []
-    for c in changes[:3]:
-        texts.append(_describe(c, lang))
+        _needed(f.rule.unless, ex, labels, changes, want=True)
+    texts = [_describe(c, lang) for c in changes[:3]]
     text = ("；或".join(texts) if zh else "; or ".join(texts)) if texts else ""
     return {"text": text, "changes": [{k: json_value(v) for k, v in c.items() if k != "labels"}
                                       for c in changes[:3]], "questions": []}
 
 
-_BY_ID: dict[int, tuple[tuple, dict, bool]] = {}
-
-
-def _evidence_by_id(evidence: tuple) -> tuple[dict, bool]:
-    """`{id(expr): (label, expr)}` (the last label of an expression wins), and whether naming
-    the facts has no effects (no indexing, which the tracer evaluates), once per evidence."""
-    hit = _BY_ID.get(id(evidence))
-    if hit is None or hit[0] is not evidence:
-        if len(_BY_ID) > 10_000:
-            _BY_ID.clear()
-        pure = not any(isinstance(n, ir.IndexExpr) for _, e in evidence for n in ir.walk(e))
-        hit = _BY_ID[id(evidence)] = (evidence, {id(e): (label, e) for label, e in evidence}, pure)
-    return hit[1], hit[2]
-
-
 class _Labels:
-    """The labels of a finding's facts by expression id, each named when first asked for."""
+    """The labels of a finding's facts by expression id (the last label of an expression wins),
+    each named when first asked for."""
 
-    __slots__ = ("by_id", "done", "lang", "tracer")
+    __slots__ = ("by_id", "done", "ex", "fields", "lang")
 
-    def __init__(self, by_id: dict, tracer: Tracer, lang: str):
-        self.by_id, self.tracer, self.lang = by_id, tracer, lang
+    def __init__(self, evidence: tuple, ex: Explainer, lang: str, fields: FieldLabels):
+        self.by_id = {id(e): (label, e) for label, e in evidence}
+        self.ex, self.lang, self.fields = ex, lang, fields
         self.done: dict[int, str] = {}
 
     def get(self, key: int) -> str | None:
@@ -87,11 +67,14 @@ class _Labels:
             hit = self.by_id.get(key)
             if hit is None:
                 return None
-            out = self.done[key] = _fact(hit[1], hit[0], self.tracer, self.lang)
+            label, expr = hit
+            if isinstance(expr, ir.Field) and (path := self.ex.path_of(expr)):
+                label = self.fields.field_label(path, self.lang)
+            out = self.done[key] = label
         return out
 
 
-def _needed(e: ir.Expr, t: Tracer, labels: Any, out: list[dict], want: bool) -> None:
+def _needed(e: ir.Expr, t: Explainer, labels: _Labels, out: list[dict], want: bool) -> None:
     """Collect simple fact changes that would make `e` evaluate to `want`."""
     if isinstance(e, ir.Or) and want or isinstance(e, ir.And) and not want:
         for item in e.items:  # any one alternative suffices
@@ -141,12 +124,12 @@ FIXED = ("id", "stage", "jurisdiction", "date", "official", "enterprise.name", "
          "enterprise.kind", "enterprise.is_management_service_object")
 
 
-def _actionable(expr: ir.Expr, tracer: Tracer) -> bool:
+def _actionable(expr: ir.Expr, ex: Explainer) -> bool:
     """Whether advice may ask to change this value: not a parameter, not an identity fact."""
     if isinstance(expr, ir.ParamRef):
         return False
     if isinstance(expr, ir.Field):
-        return not _fixed(tracer.path_of(expr) or expr.path)
+        return not _fixed(ex.path_of(expr) or expr.path)
     return True
 
 
@@ -157,15 +140,6 @@ _FIXED_PREFIXES = tuple(f + s for f in FIXED for s in (".", "["))
 def _fixed(path: str) -> bool:
     """Whether a field path is one of the FIXED facts or inside one."""
     return path in FIXED or path.startswith(_FIXED_PREFIXES)
-
-
-def _fact(expr: ir.Expr, label: str, tracer: Tracer, lang: str) -> str:
-    """A record field by its schema title and concrete path; derived values by their source text."""
-    if isinstance(expr, ir.Field):
-        path = tracer.path_of(expr)
-        if path:
-            return _findings.field_label(path, lang)
-    return label
 
 
 def _describe(c: dict, lang: str) -> str:

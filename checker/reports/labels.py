@@ -35,10 +35,11 @@ OUTCOME_ORDER = ("violation", "review", "tolerated", "compliant", "unlisted", "i
 
 
 def facts_text(evidence: dict, lang: str) -> str:
-    """A finding's evidence for a reader (`findings.fact_text` of each fact)."""
-    from checker.findings.entry import fact_text
+    """A finding's evidence for a reader (`FieldLabels.fact_text` of each fact)."""
+    from checker.findings.labels import bundled
 
-    return ("；" if lang == "zh" else "; ").join(fact_text(k, v, lang) for k, v in evidence.items())
+    fields = bundled()
+    return ("；" if lang == "zh" else "; ").join(fields.fact_text(k, v, lang) for k, v in evidence.items())
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from policy_dsl import ir
 from policy_dsl.evaluate import covers_jurisdiction
 
 from checker.engine.policy import Policy
-from checker.findings.entry import json_value
+from checker.findings.labels import json_value
 
 
 def _day(d: dt.date | None) -> str | None:

@@ -33,7 +33,7 @@ from .. import ir
 from ..evaluate import Evaluator, covers_jurisdiction
 from ..params import ParamSet
 from .encode import Encoder
-from .model import EnumIds, SymRecord, schema_index
+from .model import EnumIds, SymRecord, required_paths, schema_index
 from .show import conjuncts, show
 
 DEFAULT_GAP_FIELDS = ("interaction.kind", "meals[].reason", "gifts[].form")
@@ -145,8 +145,11 @@ def _windowed(rules: Iterable[ir.RuleIR]) -> bool:
 
 
 # ---- the analyser -------------------------------------------------------------------
+Validate = Callable[[dict], tuple[dict | None, list]]
+
+
 class Analyzer:
-    def __init__(self, program: ir.ProgramIR, params: ParamSet, options: Options):
+    def __init__(self, program: ir.ProgramIR, params: ParamSet, options: Options, validate: Validate):
         self.program = program
         self.params = params
         self.opt = options
@@ -164,8 +167,9 @@ class Analyzer:
         self.undecided: list[Undecided] = []
         self.approx: set[str] = set()
         self.checked = {"conflict_pairs": 0, "gap_values": 0, "rules": 0, "requires": 0}
-        from checker.input.validate import default_validator
-        self.validator = default_validator()
+        self.validate = validate  # raw JSON record → (normalised record or None, errors)
+        self.index = schema_index(program.schema)
+        self.required = frozenset(required_paths(program.schema))
 
     # ---- encoding plumbing ------------------------------------------------------------
     def _new(self, rules: Iterable[ir.RuleIR]) -> tuple[SymRecord, Encoder, str | None]:
@@ -175,7 +179,7 @@ class Analyzer:
         bounds = {p: max(1, min(n, bound)) for p, (n, _) in usage.items()}
         caveats = sorted(p for p, (n, agg) in usage.items() if agg or n > bound)
         fixed = {"id": "CX", "jurisdiction": self.opt.jurisdiction, "date": self.opt.day}
-        sym = SymRecord(fixed, bounds, max(1, bound), EnumIds())
+        sym = SymRecord(fixed, bounds, max(1, bound), EnumIds(), self.index, self.required)
         enc = Encoder(sym, self.pvalues)
         caveat = None
         if caveats:
@@ -262,7 +266,7 @@ class Analyzer:
 
     # ---- confirmation by the evaluator ------------------------------------------------------
     def evaluate_raw(self, raw: dict):
-        data, _errors = self.validator.validate(copy.deepcopy(raw))
+        data, _errors = self.validate(copy.deepcopy(raw))
         if data is None:
             return None
         try:
@@ -379,7 +383,7 @@ class Analyzer:
 
     # ---- gaps --------------------------------------------------------------------------
     def gaps(self) -> None:
-        index = schema_index()
+        index = self.index
         for fpath in self.opt.gap_fields:
             info = index.get(fpath)
             if info is None or info.kind != "enum":
@@ -557,8 +561,11 @@ class Analyzer:
             sorted(self.approx), self.opt.gap_fields)
 
 
-def analyze(program: ir.ProgramIR, params: ParamSet, options: Options | None = None, **which) -> Analysis:
-    return Analyzer(program, params, options or Options()).run(**which)
+def analyze(program: ir.ProgramIR, params: ParamSet, options: Options, validate: Validate,
+            **which) -> Analysis:
+    """Conflicts, gaps and dead rules of a program; `validate` turns a JSON record into the
+    normalised record the evaluator takes (to confirm each finding by evaluation)."""
+    return Analyzer(program, params, options, validate).run(**which)
 
 
 # ---- small helpers --------------------------------------------------------------------

@@ -24,8 +24,6 @@ from typing import Any
 
 import z3
 
-from ..types import record_schema
-
 DAY_MIN, DAY_MAX = dt.date(1, 1, 1).toordinal(), dt.date(9999, 12, 31).toordinal()
 SECONDS_PER_DAY = 86400
 CN_TZ = dt.timezone(dt.timedelta(hours=8))
@@ -53,8 +51,8 @@ class LeafInfo:
     nullable: bool = True
 
 
-def _schema_index() -> dict[str, LeafInfo]:
-    schema = record_schema()
+def schema_index(schema: dict) -> dict[str, LeafInfo]:
+    """What the schema says about each field, by schema path."""
     defs = schema.get("$defs", {})
     out: dict[str, LeafInfo] = {}
 
@@ -99,19 +97,8 @@ def _schema_index() -> dict[str, LeafInfo]:
     return out
 
 
-_INDEX: dict[str, LeafInfo] | None = None
-
-
-def schema_index() -> dict[str, LeafInfo]:
-    global _INDEX
-    if _INDEX is None:
-        _INDEX = _schema_index()
-    return _INDEX
-
-
-def required_paths() -> tuple[str, ...]:
+def required_paths(schema: dict) -> tuple[str, ...]:
     """Schema paths that must be present for a record to be valid at all."""
-    schema = record_schema()
     out = list(schema.get("required", ()))
     props = schema.get("properties", {})
     for name in schema.get("required", ()):
@@ -167,18 +154,18 @@ class SymRecord:
     """The symbolic record: fields created on first use, with their schema constraints."""
 
     def __init__(self, fixed: dict[str, Any], bounds: dict[str, int], default_bound: int,
-                 enums: EnumIds | None = None):
+                 enums: EnumIds, index: dict[str, LeafInfo], required: frozenset[str]):
         self.fixed = fixed  # concrete path → Python value (id, jurisdiction, date, …)
         self.bounds = bounds
         self.default_bound = default_bound
-        self.enums = enums or EnumIds()
-        self.index = schema_index()
+        self.enums = enums
+        self.index = index  # `schema_index` of the record schema
         self.leaves: dict[str, Leaf] = {}
         self.lists: dict[str, ListSym] = {}
         self.objects: dict[str, z3.BoolRef] = {}
         self.constraints: list[z3.BoolRef] = []
         self.preferences: list[z3.BoolRef] = []  # for nicer counterexamples, dropped if impossible
-        self.required = set(required_paths())
+        self.required = required  # `required_paths` of the record schema
 
     # ---- objects -------------------------------------------------------------------
     def object_known(self, cpath: str) -> z3.BoolRef:

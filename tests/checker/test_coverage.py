@@ -11,9 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from checker.authoring import coverage as cov
+from checker.authoring.ruletests import load_tests, run
 from checker.cli import _register_all, app
 from checker.engine.policy import load_policy
-from checker.authoring.ruletests import load_tests, run
+from checker.schema import record_schema
 from policy_dsl import ir
 from policy_dsl import types as ty
 
@@ -228,7 +229,7 @@ tests:
 
 
 def test_nullable_paths() -> None:
-    nullable = cov.Nullable(ty.record_schema())
+    nullable = cov.Nullable(record_schema())
     assert not nullable("official.id")
     assert not nullable("stage")
     assert not nullable("date")
@@ -266,12 +267,12 @@ EQ = ir.Cmp("==", VENUE_TYPE, ir.Const("hotel", ty.STRING), ty.BOOL)
     (ir.WindowRef(ty.ANY), True),
 ])
 def test_may_be_unknown(expr, unknown) -> None:
-    nullable = cov.Nullable(ty.record_schema())
+    nullable = cov.Nullable(record_schema())
     assert cov.may_be_unknown(expr, nullable) is unknown
 
 
 def test_division_by_a_field_that_cannot_be_zero() -> None:
-    nullable = cov.Nullable(ty.record_schema())
+    nullable = cov.Nullable(record_schema())
     assert nullable.minimum("meals[].diners") == 1
     known = frozenset({"m.diners"})
     e = ir.Arith("/", ir.Const(240, ty.INT), DINERS, ty.NUMBER, None)
@@ -279,7 +280,7 @@ def test_division_by_a_field_that_cannot_be_zero() -> None:
 
 
 def test_impossible_threshold_points() -> None:
-    nullable = cov.Nullable(ty.record_schema())
+    nullable = cov.Nullable(record_schema())
     length = ir.Builtin("length", (_f("interventions"),), ty.INT)
     assert cov.floor_of(length, nullable) == 0
     assert cov._impossible(length, ir.Const(0, ty.INT), False, nullable) == ("below",)

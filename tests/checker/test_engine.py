@@ -295,17 +295,22 @@ def test_policy_cache_can_be_disabled(tmp_path, monkeypatch):
 
 
 # ---- epochs: per-date lookups cached per interval ---------------------------------------------
-def test_epoch_caches_agree_with_per_day_lookups(policy):
-    from policy_dsl.evaluate import Evaluator
+def test_what_is_in_force_is_worked_out_once_per_interval_as_it_would_be_per_day(policy):
+    from policy_dsl.evaluate import covers_jurisdiction
 
-    plain = Evaluator(policy.result.program, policy.result.params)
     ev = policy.evaluator
+    packs = {p.name: p for p in ev.program.packs}
     day = dt.date(2009, 12, 25)
     while day < dt.date(2011, 1, 10):
         for code in ("150300", "000000"):
-            assert ev.params.values_for(code, day) == plain.params.values_for(code, day)
-            assert [c.ir.id for c in ev.rules_in_force(code, day)[0]] == \
-                [c.ir.id for c in plain.rules_in_force(code, day)[0]]
+            got = ev.in_force(code, day)
+            assert got.params == ev.params.values_for(code, day)
+            want = [r.id for r in ev.program.rules if r.in_force(day) and packs[r.pack].in_force(day)
+                    and covers_jurisdiction(packs[r.pack].applies_to, code)]
+            assert [c.ir.id for c in [*got.rules, *got.tolerances]] == \
+                [rid for rid in want if ev.by_id[rid] in (*got.rules, *got.tolerances)]
+            assert {c.ir.id for c in [*got.rules, *got.tolerances]} == \
+                {rid for rid in want if ev.by_id[rid].ir.when is not None or ev.by_id[rid].ir.kind == "tolerance"}
         day += dt.timedelta(days=3)
 
 
@@ -357,18 +362,3 @@ def test_suggestions_never_ask_to_change_who_or_where(policy):
         field = ir.Field(None, path.split(".")[-1], ty.STRING, path)
         assert not _actionable(field, T()), path
     assert _actionable(ir.Field(None, "alcohol", ty.STRING, "meals[].alcohol"), T())
-
-
-def test_compliant_fast_path_equals_the_tracing_path(monkeypatch):
-    from checker.findings import entry as findings
-    from checker.input.records import iter_records
-
-    bundled = load_policy(None, cache=True)
-    items = [i for i in iter_records([ROOT / "fixtures" / "sample" / "batch.csv"]) if i.data is not None]
-    for lang in ("zh", "en"):
-        fast = list(Engine(bundled, Options(lang=lang)).check(items))
-        monkeypatch.setattr(findings, "FAST_COMPLIANT", False)
-        slow = list(Engine(bundled, Options(lang=lang)).check(items))
-        monkeypatch.setattr(findings, "FAST_COMPLIANT", True)
-        assert fast == slow
-        assert any(f["outcome"] == "compliant" for e in fast for f in e["findings"])

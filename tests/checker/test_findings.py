@@ -1,5 +1,5 @@
-"""Report entries: the fast paths (compiled closures) write exactly what the tracing evaluator
-writes, notes of a division by zero included."""
+"""Report entries: messages, remedies, evidence keyed by concrete paths, notes of a division by
+zero, and facts named for readers."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from checker.findings import entry as findings
 from checker.engine.engine import Engine, Options
 from checker.engine.policy import load_policy
+from checker.findings import labels
+from checker.findings.render import _Text
 from checker.input.records import LoadedRecord, iter_records
 from checker.input.validate import default_validator
 from policy_dsl.values import format_value
@@ -25,25 +26,21 @@ def _item(raw: dict) -> LoadedRecord:
     return LoadedRecord("t.jsonl", 1, "t.jsonl:1", raw.get("id"), raw, data, errors)
 
 
-def _both(policy, items, monkeypatch, **opts) -> tuple[list, list]:
-    fast = list(Engine(policy, Options(**opts)).check(items))
-    with monkeypatch.context() as m:
-        m.setattr(findings, "FAST_TRACER", False)
-        m.setattr(findings, "FAST_COMPLIANT", False)
-        slow = list(Engine(policy, Options(**opts)).check(items))
-    return fast, slow
+def _check(policy, items, **opts) -> list:
+    return list(Engine(policy, Options(**opts)).check(items))
 
 
-@pytest.mark.parametrize("lang", ["zh", "en"])
-def test_fast_tracer_equals_the_tracer_on_the_sample_batch(lang, monkeypatch):
+def test_every_finding_of_the_sample_batch_is_written(tmp_path):
     bundled = load_policy(None, cache=True)
     items = [i for i in iter_records([ROOT / "fixtures" / "sample" / "batch.jsonl"]) if i.data is not None]
-    fast, slow = _both(bundled, items, monkeypatch, lang=lang)
-    assert fast == slow
-    outcomes = {f["outcome"] for e in fast for f in e["findings"]}
+    entries = _check(bundled, items, lang="en")
+    outcomes = {f["outcome"] for e in entries for f in e["findings"]}
     assert {"violation", "review", "compliant"} <= outcomes
-    assert any(f["missing"] for e in fast for f in e["findings"])
-    assert any(f["remedy"] is None for e in fast for f in e["findings"])
+    assert any(f["missing"] for e in entries for f in e["findings"])
+    assert any(f["remedy"] is None for e in entries for f in e["findings"])
+    assert all(f["suggestion"]["text"] is not None for e in entries for f in e["findings"]
+               if f["outcome"] in ("violation", "review"))
+    assert any(c["fact"] for e in entries for f in e["findings"] for c in f.get("suggestion", {}).get("changes", ()))
 
 
 DIVIDING = """
@@ -78,14 +75,13 @@ forbid D3 "逐项" / "Per meal"
 
 
 @pytest.mark.parametrize("firm", [2, 3])
-def test_division_by_zero_notes_are_the_tracers(firm, tmp_path, monkeypatch):
+def test_a_division_by_zero_is_noted_once_per_place(firm, tmp_path):
     (tmp_path / "div.policy").write_text(DIVIDING, encoding="utf-8")
     policy = load_policy([tmp_path / "div.policy"])
     raw = yaml.safe_load((ROOT / "fixtures" / "records" / "planned_meal.yaml").read_text(encoding="utf-8"))
     raw["participants"]["enterprise"] = firm
-    fast, slow = _both(policy, [_item(raw)], monkeypatch, lang="en")
-    assert fast == slow
-    by_rule = {f["rule"]: f for f in fast[0]["findings"]}
+    entries = _check(policy, [_item(raw)], lang="en")
+    by_rule = {f["rule"]: f for f in entries[0]["findings"]}
     d1, d3 = by_rule["D1"], by_rule["D3"]
     if firm == 3:  # no division by zero: no notes
         assert d1["message"].startswith("Ratio ") and d1["remedy"] and not d1["notes"]
@@ -93,69 +89,40 @@ def test_division_by_zero_notes_are_the_tracers(firm, tmp_path, monkeypatch):
         return
     assert d1["message"].startswith("Ratio unknown, ")
     assert d1["remedy"] is None  # it would say "unknown"
-    assert len(d1["notes"]) == 2 and d1["notes"][0].startswith("division by zero at ")
+    # the message's division and the remedy's: two places in the source
+    assert d1["notes"] == [f"division by zero at {tmp_path / 'div.policy'}:13:15",
+                           f"division by zero at {tmp_path / 'div.policy'}:14:82"]
     d2 = by_rule["D2"]  # undecided: a review naming no missing fact
     assert d2["outcome"] == "review" and d2["missing"] == [] and d2["notes"]
-    assert d3["message"] == "unknown meals" and len(d3["notes"]) == 1
+    assert d3["message"] == "unknown meals" and len(d3["notes"]) == 1  # one place, met once per meal
 
 
-def test_closures_stand_in_for_the_tracer_only_where_no_divisor_is_zero(tmp_path):
-    (tmp_path / "div.policy").write_text(DIVIDING, encoding="utf-8")
-    rules = {r.id: r for r in load_policy([tmp_path / "div.policy"]).program.rules}
-    ratio = next(p for p in rules["D1"].say.en.parts if not isinstance(p, str))
-    _, fn, guards = findings._traced(ratio)
-    assert fn is not None and len(guards) == 1
-    assert findings._unsafe(guards, {"participants": {"enterprise": 2}}, {}, {})
-    assert not findings._unsafe(guards, {"participants": {"enterprise": 5}}, {}, {})
-    assert not findings._unsafe(guards, {"participants": {}}, {}, {})  # unknown: no division
-    per_meal = next(p for p in rules["D3"].say.en.parts if not isinstance(p, str))
-    assert findings._traced(per_meal)[1] is None  # divides per element: always traced
-    assert findings._message(rules["D3"].say.en, "en")[2] is None
+def test_message_placeholders_read_like_format_value():
+    """Enum values by their labels in the reader's language, lists, exact decimals, yes/no."""
+    from policy_dsl import ir
+    from policy_dsl import types as ty
+    from policy_dsl.explain import Closures
 
-
-def test_traced_text_fills_enum_labels_and_lists_like_the_tracer():
-    bundled = load_policy(None, cache=True)
-    rules = {r.id: r for r in bundled.program.rules}
-    msg = rules["N3"].say.en
-    assert any(not isinstance(p, str) and p.type.kind == "list" for p in msg.parts)
-    _, parts, guards, _fill = findings._message(msg, "en")
-    assert guards == () and not isinstance(parts, str)
-    labels = {"approved_before": {"zh": "事前已批准", "en": ""}, "a": {"zh": "甲"}}
+    enum_labels = {"approved_before": {"zh": "事前已批准", "en": ""}, "a": {"zh": "甲"}}
     for lang in ("zh", "en"):
         for value in ("approved_before", "a", "x", Decimal("254.7142"), Decimal("3.10"), ["a", "b"],
                       True, None, 3):
-            for lab in (labels, None, {}):
-                parts = ("<", (lambda r, p, v, x=value: x, findings._names(lab, lang), lab), ">")
-                assert findings._fill(parts, {}, {}, {}, lang) == f"<{format_value(value, lab, lang)}>"
+            for lab in (enum_labels, None, {}):
+                t = ty.T("enum", labels=lab) if lab is not None else ty.ANY
+                msg = ir.Message(("<", ir.Var("x", t), ">"), ("x",))
+                text = _Text(msg, lang, Closures())
+                assert text.render({}, {}, {"x": value}) == f"<{format_value(value, lab, lang)}>"
+                if value is None:
+                    assert text.render({}, {}, {"x": value}, strict=True) is None
 
 
 def test_json_value_keeps_plain_values_and_converts_the_rest():
     import datetime as dt
 
-    assert findings.json_value("s") == "s" and findings.json_value(None) is None
-    assert findings.json_value(True) is True and findings.json_value(3) == 3
-    assert findings.json_value([Decimal("1.50"), dt.date(2026, 1, 2), ("x",)]) == ["1.50", "2026-01-02", ["x"]]
-    assert findings.json_value({"a": Decimal("2.0")}) == {"a": "2.0"}
-
-
-def test_explanations_with_the_fast_tracer_equal_the_tracers(monkeypatch):
-    bundled = load_policy(None, cache=True)
-    items = [i for i in iter_records([ROOT / "fixtures" / "sample" / "batch.jsonl"]) if i.data is not None]
-    fast, slow = _both(bundled, items[:600], monkeypatch, lang="en", explain=True)
-    assert fast == slow
-    assert any(r.get("values") for e in fast for r in e["explanation"]["rules"])
-
-
-def test_facts_named_on_demand_equal_facts_named_upfront(monkeypatch):
-    from checker.findings import suggest
-
-    bundled = load_policy(None, cache=True)
-    items = [i for i in iter_records([ROOT / "fixtures" / "sample" / "batch.jsonl"]) if i.data is not None]
-    lazy = list(Engine(bundled, Options(lang="en")).check(items))
-    real = suggest._evidence_by_id
-    monkeypatch.setattr(suggest, "_evidence_by_id", lambda ev: (real(ev)[0], False))
-    assert list(Engine(bundled, Options(lang="en")).check(items)) == lazy
-    assert any(c["fact"] for e in lazy for f in e["findings"] for c in f.get("suggestion", {}).get("changes", ()))
+    assert labels.json_value("s") == "s" and labels.json_value(None) is None
+    assert labels.json_value(True) is True and labels.json_value(3) == 3
+    assert labels.json_value([Decimal("1.50"), dt.date(2026, 1, 2), ("x",)]) == ["1.50", "2026-01-02", ["x"]]
+    assert labels.json_value({"a": Decimal("2.0")}) == {"a": "2.0"}
 
 
 FACTS = """
@@ -187,9 +154,9 @@ forbid N2 "贵重礼品" / "Valuable gift"
 """
 
 
-def test_evidence_is_keyed_by_the_concrete_path_of_each_field(tmp_path, monkeypatch):
+def test_evidence_is_keyed_by_the_concrete_path_of_each_field(tmp_path):
     """A fact read through a rule's element or a witness is keyed like a missing fact
-    (`meals[1].payer`, not `m.payer`), on the fast and the tracing path alike."""
+    (`meals[1].payer`, not `m.payer`)."""
     (tmp_path / "t.policy").write_text(FACTS, encoding="utf-8")
     policy = load_policy([tmp_path / "t.policy"])
     raw = yaml.safe_load((ROOT / "fixtures" / "records" / "planned_meal.yaml").read_text(encoding="utf-8"))
@@ -197,9 +164,8 @@ def test_evidence_is_keyed_by_the_concrete_path_of_each_field(tmp_path, monkeypa
     raw["meals"].append({**raw["meals"][0], "payer": "own_unit"})
     raw["gifts"] = [{"direction": "received", "value_cny": "50.00"},
                     {"direction": "received", "value_cny": "500.00"}]
-    fast, slow = _both(policy, [_item(raw)], monkeypatch)
-    assert fast == slow
-    got = {f["rule"]: (f["element"], f["evidence"]) for f in fast[0]["findings"]}
+    entries = _check(policy, [_item(raw)])
+    got = {f["rule"]: (f["element"], f["evidence"]) for f in entries[0]["findings"]}
     assert got == {
         "P1": ("meals[1]", {"meals[1].payer": "own_unit"}),
         "N1": ("meals[0]", {"meals[0].payer": "enterprise", "meals[0].total_cny": "768.00",
@@ -209,15 +175,15 @@ def test_evidence_is_keyed_by_the_concrete_path_of_each_field(tmp_path, monkeypa
 
 
 def test_fact_text_names_fields_and_enum_values():
-    assert findings.fact_text("meals[0].payer", "enterprise", "zh") == "用餐·付款方（meals[0].payer） = 企业"
-    assert findings.fact_text("meals[0].payer", "enterprise", "en") == \
+    assert labels.bundled().fact_text("meals[0].payer", "enterprise", "zh") == "用餐·付款方（meals[0].payer） = 企业"
+    assert labels.bundled().fact_text("meals[0].payer", "enterprise", "en") == \
         "Meals › Payer (meals[0].payer) = the enterprise"
-    assert findings.fact_text("leisure.activities", ["golf"], "zh").endswith("（leisure.activities） = 高尔夫")
-    assert findings.fact_text("interaction.is_public_event", True, "en").endswith(" = yes")
-    assert findings.fact_text("gifts[1].value_cny", None, "zh").endswith("（gifts[1].value_cny） = 未知")
+    assert labels.bundled().fact_text("leisure.activities", ["golf"], "zh").endswith("（leisure.activities） = 高尔夫")
+    assert labels.bundled().fact_text("interaction.is_public_event", True, "en").endswith(" = yes")
+    assert labels.bundled().fact_text("gifts[1].value_cny", None, "zh").endswith("（gifts[1].value_cny） = 未知")
     # derived facts, parameters and names the schema lacks keep their source text
-    assert findings.fact_text("per_person_cny(m)", "128.00", "zh") == "per_person_cny(m) = 128.00"
-    assert findings.fact_text("param.meal_cap_per_person_cny", "60", "en") == "param.meal_cap_per_person_cny = 60"
-    assert findings.fact_text("m.payer", "enterprise", "zh") == "m.payer = enterprise"
-    assert findings.fact_text("meals[i].payer", "enterprise", "zh") == "meals[i].payer = enterprise"
-    assert findings.fact_text("approval", {"status": "none"}, "en") == "Approval (approval) = status=none"
+    assert labels.bundled().fact_text("per_person_cny(m)", "128.00", "zh") == "per_person_cny(m) = 128.00"
+    assert labels.bundled().fact_text("param.meal_cap_per_person_cny", "60", "en") == "param.meal_cap_per_person_cny = 60"
+    assert labels.bundled().fact_text("m.payer", "enterprise", "zh") == "m.payer = enterprise"
+    assert labels.bundled().fact_text("meals[i].payer", "enterprise", "zh") == "meals[i].payer = enterprise"
+    assert labels.bundled().fact_text("approval", {"status": "none"}, "en") == "Approval (approval) = status=none"

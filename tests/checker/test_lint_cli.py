@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from checker.input.validate import default_validator
+from checker.schema import record_schema
 from policy_dsl.load import load
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -141,7 +142,7 @@ def test_gap_field_option(tmp_path):
 def test_default_rules_and_summary_language():
     """Without a path, `lint` checks the bundled rules (or `QINQING_RULES`); the summary line
     is in the language asked for."""
-    bundled = load([ROOT / "rules"])
+    bundled = load([ROOT / "rules"], record_schema())
     files, n_rules = len(bundled.sources), len(bundled.program.rules)
     p = qinqing("lint", "--no-notes", QINQING_RULES="")
     assert p.returncode == 0, p.stderr
@@ -149,5 +150,5 @@ def test_default_rules_and_summary_language():
     p = qinqing("lint", "--no-notes", "--lang", "en", QINQING_RULES="")
     assert p.stdout == f"{files} files, {n_rules} rules: 0 errors, 0 warnings, 0 notes\n"
     p = qinqing("lint", "--no-notes", "--lang", "en", QINQING_RULES=str(PACKS / "dead"))
-    dead = load([PACKS / "dead"])
+    dead = load([PACKS / "dead"], record_schema())
     assert p.stdout == f"{len(dead.sources)} files, {len(dead.program.rules)} rules: 0 errors, 0 warnings, 0 notes\n"

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from checker.authoring.ruletests import RuleTestError, discover, load_tests, mentioned_rules, run
 from checker.cli import _register_all, app
 from checker.commands.test import pack_roots
 from checker.engine.policy import load_policy
-from checker.authoring.ruletests import RuleTestError, discover, load_tests, mentioned_rules, run
 
 ROOT = Path(__file__).resolve().parents[2]
 PACK = Path(__file__).parent / "data" / "ruletests" / "pack"

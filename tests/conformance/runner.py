@@ -33,6 +33,7 @@ from typing import Any
 
 import yaml
 
+from checker.schema import record_schema
 from policy_dsl import types as ty
 
 HERE = Path(__file__).parent
@@ -112,7 +113,7 @@ def _jsonable(x: Any) -> Any:
 
 def normalise(value: Any, t: ty.T | None = None) -> Any:
     """A JSON record → typed values: money and numbers Decimal, dates and date-times parsed."""
-    t = t or ty.record_type()
+    t = t or ty.record_type(record_schema())
     if value is None:
         return None
     if t.kind == "object" and isinstance(value, dict):

@@ -1,5 +1,9 @@
-"""Run the conformance cases on the Python closure backend, and check that the tracing
-evaluator (`explain.Tracer`) agrees with the closures on every condition value it visits.
+"""Run the conformance cases on the Python closure backend and check it against the oracle.
+
+For every record of every case: the evaluator's outcome, findings and suppressed findings equal
+the oracle's (`oracle.py`, a naive interpreter written from docs/language.md); every value the
+oracle computes, at every node, equals the compiled closure's for that node; the missing facts
+of every review equal the oracle's. The cases' own expectations (`want`) are checked too.
 
 The cases are data (see `runner.py`); another backend (SQL) runs the same files.
 """
@@ -7,21 +11,19 @@ The cases are data (see `runner.py`); another backend (SQL) runs the same files.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import jsonschema
 import pytest
 
+from checker.schema import record_schema
 from policy_dsl import ir
-from policy_dsl import types as ty
-from policy_dsl.backends.python import compile_expr
 from policy_dsl.errors import render_all
 from policy_dsl.evaluate import CompiledRule, Evaluator, Finding, RecordResult
-from policy_dsl.explain import Tracer
 from policy_dsl.load import load
 
+from . import oracle
 from .runner import Case, load_cases, normalise, prepare
 
 CASES = load_cases()
@@ -33,99 +35,86 @@ def finding_key(f: Finding) -> str:
 
 
 class Window:
-    """The reference window: the case's records with the same keys, date in [d - N, d]."""
+    """The reference window: the given records with the same keys, date in [d - N, d]. Keys are
+    computed by the oracle (`oracle=True`) or by the compiled closures."""
 
     def __init__(self, records: list[dict], ev: Evaluator):
         self.records = records
         self.ev = ev
 
-    def keys(self, c: CompiledRule, r: dict) -> tuple | None:
-        p = self.ev.params.values_for(r["jurisdiction"], r["date"])
-        values = tuple(k(r, p, {}) for k in c.keys)
+    def _keys(self, rule: ir.RuleIR, r: dict, p: dict, by_oracle: bool) -> tuple | None:
+        assert rule.window is not None
+        if by_oracle:
+            values = tuple(oracle.Oracle(r, p).value(k) for k in rule.window.keys)
+        else:
+            values = tuple(self.ev.closures(k)(r, p, {}) for k in rule.window.keys)
         return None if any(v is None for v in values) else values
 
-    def __call__(self, c: CompiledRule, r: dict, p: dict) -> list[dict] | None:
-        key = self.keys(c, r)
+    def records_for(self, rule: ir.RuleIR, r: dict, by_oracle: bool) -> list[dict] | None:
+        params = lambda x: self.ev.params_for(x["jurisdiction"], x["date"])  # noqa: E731
+        key = self._keys(rule, r, params(r), by_oracle)
         if key is None:
             return None
-        start = r["date"] - dt.timedelta(days=c.ir.window.days)
+        start = r["date"] - dt.timedelta(days=rule.window.days)  # type: ignore[union-attr]
         return [x for x in self.records
-                if start <= x["date"] <= r["date"] and self.keys(c, x) == key]
+                if start <= x["date"] <= r["date"] and self._keys(rule, x, params(x), by_oracle) == key]
+
+    def __call__(self, c: CompiledRule, r: dict, p: dict) -> list[dict] | None:
+        return self.records_for(c.ir, r, by_oracle=False)
+
+    def for_oracle(self, rule: ir.RuleIR, r: dict) -> list[dict] | None:
+        return self.records_for(rule, r, by_oracle=True)
 
 
-class CheckingTracer(Tracer):
-    """A Tracer that, at every node it evaluates, also runs the node's compiled closure with
-    the same bindings and fails on any disagreement (value or type)."""
-
-    closures: ClassVar[dict[int, Any]] = {}  # id(node) → (closure, node); the node keeps the id unique
-
-    def eval(self, e: ir.Expr):
-        value, missing = super().eval(e)
-        fn = self.closures.get(id(e))
-        if fn is None:
-            fn = self.closures[id(e)] = (compile_expr(e), e)
-        fast = fn[0](self.r, self.p, self.v)
-        assert type(fast) is type(value) and fast == value, (
-            f"closure and tracer disagree on {type(e).__name__}: {fast!r} != {value!r}")
-        if value is not None:
-            assert not missing, f"a known value with missing facts: {e}"
-        return value, missing
-
-
-def kleene_condition(rule: ir.RuleIR) -> ir.Expr:
-    if rule.unless is None:
-        return rule.when
-    return ir.And((rule.when, ir.Not(rule.unless, ty.BOOL)), ty.BOOL)
-
-
-def check_agreement(ev: Evaluator, r: dict, result: RecordResult, window: Window) -> None:
-    """Every rule in force, every element: the tracer's condition, requires and collection
-    equal the closures' and the evaluator's recorded decisions."""
+def agree(ev: Evaluator, r: dict, result: RecordResult, window: Window) -> None:
+    """The evaluator and the oracle agree on the record: outcome, findings, suppressed findings,
+    every value at every node the oracle met, and the missing facts of each review."""
     p = result.params
-    decided = Counter()
-    for e in result.trace or ():
-        if e.rule.kind != "tolerance":
-            decided[(e.rule.id, e.element, e.status, tuple(s for _, s in e.requires))] += 1
-    seen = Counter()
-    rules, tolerances = ev.rules_in_force(r["jurisdiction"], r["date"])
-    for c in rules:
-        base: dict = {}
-        if c.ir.window is not None:
-            base["$window"] = window(c, r, p)
-        instances: list[tuple[str | None, dict]] = [(None, base)]
-        if c.ir.foreach is not None:
-            items = CheckingTracer(r, p, dict(base), {}).value(c.ir.foreach[1])
-            if items is None:  # one review finding for the rule
-                seen[(c.ir.id, None, None, ())] += 1
-                continue
-            instances = [(f"{c.coll_path}[{i}]", {**base, c.var: item}) for i, item in enumerate(items)]
-        for element, v in instances:
-            paths = {c.var: element} if element else {}
-            status = CheckingTracer(r, p, dict(v), dict(paths)).value(kleene_condition(c.ir))
-            assert status == c.condition(r, p, v)
-            reqs: tuple = ()
-            if status is True and c.ir.kind == "permit":
-                reqs = tuple(CheckingTracer(r, p, dict(v), dict(paths)).value(q.cond)
-                             for q in c.ir.requires)
-            seen[(c.ir.id, element, status, reqs)] += 1
-    for t in tolerances:
-        CheckingTracer(r, p, {}, {}).value(kleene_condition(t.ir))
-    assert seen == decided
+    outcome, found, suppressed = oracle.judge(ev.program, p, r, window.for_oracle)
+    assert sorted(f"{finding_key(f)} {f.outcome}" for f in result.findings) == sorted(f.key() for f in found), r["id"]
+    assert result.outcome == outcome, r["id"]
+    assert sorted(finding_key(f) for f in result.suppressed) == sorted(
+        f"{f.rule}{'@' + f.element if f.element else ''}" for f in suppressed), r["id"]
+    for f in result.findings:
+        _same_values(ev, r, p, f, window)
+        if f.cond is not None and (f.outcome == "review" or f.tolerated_by):
+            ex = ev.explainer(r, f, p)
+            rule = f.via or f.rule
+            keys = rule.window.keys if rule.window is not None else ()
+            o = oracle.Oracle(r, p, ex.v, ex.paths, keys)
+            assert sorted(ex.missing(f.cond)) == sorted(o.eval(f.cond)[1]), (r["id"], finding_key(f))
+
+
+def _same_values(ev: Evaluator, r: dict, p: dict, f: Finding, window: Window) -> None:
+    """At every node of the finding's condition (and its messages) that the oracle evaluates,
+    the closure compiled for that node computes the same value, of the same type."""
+    rule = f.via or f.rule
+    exprs: list[ir.Expr] = [x for x in (rule.when, rule.unless) if x is not None]
+    exprs += [q.cond for q in rule.requires]
+    env: dict[str, Any] = dict(f.bindings)
+    if rule.window is not None:
+        env["$window"] = window.for_oracle(rule, r)
+    keys = rule.window.keys if rule.window is not None else ()
+    o = oracle.Oracle(r, p, env, f.paths, keys)
+    for e in exprs:
+        o.eval(e)
+    for node, bindings, value in o.visited:
+        fast = ev.closures(node)(r, p, bindings)
+        assert type(fast) is type(value) and fast == value, (
+            f"closure and oracle disagree on {type(node).__name__}: {fast!r} != {value!r}")
 
 
 def render_message(ev: Evaluator, r: dict, f: Finding, result: RecordResult, lang: str) -> str:
-    tracer = ev.tracer(r, f, result.params)
-    checking = CheckingTracer(tracer.r, tracer.p, tracer.v, tracer.paths)
-    return checking.render(getattr(f.rule.say, lang), lang)
+    return ev.explainer(r, f, result.params).render(getattr(f.rule.say, lang), lang)
 
 
 @pytest.fixture(scope="module")
 def validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(ty.record_schema())
+    return jsonschema.Draft202012Validator(record_schema())
 
 
 def run(case: Case, folder: Path, validator) -> None:
-    result = load([prepare(case, folder)])
+    result = load([prepare(case, folder)], record_schema())
     assert result.ok, render_all(result.errors, result.sources)
     for rec in case.records:
         errors = sorted(e.message for e in validator.iter_errors(rec))
@@ -136,7 +125,7 @@ def run(case: Case, folder: Path, validator) -> None:
     assert set(case.want) <= {r["id"] for r in records}, "`want` names an unknown record"
     for r in records:
         res = ev.evaluate(r, window, trace=True)
-        check_agreement(ev, r, res, window)
+        agree(ev, r, res, window)
         want = case.want.get(r["id"])
         if want is None:
             continue
@@ -146,8 +135,7 @@ def run(case: Case, folder: Path, validator) -> None:
         for key, paths in (want.get("missing") or {}).items():
             f = by_key[key]
             assert f.cond is not None, f"{key} names no condition"
-            tracer = ev.tracer(r, f, res.params)
-            assert sorted(tracer.eval(f.cond)[1]) == sorted(paths), key
+            assert sorted(ev.explainer(r, f, res.params).missing(f.cond)) == sorted(paths), key
         for key, text in (want.get("messages") or {}).items():
             f = by_key[key]
             for lang in ("zh", "en"):

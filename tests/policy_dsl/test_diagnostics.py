@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from checker.schema import record_schema
 from policy_dsl import codes
 from policy_dsl.errors import Diagnostic, Span, char_width, render, render_all, to_json
 from policy_dsl.load import load
@@ -75,7 +76,7 @@ def test_json_form(tmp_path: Path) -> None:
                    '  severity critical\n'
                    '  cite "第1条"\n'
                    '  when some g in gifts: g.valu_cny > 1\n', encoding="utf-8")
-    result = load([pol])
+    result = load([pol], record_schema())
     data = json.loads(to_json(result.diagnostics))
     assert data == [{
         "code": "E201",
@@ -235,7 +236,7 @@ def test_deep_nesting_is_reported_not_a_crash(body: str, tmp_path: Path) -> None
     pol = tmp_path / "a.policy"
     pol.write_text('policy t.a "甲" / "A"\nforbid N1 "礼金" / "Cash"\n  severity low\n  cite "c"\n'
                    f"  when {body}\n  say \"{{{body}}}\" / \"x\"\n", encoding="utf-8")
-    result = load([pol])
+    result = load([pol], record_schema())
     assert not result.ok
     assert {d.code for d in result.errors} == {"E012"}
 
@@ -245,7 +246,7 @@ def test_definition_chains_are_bounded(tmp_path: Path) -> None:
     pol = tmp_path / "a.policy"
     pol.write_text('policy t.a "甲" / "A"\n' + defs + 'forbid N1 "t" / "t"\n  severity low\n'
                    '  cite "c"\n  when d0 > 1\n', encoding="utf-8")
-    result = load([pol])
+    result = load([pol], record_schema())
     assert [d.code for d in result.errors][:1] == ["E012"]
     assert result.errors[0].notes == ("while expanding definitions " + " → ".join(
         f"`d{i}`" for i in range(32)),)
@@ -261,12 +262,12 @@ def test_expressions_just_below_the_limit_evaluate(tmp_path: Path) -> None:
     pol.write_text('policy t.a "甲" / "A"\nforbid N1 "t" / "t"\n  severity low\n  cite "c"\n'
                    f"  when {'(' * 90}{sum_} > 100{')' * 90}\n  say \"{{{sum_}}}\" / \"x\"\n",
                    encoding="utf-8")
-    result = load([pol])
+    result = load([pol], record_schema())
     assert result.ok, render_all(result.diagnostics, result.sources)
     ev = Evaluator(result.program, result.params)
     r = {"id": "r", "stage": "completed", "jurisdiction": "150302", "date": dt.date(2024, 1, 1),
          "official": {"id": "O"}, "participants": {"officials": 2}}
     res = ev.evaluate(r)
     assert res.outcome == "violation"
-    tracer = ev.tracer(r, res.findings[0], res.params)
+    tracer = ev.explainer(r, res.findings[0], res.params)
     assert tracer.render(res.findings[0].rule.say.zh, "zh") == "180"

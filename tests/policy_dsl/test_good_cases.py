@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from checker.schema import record_schema
 from policy_dsl import ast as A
 from policy_dsl.errors import render_all
 from policy_dsl.load import load
@@ -18,7 +19,7 @@ FILES = sorted(GOOD.glob("*.policy"))
 
 
 def test_good_policies_load_cleanly() -> None:
-    result = load([GOOD])
+    result = load([GOOD], record_schema())
     assert render_all(result.diagnostics, result.sources) == ""
     assert result.ok
     assert {p.name for p in result.program.packs} == {

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from checker.schema import record_schema
 from policy_dsl.errors import render_all
 from policy_dsl.evaluate import Evaluator
 from policy_dsl.load import load
@@ -24,7 +25,7 @@ PARAMS = Path(__file__).parent / "good" / "params"
 def _load(text: str, tmp_path: Path):
     shutil.copytree(PARAMS, tmp_path / "params")
     (tmp_path / "doc.policy").write_text(text, encoding="utf-8")
-    return load([tmp_path])
+    return load([tmp_path], record_schema())
 
 
 def test_there_are_examples() -> None:
@@ -51,7 +52,7 @@ def test_tutorial_rule_behaves_as_described(tmp_path: Path) -> None:
         missing = []
         for f in res.findings:
             if f.cond is not None:
-                missing += sorted(ev.tracer({**base, **changes}, f, res.params).eval(f.cond)[1])
+                missing += sorted(ev.explainer({**base, **changes}, f, res.params).missing(f.cond))
         return res.outcome, missing
 
     assert outcome(gifts=[{**gift, "disposition": "kept_unregistered"}]) == ("violation", [])

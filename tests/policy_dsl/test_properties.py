@@ -12,6 +12,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from checker.schema import record_schema
 from policy_dsl.errors import Diagnostic, render_all, to_json
 from policy_dsl.evaluate import Evaluator
 from policy_dsl.load import load
@@ -111,7 +112,7 @@ def test_mutated_bundled_packs_load_without_exceptions(name: str, ops) -> None:
         (folder / "params").mkdir()
         for p in sorted((RULES / "params").glob("*.yaml")):
             (folder / "params" / p.name).write_bytes(p.read_bytes())
-        result = load([folder])
+        result = load([folder], record_schema())
         _check_diagnostics(result.diagnostics, result.sources)
 
 
@@ -141,20 +142,20 @@ def test_mutated_packs_load_and_evaluate_without_exceptions(name: str, ops) -> N
         for other, text in PACKS.items():
             out = _mutate(text, ops) if other == name else text
             (folder / other).write_text(out, encoding="utf-8", errors="surrogatepass")
-        result = load([folder])
+        result = load([folder], record_schema())
         _check_diagnostics(result.diagnostics, result.sources)
         if result.ok:
             ev = Evaluator(result.program, result.params)
             for r in RECORDS:
                 res = ev.evaluate(r, lambda c, rec, p: [rec], trace=True)
                 for f in res.findings:
-                    tracer = ev.tracer(r, f, res.params)
+                    ex = ev.explainer(r, f, res.params)
                     if f.cond is not None:
-                        tracer.eval(f.cond)
+                        ex.missing(f.cond)
                     for text in (f.rule.say, f.rule.remedy):
                         if text is not None:
-                            tracer.render(text.zh, "zh")
-                            tracer.render(text.en, "en")
+                            ex.render(text.zh, "zh")
+                            ex.render(text.en, "en")
 
 
 @SETTINGS
@@ -166,5 +167,5 @@ def test_random_parameter_files_give_diagnostics(text: str) -> None:
         (folder / "params" / "000000.yaml").write_text("jurisdiction: \"000000\"\n" + text,
                                                        encoding="utf-8")
         (folder / "a.policy").write_text('policy t.a "甲" / "A"\n', encoding="utf-8")
-        result = load([folder])
+        result = load([folder], record_schema())
         _check_diagnostics(result.diagnostics, result.sources)

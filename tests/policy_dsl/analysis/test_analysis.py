@@ -11,11 +11,14 @@ import pytest
 import z3
 
 from checker.input.validate import default_validator
+from checker.schema import record_schema
 from policy_dsl.analysis.analyze import Analyzer, Options, analyze, list_usage
 from policy_dsl.analysis.encode import Encoder
 from policy_dsl.analysis.model import EnumIds, SymRecord, datetime_seconds, schema_index
 from policy_dsl.evaluate import CompiledRule
 from policy_dsl.load import load
+
+VALIDATE = default_validator().validate  # a JSON record → the normalised record
 
 PACKS = Path(__file__).parent / "packs"
 ROOT = Path(__file__).resolve().parents[3]
@@ -23,7 +26,7 @@ DAY = dt.date(2026, 3, 1)
 
 
 def _load(*paths):
-    res = load([str(p) for p in paths])
+    res = load([str(p) for p in paths], record_schema())
     assert res.ok, res.errors
     return res
 
@@ -31,19 +34,19 @@ def _load(*paths):
 @pytest.fixture(scope="module")
 def conflict():
     res = _load(PACKS / "conflict")
-    return analyze(res.program, res.params, Options("000000", DAY))
+    return analyze(res.program, res.params, Options("000000", DAY), VALIDATE)
 
 
 @pytest.fixture(scope="module")
 def gap():
     res = _load(PACKS / "gap")
-    return analyze(res.program, res.params, Options("000000", DAY))
+    return analyze(res.program, res.params, Options("000000", DAY), VALIDATE)
 
 
 @pytest.fixture(scope="module")
 def dead():
     res = _load(PACKS / "dead")
-    return analyze(res.program, res.params, Options("000000", DAY))
+    return analyze(res.program, res.params, Options("000000", DAY), VALIDATE)
 
 
 def _kinds(a):
@@ -82,7 +85,7 @@ def test_dead_pack_finds_exactly_the_planted_dead_rules(dead):
 def test_counterexamples_validate_and_reproduce(conflict, gap):
     res_c, res_g = _load(PACKS / "conflict"), _load(PACKS / "gap")
     for analysis, res in ((conflict, res_c), (gap, res_g)):
-        an = Analyzer(res.program, res.params, Options("000000", DAY))
+        an = Analyzer(res.program, res.params, Options("000000", DAY), VALIDATE)
         for issue in analysis.issues:
             data, errors = default_validator().validate(issue.record)
             assert data is not None, errors
@@ -109,13 +112,13 @@ def test_override_between_rules_is_not_a_conflict(tmp_path):
     (tmp_path / "params").mkdir()
     (tmp_path / "params" / "000000.yaml").write_bytes((PACKS / "conflict/params/000000.yaml").read_bytes())
     res = _load(tmp_path)
-    a = analyze(res.program, res.params, Options("000000", DAY), gaps=False, dead=False)
+    a = analyze(res.program, res.params, Options("000000", DAY), VALIDATE, gaps=False, dead=False)
     assert a.issues == []
 
 
 def test_rules_out_of_force_are_not_analysed():
     res = _load(PACKS / "conflict")
-    a = analyze(res.program, res.params, Options("000000", dt.date(2012, 12, 31)))
+    a = analyze(res.program, res.params, Options("000000", dt.date(2012, 12, 31)), VALIDATE)
     assert a.rules == 0 and a.packs == []
     # With nothing in force, every value is a gap (14 kinds, 7 meal reasons, 11 gift forms).
     assert {i.kind for i in a.issues} == {"gap"} and len(a.issues) == 14 + 7 + 11
@@ -134,7 +137,7 @@ forbid N9 "多次" / "many"
     res = _load(tmp_path / "p.policy")
     usage = list_usage(res.program.rules)
     assert usage == {"meals": (1, True)}
-    a = analyze(res.program, res.params, Options("000000", DAY, list_bound=3), conflicts=False, gaps=False)
+    a = analyze(res.program, res.params, Options("000000", DAY, list_bound=3), VALIDATE, conflicts=False, gaps=False)
     # Dead within 3 meals, but not dead: the answer is stated with its bound.
     assert [i.kind for i in a.issues] == ["dead_rule"]
     assert a.issues[0].bound == "lists meals bounded to 3 elements"
@@ -180,7 +183,7 @@ _MONEY = ["0", "25", "49.99", "50", "59.99", "60", "60.01", "100", "100.01", "24
 
 
 def _random_record(rng: random.Random, n: int) -> dict:
-    idx = schema_index()
+    idx = schema_index(record_schema())
     rec: dict = {"id": f"R{n}", "stage": rng.choice(["planned", "completed"]), "jurisdiction": "000000",
                  "date": DAY.isoformat(), "official": {"id": "O-1"}}
 
@@ -238,7 +241,7 @@ def _random_record(rng: random.Random, n: int) -> dict:
 
 def _agreement(paths, n_records=200):
     res = _load(*paths)
-    an = Analyzer(res.program, res.params, Options("000000", DAY))
+    an = Analyzer(res.program, res.params, Options("000000", DAY), VALIDATE)
     validator = default_validator()
     rng = random.Random(20261122)
     records = []
@@ -251,8 +254,8 @@ def _agreement(paths, n_records=200):
     assert len(records) >= n_records // 2
     compared = 0
     for rule in an.active:
-        compiled = CompiledRule(rule, 0)
-        sym = SymRecord({"id": "CX", "jurisdiction": "000000", "date": DAY}, {}, 2, EnumIds())
+        compiled = CompiledRule(rule, an.evaluator.closures)
+        sym = SymRecord({"id": "CX", "jurisdiction": "000000", "date": DAY}, {}, 2, EnumIds(), an.index, an.required)
         enc = Encoder(sym, an.pvalues)
         known, inst = an._instances(enc, rule)
         conds = [(present, an._cond(enc, rule, env)) for present, env in inst]
@@ -272,13 +275,13 @@ def _agreement(paths, n_records=200):
             p = an.pvalues
             window = {"$window": an._window(compiled, r, p)} if rule.window else {}
             if rule.foreach is None:
-                expected = [compiled.condition(r, p, window)]
+                expected = [compiled.cond(r, p, window)]
             else:
                 items = compiled.coll(r, p, window)
                 if items is None:
                     assert z3.is_false(m.eval(known, model_completion=True))
                     continue
-                expected = [compiled.condition(r, p, {**window, compiled.var: x}) for x in items]
+                expected = [compiled.cond(r, p, {**window, compiled.var: x}) for x in items]
             for (present, (t, f)), want in zip(conds, expected):
                 assert z3.is_true(m.eval(present, model_completion=True))
                 got = True if z3.is_true(m.eval(t, model_completion=True)) else \
@@ -295,7 +298,7 @@ def test_encoding_agrees_with_evaluator_on_test_packs():
 
 
 def test_encoding_agrees_with_evaluator_on_bundled_rules():
-    res = load([str(ROOT / "rules")])
+    res = load([str(ROOT / "rules")], record_schema())
     if not res.ok:
         pytest.skip("bundled rules do not load yet")
     assert _agreement([ROOT / "rules"], 150) > 0
@@ -314,11 +317,11 @@ def test_decimal_text_and_datetimes():
 def test_bundled_rules_analyse_cleanly():
     """The bundled packs: every reported record is confirmed; nothing is undecided except the
     stated list bounds and the cross-record rule B11 (facts of the current rules/)."""
-    res = load([str(ROOT / "rules")])
+    res = load([str(ROOT / "rules")], record_schema())
     if not res.ok:
         pytest.skip("bundled rules do not load yet")
-    a = analyze(res.program, res.params, Options("150300", DAY))
-    an = Analyzer(res.program, res.params, Options("150300", DAY))
+    a = analyze(res.program, res.params, Options("150300", DAY), VALIDATE)
+    an = Analyzer(res.program, res.params, Options("150300", DAY), VALIDATE)
     for issue in a.issues:
         if issue.record is not None:
             out = an.evaluate_raw(issue.record)

@@ -1,0 +1,150 @@
+"""Facts for readers: record fields by their schema titles, values as JSON and as text.
+
+`FieldLabels(schema)` names a record path (`meals[1].diners` → 用餐·用餐人数（meals[1].diners）)
+and a fact of a finding's evidence from the schema's titles and enum labels; `fact_key` is the
+key a fact has in a finding's evidence (the concrete record path of a field, else its source
+text); `json_value` writes evidence values as JSON (exact decimals as strings, dates ISO).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from policy_dsl import ir
+from policy_dsl.values import format_value
+
+_PLAIN = frozenset({str, int, bool, float, type(None)})
+
+
+def json_value(value: Any) -> Any:
+    """Evidence values as JSON: exact decimals as strings, dates ISO."""
+    if value.__class__ in _PLAIN:
+        return value
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: json_value(v) for k, v in value.items()}
+    return value
+
+
+def fact_path(e: ir.Expr) -> tuple[str | None, str] | None:
+    """A fact read by plain field accesses, as (its variable, or None for the record itself;
+    the fields after it, `.payer` or `interaction.kind`); None for any other fact."""
+    names: list[str] = []
+    while isinstance(e, ir.Field):
+        names.append(e.name)
+        if e.base is None:
+            return None, ".".join(reversed(names))
+        e = e.base  # type: ignore[assignment]
+    if isinstance(e, ir.Var) and names:
+        return e.name, "." + ".".join(reversed(names))
+    return None
+
+
+def fact_key(label: str, path: tuple[str | None, str] | None, paths: dict) -> str:
+    """The key of a fact in a finding's evidence: the record field's concrete path when the fact
+    is one (`meals[0].payer` for `m.payer`, like the paths of missing facts), else its source text."""
+    if path is None:
+        return label
+    var, rest = path
+    if var is None:
+        return rest
+    base = paths.get(var)
+    return label if base is None else base + rest
+
+
+class FieldLabels:
+    """Titles and enum labels of a record schema's fields, by record path."""
+
+    def __init__(self, schema: dict):
+        self.schema = schema
+        self._nodes: dict[str, tuple[tuple[str, dict], ...] | None] = {}
+        self._labels: dict[tuple[str, str], str] = {}
+
+    def field_label(self, path: str, lang: str) -> str:
+        """`meals[1].diners` → 用餐·用餐人数（meals[1].diners）; a path the schema lacks, as it is."""
+        hit = self._labels.get((path, lang))
+        if hit is None:
+            nodes = self._field_nodes(path)
+            if nodes is None:
+                hit = path
+            else:
+                key = "x-title-zh" if lang == "zh" else "title"
+                words = [node.get(key) or name for name, node in nodes]
+                label = "·".join(words) if lang == "zh" else " › ".join(words)
+                hit = f"{label}（{path}）" if lang == "zh" else f"{label} ({path})"
+            if len(self._labels) < 65_536:
+                self._labels[(path, lang)] = hit
+        return hit
+
+    def fact_text(self, key: str, value: Any, lang: str) -> str:
+        """One fact of a finding's evidence for a reader: a record field by its schema title and
+        path, an enum value by its label, yes/no, exact decimals; other facts by their source text."""
+        nodes = self._field_nodes(key)
+        labels = None
+        if nodes is not None:
+            node = self._deref(nodes[-1][1])
+            labels = node.get("x-enum-labels") or self._deref(self._items(node)).get("x-enum-labels")
+        if isinstance(value, dict):
+            shown = "; ".join(f"{k}={format_value(v, None, lang)}" for k, v in value.items())
+        else:
+            shown = format_value(value, labels, lang)
+        return f"{self.field_label(key, lang)} = {shown}"
+
+    def _field_nodes(self, path: str) -> tuple[tuple[str, dict], ...] | None:
+        """The schema node of each field named on a record path (indices skipped), or None when
+        the schema has no such field."""
+        if path in self._nodes:
+            return self._nodes[path]
+        out: tuple[tuple[str, dict], ...] | None = None
+        if not path.startswith("param."):
+            out = self._walk(path)
+        if len(self._nodes) < 65_536:
+            self._nodes[path] = out
+        return out
+
+    def _walk(self, path: str) -> tuple[tuple[str, dict], ...] | None:
+        node: Any = self.schema
+        out = []
+        for part in re.findall(r"[A-Za-z_]\w*|\[\d+\]|\S", path):
+            if part[0] == "[" and len(part) > 1:  # an index
+                continue
+            if not (part[0].isalpha() or part[0] == "_"):
+                if part != ".":
+                    return None  # an expression (`per_person_cny(m)`), not a path
+                continue
+            node = self._deref(node).get("properties", {}).get(part) if node is not None else None
+            if node is None:
+                return None
+            out.append((part, node))
+            node = self._items(node)
+        return tuple(out) or None
+
+    def _deref(self, node: dict) -> dict:
+        if "$ref" in node:
+            return self.schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+        if "anyOf" in node:
+            for alt in node["anyOf"]:
+                if alt.get("type") != "null":
+                    return self._deref(alt)
+        return node
+
+    def _items(self, node: dict) -> dict:
+        n = self._deref(node)
+        return n.get("items", n) if "items" in n else n
+
+
+@lru_cache(maxsize=1)
+def bundled() -> FieldLabels:
+    """The labels of the bundled record schema."""
+    from checker.schema import record_schema
+
+    return FieldLabels(record_schema())
