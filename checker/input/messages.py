@@ -265,8 +265,8 @@ def _hint_detail(code: str, v: str) -> tuple[str, str]:
         s = v.strip()
         if re.fullmatch(r"[1-9][0-9]{14}", s):
             return ("；这是2015年以前的15位注册号，请填入 enterprise.legacy_registration_no",
-                    "; this looks like a pre-2015 15-digit registration number: "
-                    "put it in enterprise.legacy_registration_no")
+                    ("; this looks like a pre-2015 15-digit registration number: "
+                    "put it in enterprise.legacy_registration_no"))
         if len(s) != 18:
             return (f"（实际为 {len(s)} 位）", f" (got {len(s)} characters)")
         if s != s.upper():

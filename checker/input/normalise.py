@@ -25,7 +25,7 @@ that holds such values (for reports and logs of an invalid record).
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urldefrag, urljoin
@@ -175,7 +175,7 @@ def parse_datetime(v: str) -> datetime | None:
         return None
     y, mo, d, h, mi, s, frac, z, sign, oh, om = m.groups()
     if z is not None or (oh == "00" and om == "00"):
-        tz = timezone.utc
+        tz = UTC
     else:
         tz = _ZONES.get((sign, oh, om))
         if tz is None:

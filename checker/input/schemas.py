@@ -150,8 +150,8 @@ def _check_ref(ref: str, base: str, ids: set[str], source: str, where: str) -> N
 
 
 _FLAG_HINT = ("ECMA-262 正则表达式没有内联标志，请改写（如用 [Aa] 代替 (?i)a）",
-              "ECMA-262 regular expressions have no inline flags; rewrite it "
-              "(e.g. [Aa] instead of (?i)a)")
+              ("ECMA-262 regular expressions have no inline flags; rewrite it "
+              "(e.g. [Aa] instead of (?i)a)"))
 
 
 def _check_regex(pattern: str, source: str, where: str) -> None:
@@ -235,9 +235,7 @@ class SchemaIndex:
     def resolve(self, parts: list | tuple, start: Any = None) -> Any:
         node = self.root if start is None else start
         for p in parts:
-            if isinstance(node, dict) and p in node:
-                node = node[p]
-            elif isinstance(node, list) and isinstance(p, int) and 0 <= p < len(node):
+            if isinstance(node, dict) and p in node or isinstance(node, list) and isinstance(p, int) and 0 <= p < len(node):
                 node = node[p]
             else:
                 return None
