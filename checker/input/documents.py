@@ -148,6 +148,20 @@ def read_yaml(
                     ),
                 )
                 return
+            except RecursionError:  # deeper than the parser can follow: nothing after is read
+                line = _mark_line(loader)
+                yield (
+                    line,
+                    f"{name}:{line}",
+                    None,
+                    loader_error(
+                        "too_deep",
+                        f"YAML 文档嵌套层数过多（第 {line} 行附近），无法读取；此后的内容未读取",
+                        f"the YAML document is nested too deeply to read (near line {line}); "
+                        "the rest of the file was not read",
+                    ),
+                )
+                return
             if doc is None:
                 continue
             if isinstance(doc, list):  # a document holding a list of records
@@ -158,6 +172,13 @@ def read_yaml(
                 yield line, f"{name}:{line}", doc, []
     finally:
         loader.dispose()
+
+
+def _mark_line(loader: Any) -> int:
+    try:
+        return loader.get_mark().line + 1
+    except Exception:  # noqa: BLE001 - a broken parser state: the start will do
+        return 1
 
 
 def _yaml_size(root: Any) -> tuple[int, int]:

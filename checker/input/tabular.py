@@ -281,17 +281,15 @@ def read_xlsx(
     warnings: list[LoadWarning] | None,
     schema: dict,
 ) -> Iterator[tuple[int, str, Any, list[RecordError]]]:
-    import zipfile
 
     from openpyxl import load_workbook
 
     data = read_document(stream, name, "XLSX")
+    _check_workbook(data, name)
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise InputError(
-            name, f"{name} 不是有效的 .xlsx 文件：{exc}", f"{name} is not a valid .xlsx file: {exc}"
-        ) from None
+    except Exception as exc:  # noqa: BLE001 - zip, XML or openpyxl: the file is not usable
+        raise _not_xlsx(name, exc) from None
     try:
         if not book.worksheets:
             return
@@ -299,7 +297,7 @@ def read_xlsx(
         kinds = _column_kinds(schema)
         cols: list[_Column] | None = None
         warned = False
-        for rowno, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+        for rowno, row in enumerate(_rows(sheet, name), start=1):
             if not any(c is not None and c != "" for c in row):
                 continue
             if cols is None:
@@ -331,3 +329,80 @@ def _has_naive_datetime(row: Sequence[Any], cols: list[_Column]) -> bool:
         for i, v in enumerate(row)
     )
 
+
+
+MAX_XLSX_UNCOMPRESSED = 256 << 20  # all parts of a workbook, unzipped
+MAX_XLSX_RATIO = 200  # uncompressed / compressed, for a part over 1 MiB
+MAX_XLSX_ROWS = 1 << 20  # Excel's own limit
+MAX_XLSX_COLUMNS = 1 << 14  # Excel's own limit (XFD)
+MAX_XLSX_CELLS = 10_000_000  # cells read in all, empty ones included
+
+
+def _not_xlsx(name: str, exc: Exception) -> InputError:
+    why = str(exc) or type(exc).__name__
+    return InputError(name, f"{name} 不是有效的 .xlsx 文件：{why}",
+                      f"{name} is not a valid .xlsx file: {why}")
+
+
+def _check_workbook(data: bytes, name: str) -> None:
+    """Refuse, before openpyxl reads it, a workbook that would unzip past the limits
+    (a decompression bomb) or whose XML declares a DTD (external entities, entity bombs)."""
+    import zipfile
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        parts = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise _not_xlsx(name, exc) from None
+    total = sum(p.file_size for p in parts)
+    worst = max(((p.file_size / max(p.compress_size, 1), p) for p in parts
+                 if p.file_size > 1 << 20), default=(0, None), key=lambda t: t[0])
+    if total > MAX_XLSX_UNCOMPRESSED or worst[0] > MAX_XLSX_RATIO:
+        raise InputError(
+            name,
+            f"{name} 解压后过大（{total / (1 << 20):.0f} MiB，压缩比 {worst[0]:.0f}:1），"
+            f"超过上限（{MAX_XLSX_UNCOMPRESSED >> 20} MiB，{MAX_XLSX_RATIO}:1），未读取",
+            f"{name} is too large once unzipped ({total / (1 << 20):.0f} MiB, compression ratio "
+            f"{worst[0]:.0f}:1; limits {MAX_XLSX_UNCOMPRESSED >> 20} MiB and {MAX_XLSX_RATIO}:1); "
+            "not read")
+    try:
+        for p in parts:
+            if p.filename.endswith((".xml", ".rels", ".vml")):
+                with archive.open(p) as f:
+                    head = f.read(4096)
+                if b"<!DOCTYPE" in head.upper() or b"<!ENTITY" in head.upper():
+                    raise InputError(
+                        name,
+                        f"{name} 中的 {p.filename} 含有 XML 文档类型声明（DTD）；"
+                        ".xlsx 文件不需要 DTD，为安全起见（外部实体、实体膨胀）拒绝读取",
+                        f"{p.filename} in {name} declares an XML document type (DTD); .xlsx "
+                        "files need none, so it is refused for safety (external entities, "
+                        "entity expansion)")
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise _not_xlsx(name, exc) from None
+
+
+def _rows(sheet: Any, name: str) -> Iterator[tuple]:
+    """The sheet's rows (values), bounded in rows and columns; a broken sheet is an
+    InputError naming the file."""
+    if hasattr(sheet, "reset_dimensions"):  # rows as long as their cells, not the declared size
+        sheet.reset_dimensions()
+    rows = sheet.iter_rows(values_only=True)
+    count = cells = 0
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except Exception as exc:  # noqa: BLE001 - XML or openpyxl: the sheet is not usable
+            raise _not_xlsx(name, exc) from None
+        count += 1
+        cells += len(row)
+        if count > MAX_XLSX_ROWS or len(row) > MAX_XLSX_COLUMNS or cells > MAX_XLSX_CELLS:
+            raise InputError(
+                name,
+                f"{name} 的工作表超过上限（{MAX_XLSX_ROWS} 行、{MAX_XLSX_COLUMNS} 列或 "
+                f"{MAX_XLSX_CELLS} 个单元格），未读完",
+                f"{name}: the sheet exceeds the limits ({MAX_XLSX_ROWS} rows, {MAX_XLSX_COLUMNS} "
+                f"columns or {MAX_XLSX_CELLS} cells); not read to the end")
+        yield row

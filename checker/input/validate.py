@@ -122,6 +122,10 @@ class Validator:
             if not isinstance(raw, dict):
                 return None, [_not_an_object(raw)]
             raw = dict(raw)
+        return self.validate_instance(raw)
+
+    def validate_instance(self, raw: Any) -> tuple[Any, list[RecordError]]:
+        """`validate` for any JSON value, not only a record (an object)."""
         try:
             ok = self._is_valid(raw)
         except _BAD_INSTANCE:  # a value JSON cannot hold, or a Python object such as a date
@@ -143,6 +147,9 @@ class Validator:
 
     def is_valid(self, raw: Any) -> bool:
         return not self.validate(raw)[1]
+
+    def is_valid_instance(self, raw: Any) -> bool:
+        return not self.validate_instance(raw)[1]
 
 
 def _not_an_object(raw: Any) -> RecordError:
