@@ -74,7 +74,15 @@ def _not_json(parent: Any, key: Any, v: Any) -> Invalid:
 def copy_json(v: Any, depth: int, parent: Any, key: Any) -> Any:
     """A copy of a JSON value; raises `Invalid` for what JSON cannot hold."""
     cls = v.__class__
-    if cls is str or cls is int or cls is bool or v is None:
+    if cls is str:
+        if v.isascii():
+            return v
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate where the schema looks at nothing
+            raise Invalid(json_problem(v, parent, key)) from None  # type: ignore[arg-type]
+        return v
+    if cls is int or cls is bool or v is None:
         return v
     if cls is float or cls is Decimal:
         if finite(v):
@@ -107,9 +115,9 @@ def _base(v: Any) -> Any:
     return v
 
 
-def json_problem(v: Any) -> RecordError | None:
+def json_problem(v: Any, parent: Any = None, key: Any = None) -> RecordError | None:
     """The first thing in `v` a JSON document cannot hold (lone surrogates included)."""
-    stack: list[tuple[Any, int, Any, Any]] = [(v, 0, None, None)]
+    stack: list[tuple[Any, int, Any, Any]] = [(v, 0, parent, key)]
     while stack:
         x, depth, parent, key = stack.pop()
         if isinstance(x, str):
@@ -145,8 +153,10 @@ def sanitised(v: Any, depth: int = 0) -> Any:
             return v
         except UnicodeEncodeError:
             return v.encode("utf-8", "backslashreplace").decode("utf-8")
-    if v is None or isinstance(v, (bool, int)):
+    if v is None or isinstance(v, bool):
         return v
+    if isinstance(v, int):
+        return v if -(1 << 63) <= v < 1 << 64 else str(v)  # what JSON writers take
     if isinstance(v, (float, Decimal)):
         return v if finite(v) else str(v)
     if isinstance(v, (dict, list, tuple)):

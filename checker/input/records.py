@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from checker.input.documents import read_json, read_yaml
 from checker.input.jsonl import Decoded, line_checker, line_valid, parse_json, read_jsonl
 from checker.input.messages import RecordError
@@ -251,8 +253,14 @@ def _finish(
 def displayable(raw: Any) -> Any:
     """An invalid record's `raw` as reports and logs can write it: unchanged unless it holds
     what JSON cannot (non-finite numbers, lone surrogates, nesting past the limit)."""
-    if raw is None or raw.__class__ is str or json_problem(raw) is None:
+    if raw is None or raw.__class__ is str:
         return raw
+    if json_problem(raw) is None:
+        try:
+            orjson.dumps(raw, default=str)
+            return raw
+        except (TypeError, orjson.JSONEncodeError):  # integers past 64 bits, say
+            pass
     return sanitised(raw)
 
 

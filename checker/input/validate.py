@@ -127,23 +127,26 @@ class Validator:
     def validate_instance(self, raw: Any) -> tuple[Any, list[RecordError]]:
         """`validate` for any JSON value, not only a record (an object)."""
         try:
-            ok = self._is_valid(raw)
+            errors = self._errors(raw)
         except _BAD_INSTANCE:  # a value JSON cannot hold, or a Python object such as a date
             problem = json_problem(raw)
             if problem is not None:
                 return None, [problem]
             raw = _jsonable(raw)
             try:
-                ok = self._is_valid(raw)
+                errors = self._errors(raw)
             except _BAD_INSTANCE as exc:
                 return None, [RecordError("$", "type", f"记录含有无法识别的取值：{exc}",
                                           f"the record holds a value that is not JSON: {exc}")]
-        if not ok:
-            return None, render(raw, list(self._iter_errors(raw)), self._index)
+        if errors:
+            return None, render(raw, errors, self._index)
         try:
             return self._normalise(raw), []
         except Invalid as exc:
             return None, [exc.error]
+
+    def _errors(self, raw: Any) -> list:
+        return [] if self._is_valid(raw) else list(self._iter_errors(raw))
 
     def is_valid(self, raw: Any) -> bool:
         return not self.validate(raw)[1]
