@@ -39,7 +39,108 @@ from typing import Annotated, Any, Literal, Optional, Union
 import msgspec
 import orjson
 
-from checker.input.validate import _RE_DATE, Validator, _ecma_regex
+from checker.input.normalise import json_problem, parse_datetime
+from checker.input.validate import Validator
+
+_RE_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+# ECMA-262's \s: its white space and line terminators.
+_ECMA_SPACE = "\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
+_CLASS_ESCAPES = {"d": "0-9", "w": "A-Za-z0-9_", "s": _ECMA_SPACE}
+_ESCAPES = {
+    "d": "[0-9]", "D": "[^0-9]", "w": "[A-Za-z0-9_]", "W": "[^A-Za-z0-9_]",
+    "s": f"[{_ECMA_SPACE}]", "S": f"[^{_ECMA_SPACE}]", "b": "\\b", "B": "\\B",
+    "t": "\\t", "n": "\\n", "r": "\\r", "f": "\\f", "v": "\\v",
+}
+_QUANTIFIER = re.compile(r"\{[0-9]+(,[0-9]*)?\}")
+_HEX = re.compile(r"x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}")
+
+
+def _ecma_regex(pattern: str) -> re.Pattern[str]:
+    """An ECMA-262 pattern as a Python one that matches exactly the same strings (as
+    jsonschema-rs runs it), for the subset where that can be promised: literals, `^`,
+    `$`, `.`, classes, `\\d \\w \\s` and their negations, `\\b`, groups, `(?:`,
+    lookaheads, alternation and quantifiers. Anything else raises FastJsonUnsupported
+    (the validator then decides those records)."""
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            esc, size = _escape(pattern, i, in_class=False)
+            out.append(esc)
+            i += size
+        elif c == "[":
+            j = i + 1
+            body = ["["]
+            if pattern.startswith("^", j):
+                body.append("^")
+                j += 1
+            if pattern.startswith("]", j):
+                raise FastJsonUnsupported(f"empty class in {pattern!r}")
+            while j < n and pattern[j] != "]":
+                d = pattern[j]
+                if d == "\\":
+                    esc, size = _escape(pattern, j, in_class=True)
+                    body.append(esc)
+                    j += size
+                    continue
+                if d == "[" or pattern.startswith(("&&", "--", "||", "~~"), j):
+                    raise FastJsonUnsupported(f"class syntax Python reads otherwise: {pattern!r}")
+                body.append(d)
+                j += 1
+            if j >= n:
+                raise FastJsonUnsupported(f"unclosed class in {pattern!r}")
+            body.append("]")
+            out.append("".join(body))
+            i = j + 1
+        elif c == "(":
+            if pattern.startswith("(?", i):
+                if pattern[i + 2 : i + 3] not in (":", "=", "!"):
+                    raise FastJsonUnsupported(f"group syntax in {pattern!r}")
+                out.append(pattern[i : i + 3])
+                i += 3
+            else:
+                out.append("(?:")  # no capture: no backreference can name it
+                i += 1
+        elif c == "{":
+            m = _QUANTIFIER.match(pattern, i)
+            if m is None or not out:
+                raise FastJsonUnsupported(f"brace in {pattern!r}")
+            out.append(m.group())
+            i = m.end()
+        elif c == "$":
+            out.append("\\Z")
+            i += 1
+        elif c == ".":
+            out.append("[^\\n\\r\\u2028\\u2029]")
+            i += 1
+        elif c in "^|)*+?":
+            out.append(c)
+            i += 1
+        elif c in "]}":
+            raise FastJsonUnsupported(f"unbalanced {c!r} in {pattern!r}")
+        else:
+            out.append(re.escape(c))
+            i += 1
+    try:
+        return re.compile("".join(out), re.ASCII)
+    except re.error as exc:
+        raise FastJsonUnsupported(f"{pattern!r}: {exc}") from None
+
+
+def _escape(pattern: str, i: int, in_class: bool) -> tuple[str, int]:
+    """(Python text, characters consumed) for the escape at `pattern[i]`."""
+    c = pattern[i + 1 : i + 2]
+    if in_class and c in _CLASS_ESCAPES:
+        return _CLASS_ESCAPES[c], 2
+    if c in _ESCAPES and not (in_class and c in "bBDWS"):
+        return _ESCAPES[c], 2
+    m = _HEX.match(pattern, i + 1)
+    if m is not None:
+        return "\\" + m.group(), 1 + m.end() - (i + 1)
+    if c and not c.isalnum() and c.isascii() and c != "_":
+        return re.escape(c), 2
+    raise FastJsonUnsupported(f"escape \\{c} in {pattern!r}")
 
 __all__ = ["FastDecoder", "FastJsonUnsupported", "Partial", "decoder_for", "projection_decoder"]
 
@@ -94,6 +195,8 @@ class FastDecoder:
                 out = to_builtins(lenient_decode(text), builtin_types=builtins)  # type: ignore[misc]
                 full = orjson.loads(text)
                 if len(out) != len(full.keys() & known):  # every known member was decoded
+                    return None
+                if json_problem(full) is not None:  # too deep, say: the validator explains
                     return None
                 for k, v in full.items():
                     if k not in known:
@@ -211,8 +314,13 @@ def _to_decimal(v: Any) -> Any:
         if v < _INF:  # the lower bound is msgspec's; NaN and inf never decode from JSON
             return Decimal(repr(v))
         raise ValueError("not finite")
-    if cls is int or cls is str:  # strings have passed the pattern and length checks
+    if cls is int:
         return Decimal(v)
+    if cls is str:  # strings have passed the pattern and length checks
+        d = Decimal(v.strip())
+        if not d.is_finite():
+            raise ValueError("not finite")
+        return d
     return v  # another type of the union (a boolean, say): kept as it is
 
 
@@ -238,9 +346,9 @@ def _parser(rx: re.Pattern[str] | None, parse: Converter) -> Converter:
 
 
 def _aware_datetime(v: str) -> datetime:
-    dt = datetime.fromisoformat(v)
-    if dt.tzinfo is None:
-        raise ValueError("no UTC offset")
+    dt = parse_datetime(v)
+    if dt is None or v[17:19] == "60":  # leap seconds: the validator decides
+        raise ValueError("not an RFC 3339 date-time")
     return dt
 
 

@@ -23,8 +23,8 @@ from typing import IO, Any
 
 from checker.engine.engine import Engine, Options, Summary
 from checker.engine.policy import PolicyLoadError, load_policy
-from checker.reports.report import EncodedEntries, Report
 from checker.reports import writer
+from checker.reports.report import EncodedEntries, Report
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 LOG_BATCH = 1000
@@ -100,11 +100,17 @@ class Inputs:
                 require_file(f)
         if self.rereadable and "-" in self.files:
             from checker.input.records import FORMATS, detect_format
+            from checker.input.sources import SNIFF, sniff_format
             fmt = detect_format("-", self.input_format)
-            fd, self._spool = tempfile.mkstemp(prefix="qinqing-stdin-", suffix="." + fmt)
-            with os.fdopen(fd, "wb") as fh:
+            fd, spool = tempfile.mkstemp(prefix="qinqing-stdin-")
+            with os.fdopen(fd, "w+b") as fh:
                 shutil.copyfileobj(sys.stdin.buffer, fh, 1 << 20)
+                fh.seek(0)
+                if fmt == SNIFF:  # no --input-format: told from the first bytes
+                    fmt = sniff_format(fh.read(1 << 16))
             assert fmt in FORMATS
+            self._spool = spool + "." + fmt
+            os.replace(spool, self._spool)
 
     def sources(self) -> list[tuple[str, str]]:
         """(path to read, name to show) of each input; stdin must have been spooled."""
@@ -312,9 +318,8 @@ def run_check(*, files: Sequence[str], rules, jurisdiction, fmt: str, output, la
               explain: bool, history: Sequence[Path], input_format, encoding: str, jobs: int,
               failing: Sequence[str], log, mask) -> int:
     """The whole `qinqing check`; returns the exit code."""
-    from policy_dsl.errors import render_all
-
     from checker.input.records import InputError
+    from policy_dsl.errors import render_all
 
     expected: tuple[type[Exception], ...] = (CheckError,)
     if log is not None:

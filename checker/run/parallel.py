@@ -29,13 +29,14 @@ from typing import Any
 
 import orjson
 
-from checker.input import records as rec
 from checker.engine.engine import Engine
 from checker.engine.windows import WindowIndex, project
+from checker.input import records as rec
 from checker.input.fastjson import Partial, decoder_for, projection_decoder
+from checker.input.jsonl import read_jsonl
 from checker.input.records import Decoded, InputError, LoadedRecord
-from checker.reports.report import EncodedEntries
 from checker.reports.jsonl_report import ENCODE_OPTION
+from checker.reports.report import EncodedEntries
 
 CHUNK_BYTES = 1 << 20  # JSONL bytes per task
 CHUNK = 500  # records per task, other formats
@@ -95,7 +96,7 @@ def _read_range(path: str, name: str, start: int, end: int, first_line: int, enc
     stream = io.BufferedReader(io.BytesIO(data))  # type: ignore[arg-type]
     out = []
     position: list = [None, 0]
-    for line, _loc, raw, errors in rec._read_jsonl(stream, name, encoding, None, schema, fast,  # type: ignore[arg-type]
+    for line, _loc, raw, errors in read_jsonl(stream, name, encoding, None, schema, fast,  # type: ignore[arg-type]
                                                    position):
         n = line + first_line - 1
         out.append((n, f"{name}:{n}", raw, errors))
@@ -119,6 +120,8 @@ def _loaded(name: str, line: int, location: str, raw: Any, errors: list, dup: An
     if dup is not None:
         errors = [*errors, dup]
         data = None
+    if data is None:
+        raw = rec.displayable(raw)
     return LoadedRecord(name, line, location, record_id, raw, data, errors, text)
 
 

@@ -674,3 +674,35 @@ def test_reports_and_decision_log_are_the_same_without_the_fast_path(
     assert entries[-2]["outcome"] == "invalid" and entries[-2]["errors"][0]["code"] == "duplicate_id"
     assert entries[-1]["id"] == "NO-JURISDICTION" and entries[-1]["jurisdiction"] == "150300"
     assert entries[-1]["outcome"] != "invalid"
+
+
+# ---------------------------------------------------------------- regexes: exact or declined
+
+_PATTERNS = [
+    r"^\d+(\.\d+)?$", r"^\d{6}$", r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$",
+    r"^\d{4}-(0[1-9]|1[0-2])-\d{2}T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$",
+    "^x_", r"^\S$", r"^.$", r"^\s*$", r"\bword\b", r"^[^a-c\d]+?$", r"^(?:ab|c)*$", r"a(?=b)",
+    r"^\w+$", r"^[\s\w]$", r"\u00e9", r"^\x41\/$",
+]
+_DECLINED = [r"(?i)a", r"\p{L}", r"(a)\1", r"[[a]]", r"(?<=a)b", r"\cC", r"a{,2}"]
+
+
+@pytest.mark.parametrize("pattern", _DECLINED)
+def test_patterns_without_an_exact_translation_are_declined(pattern: str) -> None:
+    from checker.input.fastjson import _ecma_regex
+
+    with pytest.raises(FastJsonUnsupported):
+        _ecma_regex(pattern)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(_PATTERNS),
+       st.text(alphabet=st.sampled_from(list("abcxw_ 0123456789.-:TZ+\n\r\t\u00a0\u2028\ufeff"
+                                             "\u0661\u00e9A/")), max_size=12))
+def test_the_fast_path_regexes_match_what_the_validator_matches(pattern: str, text: str) -> None:
+    import jsonschema_rs
+
+    from checker.input.fastjson import _ecma_regex
+
+    expected = jsonschema_rs.Draft202012Validator({"pattern": pattern}).is_valid(text)
+    assert (_ecma_regex(pattern).search(text) is not None) == expected

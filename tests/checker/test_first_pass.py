@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from test_check_cli import MINI, make_batch
 
-from checker.input import records
+from checker.input import jsonl, records
 from checker.run import check as run
 
 
@@ -48,13 +48,13 @@ def batch(tmp_path: Path) -> Path:
 
 def test_tentative_first_pass_gives_the_full_report(batch, tmp_path, monkeypatch):
     resolved: list = []
-    real = records.line_valid
+    real = jsonl.line_valid
 
     def spy(*args, **kwargs):
         resolved.append(args[1])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(records, "line_valid", spy)
+    monkeypatch.setattr(jsonl, "line_valid", spy)
     full = _check(batch, tmp_path / "full.jsonl", monkeypatch, hold=10**9)
     assert not resolved  # everything held and decoded in full
     tentative = _check(batch, tmp_path / "t.jsonl", monkeypatch, hold=2)

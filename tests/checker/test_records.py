@@ -247,7 +247,7 @@ def test_detect_format() -> None:
     assert detect_format("a.NDJSON") == "jsonl"
     assert detect_format("a.yml") == "yaml"
     assert detect_format("a.txt", "JSONL") == "jsonl"
-    assert detect_format("-") == "jsonl"
+    assert detect_format("-") == "sniff"  # told from the first bytes (sources.sniff_format)
     with pytest.raises(InputError) as info:
         detect_format("a.txt")
     assert info.value.message_zh == (
