@@ -36,6 +36,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from checker.input.identity import identity_key
 from checker.input.validate import RecordError, Validator, default_validator
 
 __all__ = [
@@ -359,8 +360,9 @@ class _IdIndex:
 
 def id_digest(record_id: str) -> tuple[int, int]:
     """The 128 bits `_IdIndex` keeps of an id."""
+    key = identity_key(record_id)  # look-alike spellings of one id are one id (issue 17)
     v = int.from_bytes(
-        _blake2b(record_id.encode("utf-8", "surrogatepass"), digest_size=16).digest(), "little"
+        _blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest(), "little"
     )
     return v & _WORD, v >> 64
 
