@@ -139,6 +139,19 @@ class DecisionLog:
         with self._locked() as fd:
             return self._recover_locked(fd, os.fstat(fd).st_size)
 
+    def prepare(self) -> Recovered | None:
+        """At start: move a torn tail aside and check that the log can be extended (its
+        header and last line MACed by this key); AuditError when it cannot."""
+        key = self.chain_key
+        with self._locked() as fd:
+            size = os.fstat(fd).st_size
+            found = self._recover_locked(fd, size) if size else None
+            size = os.fstat(fd).st_size
+            if size:
+                self._header = self._read_header(fd, key)
+                _read_last_line(fd, size, self.path, key)
+            return found
+
     # -- internals
 
     def _locked(self) -> _Locked:
@@ -146,7 +159,7 @@ class DecisionLog:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         except OSError as exc:
-            raise _write_error(exc) from exc
+            raise _write_error(exc, self.path) from exc
         return _Locked(fd)
 
     def _recover_locked(self, fd: int, size: int) -> Recovered | None:
@@ -208,7 +221,7 @@ class DecisionLog:
             os.fsync(fd)
         except OSError as exc:
             _undo(fd, size)
-            raise _write_error(exc) from exc
+            raise _write_error(exc, self.path) from exc
         if created:
             _fsync_dir(self.path.parent)
         self._write_head(key, seq, prev)
@@ -340,13 +353,16 @@ class _Locked:
             os.close(self.fd)
 
 
-def _write_error(exc: OSError) -> AuditError:
-    """The error to answer with; the OS's words (and the path) go to the server log."""
-    log.error("decision log write failed: %s", exc)
+def _write_error(exc: OSError, path: Path) -> AuditError:
+    """The error (its messages name the path and the OS's words: for a terminal or the
+    server log, not for an HTTP answer)."""
+    log.error("decision log %s: write failed: %s", path, exc)
+    why = exc.strerror or str(exc)
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return AuditError("log_no_space", "决策日志所在磁盘已满",
-                          "the disk holding the decision log is full")
-    return AuditError("log_write_failed", "无法写入决策日志", "cannot write the decision log")
+        return AuditError("log_no_space", f"决策日志 {path} 所在磁盘已满",
+                          f"the disk holding the decision log {path} is full")
+    return AuditError("log_write_failed", f"无法写入决策日志 {path}：{why}",
+                      f"cannot write the decision log {path}: {why}")
 
 
 def _undo(fd: int, size: int) -> None:

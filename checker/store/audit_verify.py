@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from checker.store.audit import head_path
+from checker.store.audit import head_path, load_key
 from checker.store.audit_format import FORMAT, MAX_LINE_BYTES, ZERO_HASH, AuditError, line_hash
 from checker.store.canonical import to_canonical_json
 from checker.store.keys import ChainKey
@@ -87,6 +87,11 @@ def verify(path: str | Path, *, key: ChainKey | None = None, head: str | None = 
     `key` is needed for a version-2 log; OSError when the file cannot be read.
     """
     path = Path(path)
+    if key is None:  # the default key file, when there is one
+        try:
+            key = load_key(None, create=False)
+        except AuditError:
+            key = None
     report = VerifyReport(path)
     state = _State()
     with path.open("rb") as handle:

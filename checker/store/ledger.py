@@ -386,6 +386,10 @@ class Ledger:
 
     # -- reading (each thread its own connection: never behind a write)
 
+    def snapshot(self) -> _Snapshot:
+        """`with ledger.snapshot():` this thread's reads see one state of the ledger."""
+        return _Snapshot(self._reader())
+
     def count(self) -> int:
         return int(self._reader().execute("SELECT COUNT(*) FROM records").fetchone()[0])
 
@@ -462,6 +466,17 @@ class Ledger:
             yield LedgerRow(
                 rid, oid, uscc, dt.date.fromisoformat(date), stage, jurisdiction, added_at, source
             )
+
+
+class _Snapshot:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> None:
+        self.conn.execute("BEGIN")
+
+    def __exit__(self, *exc: object) -> None:
+        _rollback(self.conn)
 
 
 class _WriteTransaction:
