@@ -67,6 +67,18 @@ def head_path(path: Path) -> Path:
     return path.with_name(path.name + ".head")
 
 
+def read_head_file(path: Path, key: ChainKey) -> tuple[int, str] | None:
+    """(seq, hash) from `<log>.head` when it is there and MACed by `key`."""
+    try:
+        obj = json.loads(head_path(path).read_bytes()[:4096])
+        seq, digest = int(obj["seq"]), str(obj["hash"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if obj.get("mac") != key.mac("qinqing log head", str(seq), digest):
+        return None
+    return seq, digest
+
+
 def load_key(key: ChainKey | str | Path | None, *, create: bool) -> ChainKey:
     if isinstance(key, ChainKey):
         return key
@@ -149,7 +161,7 @@ class DecisionLog:
             size = os.fstat(fd).st_size
             if size:
                 self._header = self._read_header(fd, key)
-                _read_last_line(fd, size, self.path, key)
+                self._check_head(_read_last_line(fd, size, self.path, key), key)
             return found
 
     # -- internals
@@ -198,6 +210,7 @@ class DecisionLog:
         else:
             self._header = self._read_header(fd, key)
             last = _read_last_line(fd, size, self.path, key)
+            self._check_head(last, key)
             out_bytes = []
             prev, seq = last["hash"], last["seq"]
         header = self._header
@@ -226,6 +239,24 @@ class DecisionLog:
             _fsync_dir(self.path.parent)
         self._write_head(key, seq, prev)
         return out
+
+    def _check_head(self, last: Mapping[str, Any], key: ChainKey) -> None:
+        """Refuse to extend a log whose `.head` names a later line: lines were cut from its
+        end (a crash cannot do that: the head is written after the lines are on disk), and
+        extending it would hide that."""
+        found = read_head_file(self.path, key)
+        if found is None:
+            return
+        seq, digest = found
+        if seq > last["seq"] or (seq == last["seq"] and digest != last["hash"]):
+            raise AuditError(
+                "truncated",
+                f"{self.path} 的末行记录为 seq {seq}，但日志只到 seq {last['seq']}：末尾的行被删除；"
+                "请运行 qinqing audit verify，并改用新的日志文件",
+                f"the recorded last line of {self.path} is seq {seq} but the log ends at seq "
+                f"{last['seq']}: lines were cut from its end; run qinqing audit verify and "
+                "start a new log file",
+            )
 
     def _write_head(self, key: ChainKey, seq: int, digest: str) -> None:
         """`<log>.head`: replaced atomically; a failure here loses nothing (verify then sees

@@ -114,6 +114,12 @@ def _structural_problem(record: Mapping[str, Any]) -> tuple[str, str] | None:
 
 
 def _prepare(record: Mapping[str, Any]) -> _Prepared:
+    text = to_canonical_json(record)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"text that is not valid Unicode (U+{ord(exc.object[exc.start]):04X}, "
+                         "a lone surrogate)") from None
     enterprise = record.get("enterprise")
     uscc = enterprise.get("uscc") if isinstance(enterprise, Mapping) else None
     return _Prepared(
@@ -123,7 +129,7 @@ def _prepare(record: Mapping[str, Any]) -> _Prepared:
         date=record["date"].isoformat(),
         stage=record["stage"],
         jurisdiction=record["jurisdiction"],
-        record_json=to_canonical_json(record),
+        record_json=text,
     )
 
 
