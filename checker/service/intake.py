@@ -65,7 +65,7 @@ def parse_json(body: bytes) -> Any:
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        if "recursion" in exc.msg.lower():
+        if "recursion" in exc.msg.lower() or "depth" in exc.msg.lower():
             raise _too_deep() from None
         if "UTF-8" in exc.msg:
             raise ApiError(400, "encoding", "请求正文不是有效的 UTF-8 文本",
