@@ -31,6 +31,7 @@ COMMANDS = (
     "serve",
     "ledger",
     "audit",
+    "token",
 )
 
 

@@ -1,4 +1,5 @@
-"""`qinqing ledger add|list|count`: record completed interactions in the ledger."""
+"""`qinqing ledger add|list|count|check|backup`: record completed interactions in the ledger,
+check its integrity and hash chain, copy it while it is in use."""
 
 from __future__ import annotations
 
@@ -34,11 +35,11 @@ def _t(lang: str, zh: str, en: str) -> str:
     return en if lang == "en" else zh
 
 
-def _open(path: Path | None, lang: str, *, create: bool):  # -> Ledger
+def _open(path: Path | None, lang: str, *, create: bool, key: Path | None = None):  # -> Ledger
     from checker.store.ledger import Ledger, LedgerError, default_ledger_path
 
     try:
-        return Ledger(path or default_ledger_path(), create=create)
+        return Ledger(path or default_ledger_path(), create=create, key=key)
     except LedgerError as exc:
         typer.echo(exc.message(lang), err=True)
         raise typer.Exit(EXIT_UNREADABLE) from None
@@ -159,6 +160,73 @@ def count(ledger: LedgerOption = None, lang: LangOption = "zh") -> None:
     typer.echo(_t(lang, f"账本共有 {total} 条记录", f"The ledger holds {total} records"))
 
 
+KeyOption = Annotated[Path | None, typer.Option(
+    "--key", dir_okay=False, help="链密钥文件 / Chain key file (default: QINQING_KEY_FILE or "
+                                  "chain.key in the user configuration folder).")]
+
+
+def check(ledger: LedgerOption = None, key: KeyOption = None, lang: LangOption = "zh") -> None:
+    """SQLite 完整性检查与哈希链校验 / SQLite integrity check and hash chain (exit 1 when
+    either fails)."""
+    import sqlite3
+
+    from checker.store.audit import AuditError, load_key
+    from checker.store.ledger import default_ledger_path
+    from checker.store.ledger_chain import check_ledger
+
+    lang = _lang(lang)
+    path = ledger or default_ledger_path()
+    if not path.exists():
+        typer.echo(_t(lang, f"账本不存在：{path}", f"Ledger not found: {path}"), err=True)
+        raise typer.Exit(EXIT_UNREADABLE)
+    try:
+        report = check_ledger(path, load_key(key, create=False))
+    except AuditError as exc:
+        typer.echo(exc.message(lang), err=True)
+        raise typer.Exit(EXIT_UNREADABLE) from None
+    except (sqlite3.Error, OSError) as exc:
+        typer.echo(_t(lang, f"无法读取账本 {path}：{exc}", f"Cannot read ledger {path}: {exc}"),
+                   err=True)
+        raise typer.Exit(EXIT_UNREADABLE) from None
+    for line in report.integrity:
+        typer.echo(_t(lang, f"SQLite 完整性检查：{line}", f"SQLite integrity check: {line}"))
+    for problem in report.problems:
+        typer.echo(problem.message(lang))
+    typer.echo(report.summary(lang))
+    if not report.ok:
+        raise typer.Exit(EXIT_REJECTED)
+
+
+def backup(
+    target: Annotated[Path, typer.Argument(help="备份文件（不能已存在）/ Backup file (must not exist).",
+                                           dir_okay=False)],
+    ledger: LedgerOption = None,
+    lang: LangOption = "zh",
+) -> None:
+    """在线备份账本（服务运行时也可）/ Copy the ledger while it is in use (SQLite backup API)."""
+    import sqlite3
+
+    from checker.store.ledger import default_ledger_path
+    from checker.store.ledger_chain import backup as copy
+
+    lang = _lang(lang)
+    path = ledger or default_ledger_path()
+    if not path.exists():
+        typer.echo(_t(lang, f"账本不存在：{path}", f"Ledger not found: {path}"), err=True)
+        raise typer.Exit(EXIT_UNREADABLE)
+    try:
+        size = copy(path, target)
+    except FileExistsError:
+        typer.echo(_t(lang, f"{target} 已存在；不会覆盖", f"{target} exists; not overwritten"),
+                   err=True)
+        raise typer.Exit(EXIT_REJECTED) from None
+    except (sqlite3.Error, OSError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        typer.echo(_t(lang, f"备份失败：{why}", f"Backup failed: {why}"), err=True)
+        raise typer.Exit(EXIT_UNREADABLE) from None
+    typer.echo(_t(lang, f"已备份到 {target}（{size} 字节）", f"Backed up to {target} ({size} bytes)"))
+
+
 def register(app: typer.Typer) -> None:
     group = typer.Typer(
         name="ledger",
@@ -168,4 +236,6 @@ def register(app: typer.Typer) -> None:
     group.command("add")(add)
     group.command("list")(list_)
     group.command("count")(count)
+    group.command("check")(check)
+    group.command("backup")(backup)
     app.add_typer(group, name="ledger")

@@ -1,5 +1,9 @@
 """`qinqing serve`: the self-check page and the HTTP API (checker/service/).
 
+On a loopback address the service runs in local mode (same-origin requests with the page's
+CSRF token, or access tokens); on any other address it requires access tokens and refuses
+to start while the ledger has none (`qinqing token add`). See docs/security.md.
+
 Exit codes: 0 stopped normally (Ctrl-C or SIGTERM, after finishing the requests in flight);
 2 the policy, ledger, log mask or address is unusable.
 """
@@ -45,6 +49,20 @@ def serve(
         "--max-records", min=1, help="每次请求的记录数上限 / Records per request.")] = 1000,
     access_log: Annotated[bool, typer.Option(
         "--access-log/--no-access-log", help="逐条记录请求 / Log every request.")] = False,
+    key: Annotated[Path | None, typer.Option(
+        "--key", dir_okay=False,
+        help="链密钥文件（默认 QINQING_KEY_FILE 或用户配置目录下的 chain.key）/ Chain key file.")
+    ] = None,
+    require_tokens: Annotated[bool | None, typer.Option(
+        "--require-tokens/--local", show_default=False,
+        help="要求访问令牌（非本机地址时总是要求）/ Require access tokens (always on a "
+             "non-loopback address).")] = None,
+    allow_host: Annotated[list[str] | None, typer.Option(
+        "--allow-host", help="另外接受的主机名（如反向代理的公开域名）/ A Host name to accept "
+                             "(e.g. the reverse proxy's public name).")] = None,
+    rate_limit: Annotated[int, typer.Option(
+        "--rate-limit", min=0, help="每个令牌每分钟的请求上限，0 表示不限 / Requests per minute "
+                                    "per token (0: no limit).")] = 600,
 ) -> None:
     """启动自查网页与 HTTP 接口 / Serve the self-check page and the HTTP API."""
     import uvicorn
@@ -55,8 +73,17 @@ def serve(
     from checker.service.app import ServiceConfig, create_app
     from policy_dsl.errors import render_all
 
+    from checker.service.access import is_loopback
+
+    if require_tokens is False and not is_loopback(host):
+        _say(f"在非本机地址 {host} 上必须使用访问令牌，不能用 --local",
+             f"--local cannot be used on the non-loopback address {host}: tokens are required",
+             err=True)
+        raise typer.Exit(EXIT_ERROR)
     config = ServiceConfig(rules=tuple(rules or ()), ledger=ledger, log=log, mask=mask,
-                           max_body_bytes=max_body, max_records=max_records)
+                           max_body_bytes=max_body, max_records=max_records, key=key, host=host,
+                           require_tokens=require_tokens, allowed_hosts=tuple(allow_host or ()),
+                           rate_per_minute=rate_limit)
     try:
         app = create_app(config)
     except PolicyLoadError as exc:
@@ -80,9 +107,18 @@ def serve(
     _say(f"qinqing 自查服务：http://{shown}:{bound}/", f"serving at http://{shown}:{bound}/")
     _say(f"账本 {service.ledger_path}；决策日志 {service.log_path}",
          f"ledger {service.ledger_path}; decision log {service.log_path}")
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        _say("注意：服务没有身份验证，其他机器也能访问", "Note: no authentication; other machines "
-             "can reach this service", err=True)
+    if service.require_tokens:
+        _say("需要访问令牌（Authorization: Bearer …）", "access tokens required "
+             "(Authorization: Bearer …)")
+    else:
+        _say("本机模式：仅接受本机页面的请求（同源 + CSRF 令牌）或访问令牌",
+             "local mode: requests from this service's own page (same origin + CSRF token) "
+             "or with an access token")
+    if service.recovered is not None:
+        found = service.recovered
+        _say(f"已恢复崩溃：决策日志末尾不完整的一行（{found.size} 字节）已移至 {found.side_file}",
+             f"recovered a crash: the decision log's incomplete last line ({found.size} bytes) "
+             f"was moved aside to {found.side_file}", err=True)
     server = _quiet_server(uvicorn)(uvicorn.Config(app, log_level="warning", access_log=access_log,
                                            timeout_graceful_shutdown=5))
     server.run(sockets=[sock])

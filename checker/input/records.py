@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 
 from checker.input.documents import read_json, read_yaml
+from checker.input.identity import identity_key
 from checker.input.jsonl import Decoded, line_checker, line_valid, parse_json, read_jsonl
 from checker.input.messages import RecordError
 from checker.input.normalise import json_problem, sanitised
@@ -351,8 +352,9 @@ class _IdIndex:
 
 def id_digest(record_id: str) -> tuple[int, int]:
     """The 128 bits `_IdIndex` keeps of an id."""
+    key = identity_key(record_id)  # look-alike spellings of one id are one id (issue 17)
     v = int.from_bytes(
-        _blake2b(record_id.encode("utf-8", "surrogatepass"), digest_size=16).digest(), "little"
+        _blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest(), "little"
     )
     return v & _WORD, v >> 64
 

@@ -14,11 +14,13 @@ from typing import Any
 
 import orjson
 
+from checker.input.identity import IdentityError, normalise_id
 from checker.input.records import LoadedRecord
 from checker.input.validate import RecordError
 from checker.service.errors import ApiError
 
 SOURCE = "<request>"
+MAX_DEPTH = 64  # a record nests a few levels; deeper JSON is refused before anything walks it
 
 
 def _mib(n: int) -> str:
@@ -61,8 +63,10 @@ def parse_json(body: bytes) -> Any:
     if body.startswith(b"\xef\xbb\xbf"):
         body = body[3:]
     try:
-        return orjson.loads(body)
+        doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
+        if "recursion" in exc.msg.lower() or "depth" in exc.msg.lower():
+            raise _too_deep() from None
         if "UTF-8" in exc.msg:
             raise ApiError(400, "encoding", "请求正文不是有效的 UTF-8 文本",
                            "the request body is not valid UTF-8 text") from None
@@ -71,6 +75,31 @@ def parse_json(body: bytes) -> Any:
                        f"JSON 格式错误（第 {exc.lineno} 行第 {exc.colno} 列）：{exc.msg}",
                        f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
                        line=exc.lineno, column=exc.colno) from None
+    # a depth of d needs d brackets: few brackets, no walk
+    if body.count(b"[") + body.count(b"{") > MAX_DEPTH and _depth(doc) > MAX_DEPTH:
+        raise _too_deep()
+    return doc
+
+
+def _too_deep() -> ApiError:
+    return ApiError(400, "too_deep", f"JSON 嵌套超过 {MAX_DEPTH} 层；记录不会嵌套这么深",
+                    f"the JSON nests more than {MAX_DEPTH} levels; no record nests that deep",
+                    limit_depth=MAX_DEPTH)
+
+
+def _depth(doc: Any) -> int:
+    """How deep `doc` nests (walked without recursion; stops past MAX_DEPTH)."""
+    deepest = 0
+    stack = [(doc, 1)]
+    while stack:
+        node, level = stack.pop()
+        if level > deepest:
+            deepest = level
+            if deepest > MAX_DEPTH:
+                return deepest
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, level + 1) for c in children if isinstance(c, (dict, list)))
+    return deepest
 
 
 def record_list(doc: Any, max_records: int) -> list[tuple[int, str, Any]]:
@@ -107,7 +136,13 @@ def load_records(items: list[tuple[int, str, Any]], validator: Any) -> list[Load
         data, errors = validator.validate(raw)
         record_id = _record_id(raw)
         if record_id is not None:
-            where = first_seen.setdefault(record_id, location)
+            try:
+                key = normalise_id(record_id)
+            except IdentityError as exc:
+                errors = [*errors, RecordError("$.id", "lookalike_id", exc.message_zh,
+                                               exc.message_en)]
+                data, key = None, record_id
+            where = first_seen.setdefault(key, location)
             if where != location:
                 errors = [*errors, RecordError(
                     "$.id", "duplicate_id",

@@ -1,37 +1,64 @@
-"""The embedded ledger: completed (or planned) interactions kept in SQLite.
+"""The embedded ledger: completed (or planned) interactions kept in SQLite, hash-chained.
 
 A self-check of a planned interaction needs the official's history so that
 cross-record rules (meeting frequency, rolling gift totals) can apply. The
-ledger stores each recorded interaction once, keyed by its record id, as the
-canonical JSON of its normalised form plus a few indexed columns.
+ledger stores each recorded interaction once, keyed by its record id (in NFC,
+look-alike ids refused: `checker.input.identity`), as the canonical JSON of its
+normalised form plus a few indexed columns.
+
+Tamper evidence: every row has a chain position ``seq``, the previous row's
+``prev`` hash and its own ``hash`` = HMAC(chain key, prev + the row's content)
+(`checker.store.ledger_chain`); the ``chain`` table holds the head (last seq and
+hash) with its own MAC. Rows and head are written in the import's transaction.
+The key lives outside the ledger (`checker.store.keys`); it is loaded (and
+created, on first use) only when writing.
 
 Durability: WAL journal with ``synchronous=FULL``; every file is imported in
 one transaction (all of its records or none). An ``imports`` row, written in
-the same transaction, says how many records each import brought, so a reader
-can check that every committed file is complete.
+the same transaction, says how many records each import brought.
+
+Concurrency: one write connection (writes are serialised by SQLite anyway);
+every reading thread has its own connection, so reads never wait for a write,
+and a write waiting for SQLite's lock holds nothing a reader needs.
 
 Nothing here prints; errors are :class:`LedgerError` with Chinese and English
-messages.
+messages. The file is created with mode 0600.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
+import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from decimal import Decimal
-from functools import lru_cache
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Self
 
-SCHEMA_VERSION = 1
-MAX_LISTED = 10  # ids or problems named in one message before "…and N more"
-MAX_KEPT = 1000  # duplicate ids kept on a LedgerError
+from checker.input.identity import IdentityError, normalise_id
+from checker.store import ledger_chain as chain
+from checker.store.canonical import from_canonical_json, to_canonical_json
+from checker.store.keys import ChainKey, ChainKeyError
+from checker.store.ledger_input import (
+    MAX_KEPT,
+    MAX_LISTED,
+    STAGES,
+    LedgerError,
+    LedgerRow,
+    _Collected,
+    _prepare,
+    _rejection,
+    _unpack,
+)
+
+__all__ = [
+    "MAX_KEPT", "MAX_LISTED", "MAX_RECORDS_PER_FILE", "SCHEMA_VERSION", "STAGES", "Ledger",
+    "LedgerError", "LedgerRow", "default_ledger_path", "from_canonical_json",
+    "to_canonical_json",
+]
+
+SCHEMA_VERSION = 2
 MAX_RECORDS_PER_FILE = 1_000_000
-STAGES = ("planned", "completed")
 
 _SCHEMA = (
     "CREATE TABLE schema_version (version INTEGER NOT NULL)",
@@ -56,234 +83,29 @@ _SCHEMA = (
     "CREATE INDEX records_official_date ON records (official_id, date, id)",
     "CREATE INDEX records_import ON records (import_id)",
 )
-
-
-# --------------------------------------------------------------------------- errors
-
-
-class LedgerError(Exception):
-    """A ledger operation failed; nothing was written.
-
-    ``code`` is stable (``duplicate_ids``, ``invalid_records``, ``too_many_records``,
-    ``ledger_missing``, ``ledger_unreadable``, ``ledger_newer``, ``ledger_busy``,
-    ``ledger_write_failed``).
-    """
-
-    def __init__(
-        self,
-        code: str,
-        message_zh: str,
-        message_en: str,
-        *,
-        duplicate_ids: tuple[str, ...] = (),
-        invalid: tuple[str, ...] = (),
-        details_zh: tuple[str, ...] = (),
-        details_en: tuple[str, ...] = (),
-    ) -> None:
-        super().__init__(message_zh)
-        self.code = code
-        self.message_zh = message_zh
-        self.message_en = message_en
-        self.duplicate_ids = duplicate_ids  # the first MAX_KEPT
-        self.invalid = invalid  # "location reason" (English), the first MAX_LISTED
-        self._details = {"zh": details_zh, "en": details_en}
-
-    def message(self, lang: str = "zh") -> str:
-        """One line (for JSON answers and logs)."""
-        return self.message_en if lang == "en" else self.message_zh
-
-    def describe(self, lang: str = "zh") -> str:
-        """Several lines, one problem each (for a terminal)."""
-        details = self._details["en" if lang == "en" else "zh"]
-        return "\n".join(details) if details else self.message(lang)
-
-
-# --------------------------------------------------------------------------- canonical JSON
-
-
-def _encode_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"non-finite amount: {value}")
-        return format(value, "f")
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            raise ValueError(f"datetime without a time zone: {value.isoformat()}")
-        return value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, (set, frozenset)):
-        return sorted(value)
-    raise TypeError(f"cannot encode {type(value).__name__} in canonical JSON")
-
-
-def to_canonical_json(record: Mapping[str, Any]) -> str:
-    """One deterministic text for a record: sorted keys, no spaces, UTF-8 text,
-    Decimal as a plain decimal string, dates and aware datetimes in ISO-8601."""
-    return json.dumps(
-        record,
-        default=_encode_default,
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        allow_nan=False,
-    )
-
-
-@lru_cache(maxsize=1)
-def _validator() -> Any | None:
-    try:
-        from checker.input.validate import compile_validator
-    except ImportError:
-        return None
-    return compile_validator()
-
-
-def from_canonical_json(text: str) -> dict[str, Any]:
-    """Inverse of :func:`to_canonical_json`: restores Decimal, date and datetime.
-
-    The record schema's validator does this when it is available and accepts
-    the record; otherwise field names decide (``*_cny`` money, ``date``/``*_date``/
-    ``*_on`` dates, ``*_at`` datetimes), so old rows stay readable after a
-    schema change.
-    """
-    raw = json.loads(text)
-    if not isinstance(raw, dict):
-        raise TypeError("canonical record JSON is not an object")
-    validator = _validator()
-    if validator is not None:
-        data, errors = validator.validate(raw)
-        if data is not None and not errors:
-            return data
-    return _restore_by_name(raw)
-
-
-def _restore_by_name(value: Any, key: str = "") -> Any:
-    if isinstance(value, dict):
-        return {k: _restore_by_name(v, k) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_restore_by_name(v, key) for v in value]
-    if not isinstance(value, str):
-        return value
-    try:
-        if key.endswith("_cny"):
-            return Decimal(value)
-        if key == "date" or key.endswith(("_date", "_on")):
-            return dt.date.fromisoformat(value)
-        if key.endswith("_at"):
-            parsed = dt.datetime.fromisoformat(value)
-            return parsed if parsed.tzinfo is not None else value
-    except ArithmeticError:
-        return value
-    except ValueError:
-        return value
-    return value
-
-
-# --------------------------------------------------------------------------- records
-
-
-@dataclass(frozen=True)
-class LedgerRow:
-    """One stored record's indexed columns (without decoding its JSON)."""
-
-    id: str
-    official_id: str
-    enterprise_uscc: str | None
-    date: dt.date
-    stage: str
-    jurisdiction: str
-    added_at: str
-    source: str
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    id: str
-    official_id: str
-    enterprise_uscc: str | None
-    date: str
-    stage: str
-    jurisdiction: str
-    record_json: str
-
-
-def _structural_problem(record: Mapping[str, Any]) -> tuple[str, str] | None:
-    """Minimal shape the ledger needs (zh, en), or None. Full validation is the loader's job."""
-    rid = record.get("id")
-    if not isinstance(rid, str) or not rid:
-        return "缺少记录编号 id", "missing record id"
-    if record.get("stage") not in STAGES:
-        return "stage 须为 planned 或 completed", "stage must be planned or completed"
-    if not isinstance(record.get("jurisdiction"), str) or not record["jurisdiction"]:
-        return "缺少 jurisdiction", "missing jurisdiction"
-    date = record.get("date")
-    if not isinstance(date, dt.date) or isinstance(date, dt.datetime):
-        return "date 须为日期", "date must be a date"
-    official = record.get("official")
-    if not isinstance(official, Mapping) or not isinstance(official.get("id"), str):
-        return "缺少 official.id", "missing official.id"
-    if not official["id"]:
-        return "缺少 official.id", "missing official.id"
-    return None
-
-
-def _prepare(record: Mapping[str, Any]) -> _Prepared:
-    enterprise = record.get("enterprise")
-    uscc = enterprise.get("uscc") if isinstance(enterprise, Mapping) else None
-    return _Prepared(
-        id=record["id"],
-        official_id=record["official"]["id"],
-        enterprise_uscc=uscc if isinstance(uscc, str) else None,
-        date=record["date"].isoformat(),
-        stage=record["stage"],
-        jurisdiction=record["jurisdiction"],
-        record_json=to_canonical_json(record),
-    )
-
-
-@dataclass(frozen=True)
-class _Item:
-    """One input record as the ledger sees it."""
-
-    record: Mapping[str, Any] | None  # None when invalid
-    location: str
-    why_zh: str = ""
-    why_en: str = ""
-    repeated_id: str | None = None  # the loader already saw this id in the file
-
-
-def _unpack(item: Any, index: int, source: str) -> _Item:
-    """A normalised dict, or a LoadedRecord from checker.records (duck-typed to keep
-    the ledger import-light), as an :class:`_Item`."""
-    if isinstance(item, Mapping):
-        location = f"{source}#{index}"
-        problem = _structural_problem(item)
-        if problem is None:
-            return _Item(item, location)
-        return _Item(None, location, *problem)
-    location = getattr(item, "location", None) or f"{source}:{getattr(item, 'line', index)}"
-    data = getattr(item, "data", None)
-    errors = list(getattr(item, "errors", ()) or ())
-    if data is not None and not errors:
-        inner = _unpack(data, index, source)
-        return _Item(inner.record, location, inner.why_zh, inner.why_en)
-    record_id = getattr(item, "record_id", None)
-    others = [e for e in errors if getattr(e, "code", "") != "duplicate_id"]
-    if record_id and len(others) < len(errors) and not others:
-        return _Item(None, location, repeated_id=str(record_id))
-    if not others:
-        return _Item(None, location, "记录无效", "invalid record")
-    first = others[0]
-    path = getattr(first, "path", "") or ""
-    zh = getattr(first, "message_zh", "") or getattr(first, "code", "invalid")
-    en = getattr(first, "message_en", "") or getattr(first, "code", "invalid")
-    if path:
-        zh, en = f"{path}: {zh}", f"{path}: {en}"
-    if len(others) > 1:
-        zh += f"（另有 {len(others) - 1} 处错误）"
-        en += f" (and {len(others) - 1} more errors)"
-    return _Item(None, location, zh, en)
+# version 1 → 2: the chain columns and table, and access tokens (checker.store.tokens)
+_UPGRADE_2 = (
+    "ALTER TABLE records ADD COLUMN seq INTEGER",
+    "ALTER TABLE records ADD COLUMN prev TEXT",
+    "ALTER TABLE records ADD COLUMN hash TEXT",
+    "CREATE UNIQUE INDEX records_seq ON records (seq)",
+    """CREATE TABLE chain (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        key_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        mac TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE tokens (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        official_id TEXT,
+        digest TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    )""",
+)
 
 
 def _utc_now() -> str:
@@ -297,11 +119,29 @@ def default_ledger_path() -> Path:
     return Path(user_data_dir("qinqing")) / "ledger.sqlite3"
 
 
-class Ledger:
-    """The ledger file. Use as a context manager; safe to share between threads."""
+def _create_private(path: Path) -> None:
+    """Create an empty file with mode 0600 (SQLite would create it 0644)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
 
-    def __init__(self, path: str | Path, *, create: bool = True, timeout: float = 30.0) -> None:
+
+class Ledger:
+    """The ledger file. Use as a context manager; safe to share between threads.
+
+    ``key`` is the chain key (a :class:`ChainKey`, or a key file path; None: the default
+    key file, see `checker.store.keys`); it is needed only to write. ``timeout`` is how
+    long a write waits for another process's import before ``ledger_busy``.
+    """
+
+    def __init__(self, path: str | Path, *, create: bool = True, timeout: float = 30.0,
+                 key: ChainKey | str | Path | None = None) -> None:
         self.path = Path(path)
+        self.timeout = timeout
+        self._key_spec = key
+        self._key: ChainKey | None = key if isinstance(key, ChainKey) else None
         if not self.path.exists():
             if not create:
                 raise LedgerError(
@@ -309,8 +149,16 @@ class Ledger:
                     f"账本不存在：{self.path}",
                     f"Ledger not found: {self.path}",
                 )
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                _create_private(self.path)
+            except OSError as exc:
+                raise self._unreadable(exc) from exc
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._closed = False
         try:
             self._conn = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=timeout
@@ -319,11 +167,20 @@ class Ledger:
         except sqlite3.DatabaseError as exc:
             if hasattr(self, "_conn"):
                 self._conn.close()
-            raise LedgerError(
-                "ledger_unreadable",
-                f"无法打开账本 {self.path}：{exc}",
-                f"Cannot open ledger {self.path}: {exc}",
-            ) from exc
+            raise self._unreadable(exc) from exc
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                os.chmod(f"{self.path}{suffix}", 0o600)
+            except OSError:
+                pass
+
+    def _unreadable(self, exc: Exception) -> LedgerError:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return LedgerError(
+            "ledger_unreadable",
+            f"无法打开账本 {self.path}：{why}",
+            f"Cannot open ledger {self.path}: {why}",
+        )
 
     # -- lifecycle
 
@@ -332,13 +189,13 @@ class Ledger:
         conn.execute("PRAGMA journal_mode=WAL")  # persistent; a no-op once set
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
-        version = self._version()  # a plain read: does not wait for a running import
+        version = self._version(conn)  # a plain read: does not wait for a running import
         if version is None:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                version = self._version()
+                version = self._version(conn)
                 if version is None:
-                    for statement in _SCHEMA:
+                    for statement in (*_SCHEMA, *_UPGRADE_2):
                         conn.execute(statement)
                     conn.execute(
                         "INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,)
@@ -348,7 +205,7 @@ class Ledger:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-        if version != SCHEMA_VERSION:
+        if version not in (1, SCHEMA_VERSION):
             conn.close()
             raise LedgerError(
                 "ledger_newer",
@@ -356,18 +213,39 @@ class Ledger:
                 f"Ledger {self.path} has format version {version}; "
                 f"this program supports {SCHEMA_VERSION}",
             )
+        self.version = version
 
-    def _version(self) -> int | None:
-        exists = self._conn.execute(
+    @staticmethod
+    def _version(conn: sqlite3.Connection) -> int | None:
+        exists = conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
         ).fetchone()
         if not exists:
             return None
-        row = self._conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
         return row[0] if row else None
 
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's read connection (WAL: never waits for a writer)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise LedgerError("ledger_closed", "账本已关闭", "the ledger is closed")
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                   timeout=self.timeout)
+            conn.execute("PRAGMA query_only=ON")
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
     def close(self) -> None:
-        with self._lock:
+        with self._readers_lock:
+            self._closed = True
+            readers, self._readers = self._readers, []
+        for conn in readers:
+            conn.close()
+        with self._write_lock:
             self._conn.close()
 
     def __enter__(self) -> Self:
@@ -376,62 +254,83 @@ class Ledger:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # -- the key
+
+    def chain_key(self, *, create: bool = True) -> ChainKey:
+        """The chain key (loaded once; created on first use when `create`)."""
+        if self._key is None:
+            spec = self._key_spec if not isinstance(self._key_spec, ChainKey) else None
+            try:
+                self._key = ChainKey.load(spec, create=create)
+            except ChainKeyError as exc:
+                raise LedgerError(exc.code, exc.message_zh, exc.message_en) from None
+        return self._key
+
     # -- writing
+
+    def write_transaction(self, source: str) -> _WriteTransaction:
+        """`with ledger.write_transaction(source) as conn:` one IMMEDIATE transaction on
+        the write connection (LedgerError ``ledger_busy`` / ``ledger_write_failed``)."""
+        return _WriteTransaction(self, source)
 
     def add_records(self, records: Iterable[Any], source: str) -> int:
         """Add one file's records in one transaction; return how many were added.
 
         ``records`` are normalised record dicts, or ``LoadedRecord`` objects from
-        :mod:`checker.records` (invalid ones are then named by file:line). Any
-        invalid record or duplicate id (within the file or against the ledger)
-        rejects the whole file with :class:`LedgerError`; nothing is written.
+        :mod:`checker.input.records` (invalid ones are then named by file:line). Any
+        invalid record or duplicate id (within the file or against the ledger, after
+        NFC) rejects the whole file with :class:`LedgerError`; nothing is written.
         """
-        with self._lock:
-            conn = self._conn
-            added_at = _utc_now()
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise LedgerError(
-                    "ledger_busy",
-                    f"账本 {self.path} 正被其他导入占用，请稍后重试（{source} 未导入）",
-                    f"Ledger {self.path} is busy with another import; try again later "
-                    f"({source} not added)",
-                ) from exc
-            try:
-                count = self._insert_all(records, source, added_at)
-                conn.execute("COMMIT")
-            except BaseException as exc:
-                self._rollback()
-                if isinstance(exc, sqlite3.DatabaseError):
-                    raise LedgerError(
-                        "ledger_write_failed",
-                        f"写入账本 {self.path} 失败（{source} 未导入）：{exc}",
-                        f"Writing to ledger {self.path} failed ({source} not added): {exc}",
-                    ) from exc
-                raise
-            return count
+        key = self.chain_key()
+        with self.write_transaction(source) as conn:
+            self._upgrade(conn, key)
+            return self._insert_all(conn, key, records, source, _utc_now())
 
-    def _rollback(self) -> None:
-        try:
-            if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass  # the original error matters more; SQLite rolls back on close anyway
+    def _upgrade(self, conn: sqlite3.Connection, key: ChainKey) -> None:
+        """Inside a write transaction: bring a version-1 ledger to version 2 (chain its
+        rows in import order with `key`); check that a chained ledger uses `key`."""
+        if self._version(conn) == 1:
+            for statement in _UPGRADE_2:
+                conn.execute(statement)
+            rows = conn.execute(
+                f"SELECT {chain.CONTENT_SQL} FROM records ORDER BY import_id, rowid"
+            ).fetchall()
+            prev, seq = chain.ZERO, 0
+            for row in rows:
+                seq += 1
+                digest = chain.row_hash(key, seq, prev, row)
+                conn.execute("UPDATE records SET seq = ?, prev = ?, hash = ? WHERE id = ?",
+                             (seq, prev, digest, row[0]))
+                prev = digest
+            chain.write_head(conn, key, seq, prev, _utc_now())
+            conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+            self.version = SCHEMA_VERSION
+            return
+        stored = conn.execute("SELECT key_id FROM chain WHERE id = 1").fetchone()
+        if stored is not None and stored[0] != key.key_id:
+            raise LedgerError(
+                "wrong_key",
+                f"账本 {self.path} 的哈希链使用另一把密钥（{stored[0]}），当前密钥为 {key.key_id}；"
+                "请用 --key 指定写入时的密钥",
+                f"the hash chain of ledger {self.path} uses another key ({stored[0]}; this key is "
+                f"{key.key_id}); pass the key it was written with (--key)",
+            )
 
-    def _insert_all(self, records: Iterable[Any], source: str, added_at: str) -> int:
-        conn = self._conn
+    def _insert_all(self, conn: sqlite3.Connection, key: ChainKey, records: Iterable[Any],
+                    source: str, added_at: str) -> int:
         import_id = conn.execute(
             "INSERT INTO imports (source, added_at, record_count) VALUES (?, ?, 0)",
             (source, added_at),
         ).lastrowid
+        seq, prev = chain.read_head(conn)
         seen: set[str] = set()
         in_file = _Collected()
         in_ledger = _Collected()
         invalid = _Collected()
         insert = (
             "INSERT INTO records (id, official_id, enterprise_uscc, date, stage, jurisdiction,"
-            " record_json, added_at, source, import_id) VALUES (?,?,?,?,?,?,?,?,?,?)"
+            " record_json, added_at, source, import_id, seq, prev, hash)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
         )
         count = 0
         for index, item in enumerate(records, start=1):
@@ -450,7 +349,10 @@ class Ledger:
             if record is None:
                 invalid.add((f"{location} {unpacked.why_zh}", f"{location} {unpacked.why_en}"))
                 continue
-            rid = record["id"]
+            try:
+                rid = normalise_id(record["id"])
+            except IdentityError:  # pragma: no cover - _unpack refused it already
+                continue
             if rid in seen:
                 in_file.add(rid)
                 continue
@@ -465,42 +367,45 @@ class Ledger:
             except (TypeError, ValueError) as exc:
                 invalid.add((f"{location} 无法编码：{exc}", f"{location} cannot encode: {exc}"))
                 continue
+            content = (prepared.id, prepared.official_id, prepared.enterprise_uscc,
+                       prepared.date, prepared.stage, prepared.jurisdiction,
+                       prepared.record_json, added_at, source)
+            digest = chain.row_hash(key, seq + 1, prev, content)
             try:
-                conn.execute(
-                    insert,
-                    (
-                        prepared.id,
-                        prepared.official_id,
-                        prepared.enterprise_uscc,
-                        prepared.date,
-                        prepared.stage,
-                        prepared.jurisdiction,
-                        prepared.record_json,
-                        added_at,
-                        source,
-                        import_id,
-                    ),
-                )
+                conn.execute(insert, (*content, import_id, seq + 1, prev, digest))
             except sqlite3.IntegrityError:
                 in_ledger.add(rid)
                 continue
+            seq, prev = seq + 1, digest
             count += 1
         if invalid.total or in_file.total or in_ledger.total:
             raise _rejection(source, in_file, in_ledger, invalid)
         conn.execute("UPDATE imports SET record_count = ? WHERE id = ?", (count, import_id))
+        chain.write_head(conn, key, seq, prev, added_at)
         return count
 
-    # -- reading
+    # -- reading (each thread its own connection: never behind a write)
+
+    def snapshot(self) -> _Snapshot:
+        """`with ledger.snapshot():` this thread's reads see one state of the ledger."""
+        return _Snapshot(self._reader())
 
     def count(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM records").fetchone()[0])
+        return int(self._reader().execute("SELECT COUNT(*) FROM records").fetchone()[0])
+
+    def head(self) -> tuple[int, str]:
+        """(seq, hash) of the last chained row; (0, zeros) for an empty ledger."""
+        return chain.read_head(self._reader())
+
+    def contains(self, record_id: str) -> bool:
+        row = self._reader().execute("SELECT 1 FROM records WHERE id = ?",
+                                     (record_id,)).fetchone()
+        return row is not None
 
     def get(self, record_id: str) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT record_json FROM records WHERE id = ?", (record_id,)
-            ).fetchone()
+        row = self._reader().execute(
+            "SELECT record_json FROM records WHERE id = ?", (record_id,)
+        ).fetchone()
         return from_canonical_json(row[0]) if row else None
 
     def history(
@@ -515,7 +420,22 @@ class Ledger:
 
         ``since`` and ``until`` are inclusive; ``stage`` keeps only that stage.
         """
-        sql = "SELECT record_json FROM records WHERE official_id = ?"
+        return [record for _, record in
+                self.history_rows(official_id, until=until, since=since, stage=stage)]
+
+    def history_rows(
+        self,
+        official_id: str,
+        *,
+        until: dt.date | None = None,
+        since: dt.date | None = None,
+        stage: str | None = None,
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """:meth:`history` with each row's chain hash (what a decision's history digest
+        covers: `checker.store.ledger_chain.history_digest`)."""
+        has_hash = self.version >= 2
+        sql = ("SELECT hash, record_json FROM records" if has_hash
+               else "SELECT '', record_json FROM records") + " WHERE official_id = ?"
         params: list[Any] = [official_id]
         if since is not None:
             sql += " AND date >= ?"
@@ -527,9 +447,8 @@ class Ledger:
             sql += " AND stage = ?"
             params.append(stage)
         sql += " ORDER BY date, id"
-        with self._lock:
-            rows = self._conn.execute(sql, params).fetchall()
-        return [from_canonical_json(text) for (text,) in rows]
+        rows = self._reader().execute(sql, params).fetchall()
+        return [(digest or "", from_canonical_json(text)) for digest, text in rows]
 
     def rows(self, official_id: str | None = None) -> Iterator[LedgerRow]:
         """Indexed columns of stored records, by date then id (optionally one official's)."""
@@ -542,77 +461,69 @@ class Ledger:
             sql += " WHERE official_id = ?"
             params = (official_id,)
         sql += " ORDER BY date, id"
-        with self._lock:
-            fetched = self._conn.execute(sql, params).fetchall()
+        fetched = self._reader().execute(sql, params).fetchall()
         for rid, oid, uscc, date, stage, jurisdiction, added_at, source in fetched:
             yield LedgerRow(
                 rid, oid, uscc, dt.date.fromisoformat(date), stage, jurisdiction, added_at, source
             )
 
 
-class _Collected:
-    """The first MAX_KEPT distinct items of a kind of problem, and how many there were."""
+class _Snapshot:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
 
-    def __init__(self) -> None:
-        self.items: dict[Any, None] = {}  # ordered set
-        self.total = 0
+    def __enter__(self) -> None:
+        self.conn.execute("BEGIN")
 
-    def add(self, item: Any) -> None:
-        if item in self.items:
-            return
-        self.total += 1
-        if len(self.items) < MAX_KEPT:
-            self.items[item] = None
-
-    def listing(self, lang: str) -> tuple[list[str], str]:
-        """The first MAX_LISTED items and the "…and N more" tail (or "")."""
-        shown = [x if isinstance(x, str) else x[1 if lang == "en" else 0] for x in self.items]
-        shown = shown[:MAX_LISTED]
-        rest = self.total - len(shown)
-        if rest <= 0:
-            return shown, ""
-        return shown, (f"…and {rest} more" if lang == "en" else f"…另有 {rest} 个")
+    def __exit__(self, *exc: object) -> None:
+        _rollback(self.conn)
 
 
-def _rejection(
-    source: str, in_file: _Collected, in_ledger: _Collected, invalid: _Collected
-) -> LedgerError:
-    texts: dict[str, tuple[str, list[str]]] = {}
-    for lang, sep in (("zh", "、"), ("en", ", ")):
-        en = lang == "en"
-        head = (
-            f"{source}: file rejected, no record added."
-            if en
-            else f"{source}：整个文件未导入（0 条记录写入）。"
-        )
-        one_line, lines = [head], [head]
-        sections = (
-            (in_ledger, "Record ids already in the ledger" if en else "账本中已有这些记录编号"),
-            (in_file, "Record ids repeated within the file" if en else "文件内重复的记录编号"),
-        )
-        for collected, label in sections:
-            if collected.total:
-                shown, more = collected.listing(lang)
-                text = sep.join(shown) + (f" {more}" if more else "")
-                one_line.append(f"{label}: {text}." if en else f"{label}：{text}。")
-                lines.append(f"  {label}: {text}" if en else f"  {label}：{text}")
-        if invalid.total:
-            shown, more = invalid.listing(lang)
-            label = "Invalid records" if en else "无效记录"
-            text = sep.join(shown) + (f" {more}" if more else "")
-            one_line.append(f"{label}: {text}." if en else f"{label}：{text}。")
-            lines.append(f"  {label}:" if en else f"  {label}：")
-            lines.extend(f"    {item}" for item in shown)
-            if more:
-                lines.append(f"    {more}")
-        texts[lang] = ((" " if en else "").join(one_line), lines)
-    ids = list(in_ledger.items) + [i for i in in_file.items if i not in in_ledger.items]
-    return LedgerError(
-        "invalid_records" if invalid.total else "duplicate_ids",
-        texts["zh"][0],
-        texts["en"][0],
-        duplicate_ids=tuple(ids),
-        invalid=tuple(en for _, en in list(invalid.items)[:MAX_LISTED]),
-        details_zh=tuple(texts["zh"][1]),
-        details_en=tuple(texts["en"][1]),
-    )
+class _WriteTransaction:
+    """BEGIN IMMEDIATE … COMMIT on the ledger's write connection, errors as LedgerError."""
+
+    def __init__(self, ledger: Ledger, source: str) -> None:
+        self.ledger = ledger
+        self.source = source
+
+    def __enter__(self) -> sqlite3.Connection:
+        ledger = self.ledger
+        ledger._write_lock.acquire()
+        try:
+            ledger._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            ledger._write_lock.release()
+            raise LedgerError(
+                "ledger_busy",
+                f"账本 {ledger.path} 正被其他导入占用，请稍后重试（{self.source} 未导入）",
+                f"Ledger {ledger.path} is busy with another import; try again later "
+                f"({self.source} not added)",
+            ) from exc
+        return ledger._conn
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        ledger = self.ledger
+        try:
+            if exc is None:
+                try:
+                    ledger._conn.execute("COMMIT")
+                    return
+                except sqlite3.DatabaseError as error:
+                    exc = error
+            _rollback(ledger._conn)
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise LedgerError(
+                    "ledger_write_failed",
+                    f"写入账本 {ledger.path} 失败（{self.source} 未导入）：{exc}",
+                    f"Writing to ledger {ledger.path} failed ({self.source} not added): {exc}",
+                ) from exc
+        finally:
+            ledger._write_lock.release()
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    try:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass  # the original error matters more; SQLite rolls back on close anyway

@@ -21,9 +21,14 @@ from checker.store.audit import (
     line_hash,
     log_decisions,
     parse_mask,
-    verify,
 )
+from checker.store.audit_verify import verify
+from checker.store.keys import ChainKey
 from checker.store.ledger import to_canonical_json
+
+
+def chain_key() -> ChainKey:
+    return ChainKey.load(create=True)
 
 T0 = dt.datetime(2024, 3, 5, 4, 0, tzinfo=dt.UTC)
 
@@ -69,8 +74,9 @@ def test_first_append_writes_header_then_entry(tmp_path: Path) -> None:
     written = DecisionLog(path).append(entry(1))
     header, line = (json.loads(x) for x in path.read_text(encoding="utf-8").splitlines())
     assert header["seq"] == 0 and header["prev"] == ZERO_HASH
-    assert header["format"] == "qinqing-decision-log" and header["version"] == 1
+    assert header["format"] == "qinqing-decision-log" and header["version"] == 2
     assert len(header["salt"]) == 32 and header["mask"] == [] and header["keyed"] is False
+    assert header["chain"] == "hmac-sha256" and header["key_id"] == chain_key().key_id
     assert line == written
     assert line == {
         "seq": 1,
@@ -85,13 +91,19 @@ def test_first_append_writes_header_then_entry(tmp_path: Path) -> None:
         "policy_hash": "b" * 64,
         "outcome": "violation",
         "rules": ["B1", "N2"],
+        "actor": None,
+        "ledger_seq": None,
+        "history_records": None,
+        "history_hash": None,
         "prev": header["hash"],
         "hash": line["hash"],
     }
     # the documented formula, recomputed by hand
     body = {k: v for k, v in line.items() if k != "hash"}
-    expected = hashlib.sha256((line["prev"] + to_canonical_json(body)).encode()).hexdigest()
-    assert line["hash"] == expected == line_hash(line["prev"], line)
+    expected = chain_key().mac("qinqing log line", line["prev"], to_canonical_json(body))
+    assert line["hash"] == expected == line_hash(line["prev"], line, chain_key())
+    unkeyed = hashlib.sha256((line["prev"] + to_canonical_json(body)).encode()).hexdigest()
+    assert line["hash"] != unkeyed  # version 1's formula: anyone could recompute it
     # lines are canonical JSON
     assert path.read_text(encoding="utf-8").splitlines()[1] == to_canonical_json(line)
 
@@ -166,14 +178,16 @@ def test_appends_from_several_processes_keep_one_chain(tmp_path: Path) -> None:
 def test_append_refuses_a_truncated_tail(tmp_path: Path) -> None:
     path = tmp_path / "log.jsonl"
     lines = make_log(path, 3)
-    write(path, [*lines[:-1], lines[-1][:40]])
+    write(path, [*lines[:-1], lines[-1][:40]])  # a whole line cut short: not a crash
     with pytest.raises(AuditError) as info:
         DecisionLog(path).append(entry(9))
     assert info.value.code == "truncated"
-    assert info.value.message_zh == f"{path} 的最后一行不完整；请先运行 qinqing audit verify"
     assert info.value.message_en == (
-        f"The last line of {path} is incomplete; run qinqing audit verify first"
+        f"the recorded last line of {path} is seq 3 but the log ends at seq 2: lines were cut "
+        "from its end; run qinqing audit verify and start a new log file"
     )
+    [side] = tmp_path.glob("log.jsonl.torn-*")  # the cut bytes are kept
+    assert side.read_text(encoding="utf-8") == lines[-1][:40]
 
 
 def test_append_refuses_an_edited_tail(tmp_path: Path) -> None:
@@ -338,8 +352,8 @@ def test_intact_log(tmp_path: Path) -> None:
     make_log(path, 5)
     report = verify(path)
     assert report.ok and report.entries == 5 and report.lines == 6
-    assert report.summary("zh") == "完整：5 条记录，哈希链一致"
-    assert report.summary("en") == "Intact: 5 records, hash chain consistent"
+    assert report.summary("zh") == "日志完整：5 条记录，哈希链一致"
+    assert report.summary("en") == "Log intact: 5 records, hash chain consistent"
 
 
 def test_empty_file_is_an_empty_log(tmp_path: Path) -> None:
@@ -360,11 +374,14 @@ def test_edited_line(tmp_path: Path) -> None:
     lines[3] = lines[3].replace('"violation"', '"compliant"')
     write(path, lines)
     report = verify(path)
-    assert kinds(report) == [(4, "hash_mismatch")]
-    assert report.problems[0].message_zh == "第 4 行：内容被修改（seq 3）：哈希不符"
-    assert report.problems[0].message_en == "line 4: content was edited (seq 3): hash mismatch"
-    assert report.summary("zh") == "发现篡改或损坏：1 处问题"
-    assert report.summary("en") == "Tampering or damage: 1 problem found"
+    assert kinds(report) == [(4, "edited")]
+    assert report.problems[0].message_zh == (
+        "第 4 行：内容被修改（seq 3）：MAC 不符（即使重算了哈希链，没有密钥也无法伪造）")
+    assert report.problems[0].message_en == (
+        "line 4: content was edited (seq 3): its MAC does not match (a chain recomputed "
+        "without the key cannot match)")
+    assert report.summary("zh") == "日志被篡改或损坏：发现 1 处问题"
+    assert report.summary("en") == "Log tampered with or damaged: 1 problem found"
 
 
 def test_edited_line_with_recomputed_hash(tmp_path: Path) -> None:
@@ -372,18 +389,19 @@ def test_edited_line_with_recomputed_hash(tmp_path: Path) -> None:
     lines = make_log(path, 5)
     forged = json.loads(lines[3])
     forged["outcome"] = "compliant"
-    forged["hash"] = line_hash(forged["prev"], forged)
+    forged["hash"] = line_hash(forged["prev"], forged)  # without the key
     lines[3] = to_canonical_json(forged) + "\n"
+    # and the rest of the chain recomputed from there on, still without the key
+    prev = forged["hash"]
+    for i in range(4, len(lines)):
+        obj = json.loads(lines[i])
+        obj["prev"] = prev
+        obj["hash"] = prev = line_hash(prev, obj)
+        lines[i] = to_canonical_json(obj) + "\n"
     write(path, lines)
     report = verify(path)
-    assert kinds(report) == [(5, "chain_break")]
-    assert report.problems[0].message_zh == (
-        "第 5 行：prev 与第 4 行的哈希不符：第 4 行被替换或修改后重算了哈希"
-    )
-    assert report.problems[0].message_en == (
-        "line 5: prev does not match the hash of line 4: line 4 was replaced, "
-        "or edited and its hash recomputed"
-    )
+    # named at the edited line (and each line rechained after it), not at the end
+    assert kinds(report) == [(4, "edited"), (5, "edited"), (6, "edited"), (6, "head_mismatch")]
 
 
 def test_removed_line(tmp_path: Path) -> None:
@@ -443,9 +461,11 @@ def test_truncated_last_line(tmp_path: Path) -> None:
     lines[-1] = lines[-1][:50]
     write(path, lines)
     report = verify(path)
+    # the .head file names seq 3: a complete line was cut (a crash leaves the head behind)
     assert kinds(report) == [(4, "truncated")]
-    assert report.problems[0].message_zh == "第 4 行：最后一行不完整（被截断）"
-    assert report.problems[0].message_en == "line 4: the last line is incomplete (truncated)"
+    assert report.problems[0].message_en == (
+        "line 4: the recorded last line is seq 3 but the log ends at seq 2: 1 line cut from the end")
+    assert [(n.line, n.kind) for n in report.notices] == [(4, "torn")]
     assert report.entries == 2
 
 
@@ -499,7 +519,7 @@ def test_edited_header_salt(tmp_path: Path) -> None:
     header["salt"] = "0" * 32
     lines[0] = to_canonical_json(header) + "\n"
     write(path, lines)
-    assert kinds(verify(path)) == [(1, "hash_mismatch")]
+    assert kinds(verify(path)) == [(1, "forged")]
 
 
 def test_cut_tail_is_caught_only_with_a_head(tmp_path: Path) -> None:
@@ -508,11 +528,16 @@ def test_cut_tail_is_caught_only_with_a_head(tmp_path: Path) -> None:
     head = json.loads(lines[-1])["hash"]
     assert verify(path, head=head).ok
     write(path, lines[:-1])
+    report = verify(path)  # the .head file beside the log names seq 4
+    assert kinds(report) == [(4, "truncated")]
+    assert report.problems[0].message_zh == (
+        "第 4 行：末行记录为 seq 4，但日志只到 seq 3：末尾 1 行被删除")
+    (tmp_path / "log.jsonl.head").unlink()  # cut together with the head file:
     assert verify(path).ok  # a chain alone cannot see its end cut off
-    report = verify(path, head=head)
+    report = verify(path, head=head)  # a hash kept elsewhere can
     assert kinds(report) == [(4, "head_mismatch")]
     assert report.problems[0].message_zh == (
-        "第 4 行：末行哈希与给定的哈希不符：末尾的行被删除或替换"
+        "第 4 行：给定的哈希不在日志中：它之后的行被删除或替换"
     )
 
 
@@ -523,7 +548,7 @@ def test_several_problems_are_listed_in_line_order(tmp_path: Path) -> None:
     del lines[5]  # remove seq 5
     lines[-1] = lines[-1][:30]  # truncate the last
     write(path, lines)
-    assert kinds(verify(path)) == [(3, "hash_mismatch"), (6, "removed"), (8, "truncated")]
+    assert kinds(verify(path)) == [(3, "edited"), (6, "removed"), (8, "truncated")]
 
 
 # --------------------------------------------------------------------------- CLI
@@ -543,9 +568,9 @@ def test_cli_verify_intact(tmp_path: Path, runner_app) -> None:
     head = json.loads(lines[-1])["hash"]
     result = CliRunner().invoke(runner_app, ["audit", "verify", str(path)])
     assert result.exit_code == 0
-    assert result.stdout == f"完整：3 条记录，哈希链一致\n末行哈希：{head}\n"
+    assert result.stdout == f"日志完整：3 条记录，哈希链一致\n末行哈希：{head}\n"
     result = CliRunner().invoke(runner_app, ["audit", "verify", str(path), "--lang", "en"])
-    assert result.stdout == f"Intact: 3 records, hash chain consistent\nLast hash: {head}\n"
+    assert result.stdout == f"Log intact: 3 records, hash chain consistent\nLast hash: {head}\n"
 
 
 def test_cli_verify_tampered(tmp_path: Path, runner_app) -> None:
@@ -557,13 +582,13 @@ def test_cli_verify_tampered(tmp_path: Path, runner_app) -> None:
     result = CliRunner().invoke(runner_app, ["audit", "verify", str(path)])
     assert result.exit_code == 1
     assert result.stdout == (
-        "第 2 行：内容被修改（seq 1）：哈希不符\n"
+        "第 2 行：内容被修改（seq 1）：MAC 不符（即使重算了哈希链，没有密钥也无法伪造）\n"
         "第 4 行：此行之前缺少 seq 3（1 行被删除）\n"
-        "发现篡改或损坏：2 处问题\n"
+        "日志被篡改或损坏：发现 2 处问题\n"
     )
     result = CliRunner().invoke(runner_app, ["audit", "verify", str(path), "--lang", "en"])
     assert result.exit_code == 1
-    assert result.stdout.splitlines()[-1] == "Tampering or damage: 2 problems found"
+    assert result.stdout.splitlines()[-1] == "Log tampered with or damaged: 2 problems found"
 
 
 def test_cli_verify_with_head(tmp_path: Path, runner_app) -> None:
@@ -573,7 +598,8 @@ def test_cli_verify_with_head(tmp_path: Path, runner_app) -> None:
     head = json.loads(lines[-1])["hash"]
     result = CliRunner().invoke(runner_app, ["audit", "verify", str(path), "--head", head])
     assert result.exit_code == 1
-    assert "第 3 行：末行哈希与给定的哈希不符" in result.stdout
+    assert "第 3 行：给定的哈希不在日志中" in result.stdout
+    assert "第 3 行：末行记录为 seq 3，但日志只到 seq 2：末尾 1 行被删除" in result.stdout
 
 
 def test_cli_verify_missing_file(tmp_path: Path, runner_app) -> None:
@@ -604,11 +630,11 @@ def test_long_lines_span_read_blocks(tmp_path: Path) -> None:
 
 
 def test_overlong_line_is_not_json(tmp_path: Path, monkeypatch) -> None:
-    import checker.store.audit as audit_mod
+    import checker.store.audit_verify as verify_mod
 
     path = tmp_path / "log.jsonl"
     lines = make_log(path, 3)
-    monkeypatch.setattr(audit_mod, "MAX_LINE_BYTES", 1000)
+    monkeypatch.setattr(verify_mod, "MAX_LINE_BYTES", 1000)
     lines[2] = '{"x": "' + "y" * 5000 + '"}\n'
     write(path, lines)
     assert kinds(verify(path)) == [(3, "not_json")]

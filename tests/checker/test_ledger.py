@@ -96,9 +96,9 @@ def test_canonical_round_trip_restores_types() -> None:
 
 
 def test_canonical_fallback_keeps_unparseable_strings(monkeypatch) -> None:
-    import checker.store.ledger as ledger_mod
+    import checker.store.canonical as canonical_mod
 
-    monkeypatch.setattr(ledger_mod, "_validator", lambda: None)
+    monkeypatch.setattr(canonical_mod, "_validator", lambda: None)
     restored = from_canonical_json(
         '{"date":"not a date","x_cny":"abc","at":"x","y_at":"2024-01-01"}'
     )
@@ -122,7 +122,7 @@ def test_new_ledger_has_wal_full_sync_and_schema_version(tmp_path: Path) -> None
         conn = ledger._conn
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
         assert ledger.count() == 0
     with Ledger(path) as again:  # reopening keeps one version row
         assert again._conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 1
@@ -157,8 +157,8 @@ def test_newer_format_is_refused(tmp_path: Path) -> None:
     with pytest.raises(LedgerError) as info:
         Ledger(path)
     assert info.value.code == "ledger_newer"
-    assert info.value.message_zh == f"账本 {path} 的格式版本为 9，本程序只支持 1"
-    assert info.value.message_en == f"Ledger {path} has format version 9; this program supports 1"
+    assert info.value.message_zh == f"账本 {path} 的格式版本为 9，本程序只支持 2"
+    assert info.value.message_en == f"Ledger {path} has format version 9; this program supports 2"
 
 
 # --------------------------------------------------------------------------- adding
@@ -423,7 +423,7 @@ def test_canonical_json_stored_verbatim(ledger: Ledger) -> None:
 
 def test_round_trip_uses_the_validator_when_available() -> None:
     pytest.importorskip("checker.input.validate")
-    from checker.store.ledger import _validator
+    from checker.store.canonical import _validator
 
     validator = _validator()
     assert validator is not None
@@ -434,13 +434,13 @@ def test_round_trip_uses_the_validator_when_available() -> None:
 
 
 def test_round_trip_falls_back_when_the_validator_rejects(monkeypatch) -> None:
-    import checker.store.ledger as ledger_mod
+    import checker.store.canonical as canonical_mod
 
     class Refusing:
         def validate(self, raw):
             return None, ["changed schema"]
 
-    monkeypatch.setattr(ledger_mod, "_validator", lambda: Refusing())
+    monkeypatch.setattr(canonical_mod, "_validator", lambda: Refusing())
     restored = from_canonical_json(to_canonical_json(full_record()))
     assert restored["meals"][0]["total_cny"] == Decimal("75.00")
     assert restored["start_at"] == dt.datetime(2024, 3, 5, 11, 30, tzinfo=CST)
@@ -758,9 +758,9 @@ def test_rejection_describe_lists_one_problem_per_line(ledger: Ledger) -> None:
 
 
 def test_problems_kept_are_bounded(ledger: Ledger, monkeypatch) -> None:
-    import checker.store.ledger as ledger_mod
+    import checker.store.ledger_input as input_mod
 
-    monkeypatch.setattr(ledger_mod, "MAX_KEPT", 20)
+    monkeypatch.setattr(input_mod, "MAX_KEPT", 20)
     ledger.add_records([rec(f"R-{i:03d}") for i in range(50)], source="a")
     with pytest.raises(LedgerError) as info:
         ledger.add_records([rec(f"R-{i:03d}") for i in range(50)], source="a")

@@ -20,6 +20,13 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures" / "records"
 
+# the chain key of every ledger and log these tests write is a throwaway one (and the live
+# servers started below inherit it), never the user's own
+if not os.environ.get("QINQING_KEY_FILE"):
+    import tempfile
+
+    os.environ["QINQING_KEY_FILE"] = str(Path(tempfile.mkdtemp(prefix="qinqing-key-")) / "chain.key")
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette's note about httpx2
     from fastapi.testclient import TestClient
@@ -60,10 +67,15 @@ def make_client(tmp_path: Path, shared_policy):
 
     clients = []
 
-    def make(raise_errors: bool = True, **kw):
+    def make(raise_errors: bool = True, csrf: bool = True, **kw):
         kw.setdefault("ledger", tmp_path / "ledger.sqlite3")
         app = create_app(ServiceConfig(**kw))
-        client = TestClient(app, raise_server_exceptions=raise_errors)
+        # the page's own requests: a loopback Host, JSON, the CSRF token the page carries
+        headers = {"content-type": "application/json"}
+        if csrf:
+            headers["x-qinqing-csrf"] = app.state.csrf
+        client = TestClient(app, base_url="http://127.0.0.1:8080", headers=headers,
+                            raise_server_exceptions=raise_errors)
         client.__enter__()
         clients.append(client)
         return client

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from checker.store.audit import DecisionLog, verify
+from checker.store.audit import DecisionLog
+from checker.store.audit_verify import verify
 from checker.service.grouplog import GroupLog
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import urllib.request
 from pathlib import Path
@@ -58,9 +59,14 @@ def page(live_server):
 
 
 def post(url: str, payload) -> int:
-    req = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
+    """POST as the page does: JSON, with the CSRF token the page of this start carries."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    base = url.split("/v1/", 1)[0]
+    with opener.open(base + "/", timeout=30) as r:
+        csrf = re.search(r'name="qinqing-csrf" content="([^"]+)"', r.read().decode()).group(1)
+    req = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
+                                 headers={"Content-Type": "application/json",
+                                          "X-Qinqing-CSRF": csrf})
     with opener.open(req, timeout=30) as r:
         return r.status
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import urllib.error
@@ -33,11 +34,17 @@ def test_live_server_answers_on_localhost(tmp_path: Path, planned_meal, serve):
         status, _, body = request(url + "/healthz")
         assert status == 200 and json.loads(body)["status"] == "ok"
         data = json.dumps(planned_meal, ensure_ascii=False).encode()
-        status, headers, body = request(url + "/v1/check", data, {"Content-Type": "application/json"})
+        status, _, _ = request(url + "/v1/check", data, {"Content-Type": "application/json"})
+        assert status == 403  # not from the page: no CSRF token
+        status, _, page = request(url + "/")
+        csrf = re.search(rb'name="qinqing-csrf" content="([^"]+)"', page).group(1).decode()
+        status, headers, body = request(url + "/v1/check", data,
+                                        {"Content-Type": "application/json", "X-Qinqing-CSRF": csrf})
         assert status == 200
         assert json.loads(body)["records"][0]["outcome"] == "violation"
         assert "x-qinqing-decision-hash" in {k.lower() for k in headers}
-        status, _, body = request(url + "/v1/check?lang=en", b"[" + b" " * 70000 + b"]")
+        status, _, body = request(url + "/v1/check?lang=en", b"[" + b" " * 70000 + b"]",
+                                  {"Content-Type": "application/json", "X-Qinqing-CSRF": csrf})
         assert status == 413
         assert json.loads(body)["error"]["message"] == \
             "the request body exceeds the 65536 B limit; send smaller batches"

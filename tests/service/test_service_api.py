@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from checker.store.audit import verify
+from checker.store.audit_verify import verify
 from checker.store.ledger import Ledger
 from checker.run.check import run_check
 from checker.input.validate import load_schema
@@ -422,16 +422,15 @@ def test_log_path_and_mask(make_client, planned_meal, tmp_path):
     assert not (tmp_path / "decisions.jsonl").exists()
 
 
-def test_unwritable_log_gives_no_verdict(make_client, planned_meal, tmp_path):
+def test_unwritable_log_is_refused_at_start(tmp_path, shared_policy):
+    from checker.service.app import ServiceConfig, create_app
+    from checker.store.audit import AuditError
+
     (tmp_path / "dir.jsonl").mkdir()
-    client = make_client(log=tmp_path / "dir.jsonl")
-    r = client.post("/v1/check?lang=en", json=planned_meal)
-    assert r.status_code == 500
-    err = error_of(r)
-    assert err["code"] == "decision_log_failed"
-    assert err["message_en"].startswith(f"cannot write the decision log {tmp_path / 'dir.jsonl'}: ")
-    assert err["message_en"].endswith("(no verdict given)")
-    assert "records" not in r.json()
+    with pytest.raises(AuditError) as exc:
+        create_app(ServiceConfig(ledger=tmp_path / "l.sqlite3", log=tmp_path / "dir.jsonl"))
+    assert exc.value.code == "log_write_failed"
+    assert exc.value.message_en.startswith(f"cannot write the decision log {tmp_path / 'dir.jsonl'}: ")
 
 
 # ---- creating the app ------------------------------------------------------------------------

@@ -69,6 +69,8 @@
       disclaimer: "本结论由 qinqing 按现行规则自动得出，仅供事前自查参考，不替代组织认定；已写入防篡改决策日志。",
       request_failed: "检查失败：",
       network_failed: "无法连接自查服务：",
+      token_label: "访问令牌",
+      token_use: "使用此令牌",
       q_suffix: "？",
       colon: "：",
     },
@@ -130,6 +132,8 @@
       disclaimer: "Decided automatically by qinqing under the rules in force, for self-checks only; not a ruling by the authorities. Recorded in the tamper-evident decision log.",
       request_failed: "The check failed: ",
       network_failed: "Cannot reach the self-check service: ",
+      token_label: "Access token",
+      token_use: "Use this token",
       q_suffix: "?",
       colon: ": ",
     },
@@ -609,7 +613,7 @@
       try {
         response = await fetch("/v1/check?lang=" + lang, {
           method: "POST",
-          headers: { "Content-Type": "application/json", Accept: "application/json" },
+          headers: authHeaders({ "Content-Type": "application/json", Accept: "application/json" }),
           body: JSON.stringify(record),
         });
       } catch (e) {
@@ -620,6 +624,7 @@
       if (!response.ok || !body || !body.records) {
         const msg = body && body.error ? body.error.message : response.status + " " + response.statusText;
         showError(t("request_failed") + msg);
+        if (response.status === 401) askForToken(record);
         return;
       }
       lastRecord = record;
@@ -629,6 +634,28 @@
       button.disabled = false;
       button.textContent = t("submit");
     }
+  }
+
+  // ---- access: the CSRF token this page was served with (local mode), or an access token
+  // the user pastes (a shared server: `qinqing token add`), kept for this tab only.
+  const TOKEN_KEY = "qinqing-access-token";
+  function authHeaders(headers) {
+    const meta = document.querySelector('meta[name="qinqing-csrf"]');
+    if (meta && meta.content) headers["X-Qinqing-CSRF"] = meta.content;
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    if (token) headers.Authorization = "Bearer " + token;
+    return headers;
+  }
+
+  function askForToken(record) {
+    const input = el("input", { type: "password", id: "access-token", autocomplete: "off",
+                                "aria-label": t("token_label") });
+    const save = el("button", { type: "button", id: "save-token", onclick: async () => {
+      if (input.value.trim()) sessionStorage.setItem(TOKEN_KEY, input.value.trim());
+      await check(record);
+    } }, t("token_use"));
+    $("#result").append(el("p", { class: "token-ask" }, el("label", { for: "access-token" },
+      t("token_label")), " ", input, " ", save));
   }
 
   function showError(text) {
