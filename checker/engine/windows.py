@@ -105,18 +105,9 @@ def project(value: Any, tree: dict) -> Any:
     return projector(tree)(value)
 
 
-_PROJECTORS: dict[int, tuple[dict, Callable[[Any], Any]]] = {}
-
-
 def projector(tree: dict) -> Callable[[Any], Any]:
-    """`project(…, tree)` as one function (the tree walked once, not once per record);
-    remembered per tree object."""
-    hit = _PROJECTORS.get(id(tree))
-    if hit is None or hit[0] is not tree:
-        if len(_PROJECTORS) > 1000:
-            _PROJECTORS.clear()
-        hit = _PROJECTORS[id(tree)] = (tree, _compile_projector(tree) or _identity)
-    return hit[1]
+    """`project(…, tree)` as one function (the tree walked once, not once per record)."""
+    return _compile_projector(tree) or _identity
 
 
 def _identity(value: Any) -> Any:
@@ -178,7 +169,7 @@ class WindowIndex:
         self._key_params = bool(self.rules) and any(isinstance(n, ir.ParamRef) for c in self.rules if c.ir.window
                                for k in c.ir.window.keys for n in ir.walk(k))
         self.tree = _path_tree(paths) if paths is not None else None
-        self._project = projector(self.tree) if self.tree is not None else _identity
+        self.project = projector(self.tree) if self.tree is not None else _identity  # record → projection
         # The date is kept as a day number beside each entry, so a projection that starts with
         # it (a pruned one, keys in sorted order) is stored without it and gets it back.
         self._dateless = None
@@ -262,7 +253,7 @@ class WindowIndex:
         if self._dateless is not None and date.__class__ is dt.date:
             data = tagged.dumps(self._dateless(record))
         else:
-            data = tagged.dumps(self._project(record))
+            data = tagged.dumps(self.project(record))
         rule_of = self._rule_no
         return data, date.toordinal(), tuple(
             (*_two_u64(blake2b(tagged.dumps(slot), digest_size=16).digest()),

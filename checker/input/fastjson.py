@@ -223,30 +223,24 @@ class FastDecoder:
 
 # ---------------------------------------------------------------- which validator, which decoder
 
-_CACHE: dict[int, tuple[Any, Decode | None]] = {}
-
-
 def decoder_for(validator: Any) -> Decode | None:
     """The shortcut that agrees with `validator.validate`, or None (there is none).
 
-    A plain `Validator` gets a decoder built from its schema (cached per validator); any
+    A plain `Validator` gets a decoder built from its schema (kept on the validator); any
     other object offers one through a `fast_json()` method, or has none."""
     hook = getattr(validator, "fast_json", None)
     if hook is not None:
         return hook()
     if type(validator) is not Validator:
         return None
-    hit = _CACHE.get(id(validator))
-    if hit is not None and hit[0] is validator:
-        return hit[1]
+    return validator.extension("fast_json", _build)
+
+
+def _build(validator: Validator) -> Decode | None:
     try:
-        fn: Decode | None = FastDecoder(validator.schema).function
+        return FastDecoder(validator.schema).function
     except FastJsonUnsupported:
-        fn = None
-    if len(_CACHE) >= 8:
-        _CACHE.clear()
-    _CACHE[id(validator)] = (validator, fn)  # holds the validator, so the id stays its own
-    return fn
+        return None
 
 
 class Partial(dict):

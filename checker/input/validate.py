@@ -23,6 +23,7 @@ knows) or lists the formats to assert.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
@@ -88,8 +89,8 @@ def _options(schema: Any) -> dict[str, Any]:
 class Validator:
     """A validator built once from one schema; thread-safe and reusable."""
 
-    __slots__ = ("_index", "_is_valid", "_iter_errors", "_normalise", "_patterns", "schema",
-                 "source")
+    __slots__ = ("_extensions", "_index", "_is_valid", "_iter_errors", "_normalise", "_patterns",
+                 "schema", "source")
 
     def __init__(self, schema: dict, source: str = "<schema>") -> None:
         check_schema(schema, source)
@@ -108,6 +109,14 @@ class Validator:
         self._index = SchemaIndex(schema)
         self._patterns: dict[str, Any] = {}
         self._normalise = Normaliser(schema, validators, self._matches)
+        self._extensions: dict[str, Any] = {}
+
+    def extension(self, name: str, build: Callable[[Validator], Any]) -> Any:
+        """What `build(self)` makes, made once and kept with this validator (the JSONL fast
+        path's decoder, for one)."""
+        if name not in self._extensions:
+            self._extensions[name] = build(self)
+        return self._extensions[name]
 
     def _matches(self, pattern: str, key: str) -> bool:
         """`patternProperties` matching exactly as the validator does (ECMA-262)."""

@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 
 from checker.engine.engine import Engine
-from checker.engine.windows import WindowIndex, project
+from checker.engine.windows import WindowIndex
 from checker.input import records as rec
 from checker.input.fastjson import Partial, decoder_for, projection_decoder
 from checker.input.jsonl import read_jsonl
@@ -235,15 +235,14 @@ def _materialise(t: tuple, validate: Callable) -> LoadedRecord:
 
 def _index_items_task(args: tuple[int, list[tuple]]) -> list[tuple[int, list, dict]]:
     start, chunk = args
-    validate, tree, index = _STATE["validate"], _STATE["tree"], _STATE["scan_index"]
+    validate, project, index = _STATE["validate"], _STATE["project"], _STATE["scan_index"]
     out = []
     for i, t in enumerate(chunk):
         item = _materialise(t, validate)
         if item.data is not None:
             slots = index.slots(item.data)
             if slots:
-                out.append((start + i, slots,
-                            project(item.data, tree) if tree is not None else item.data))
+                out.append((start + i, slots, project(item.data)))
     return out
 
 
@@ -297,7 +296,7 @@ def parallel_entries(engine: Engine, inputs: Any, validator: Any, jobs: int,
     fmts = {rec.detect_format(p, inputs.input_format) for p in inputs.files}
     _STATE.clear()
     _STATE.update(engine=engine, validate=validator.validate, schema=validator.schema, index=None,
-                  tree=None, windows=engine.needs_windows, fast=decoder_for(validator))
+                  project=None, windows=engine.needs_windows, fast=decoder_for(validator))
     try:
         if fmts == {"jsonl"}:
             yield from _jsonl(ctx, engine, inputs, validator, jobs, history, on_raw, encoded)
@@ -318,7 +317,7 @@ def _jsonl(ctx: Any, engine: Engine, inputs: Any, validator: Any, jobs: int,
              for s, e, line in jsonl_ranges(path)]
     index: WindowIndex | None = engine.new_index(history)
     if index is not None:
-        _STATE["tree"] = index.tree
+        _STATE["project"] = index.project
         _STATE["scan_index"] = index  # for the workers: the slots of a record
         projected = projection_decoder(validator, index.scan_fields()) if _STATE["fast"] else None
         _STATE["scan_fast"] = projected or _STATE["fast"]
@@ -382,7 +381,7 @@ def _items(ctx: Any, engine: Engine, inputs: Any, validator: Any, jobs: int,
            history: Iterable[dict], on_raw: Callable | None, encoded: bool) -> Iterator[Any]:
     index: WindowIndex | None = engine.new_index(history)
     if index is not None:
-        _STATE["tree"] = index.tree
+        _STATE["project"] = index.project
         _STATE["scan_index"] = index
         deferred = DeferredValidator(validator.schema)
         with _pool(ctx, jobs) as pool:
