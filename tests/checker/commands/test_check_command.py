@@ -269,3 +269,13 @@ def test_sarif_is_valid_and_has_one_result_per_finding_that_needs_action(batch_j
     assert b7["message"]["text"].startswith("[B7] Paid by the enterprise")
     assert b7["locations"][0]["logicalLocations"][0]["fullyQualifiedName"] == "P-2026-0042-01/meals[0]"
     assert run_["properties"]["summary"] == batch_json["summary"]
+
+
+def test_the_docs_show_the_real_summary_line(tmp_path):
+    out = tmp_path / "report.html"
+    p = run(ROOT / "fixtures" / "sample" / "batch.jsonl", "--format", "html", "-o", out)
+    assert p.returncode == 1
+    line = err(p).rstrip("\n").replace(str(out), "report.html")
+    assert line.startswith("已写入 report.html：2400 条记录；")
+    assert line in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert line in (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
