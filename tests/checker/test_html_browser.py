@@ -220,3 +220,48 @@ def test_first_paint_is_quick(browser, report):
             break
     print(f"first contentful paint: {best:.0f} ms (best of the loads)")
     assert best < FIRST_PAINT_MS
+
+
+def test_record_text_never_runs_as_script(browser, tmp_path):
+    """Hostile text in every field of a record, opened and searched in the browser: shown as
+    text, never run (no dialog, no element created from it)."""
+    import io
+
+    from checker.engine.engine import Summary
+    from checker.reports import writer
+    from checker.reports.report import Report
+
+    evil = '<img src=x onerror=alert(1)></script><script>alert(2)</script>"\'&'
+    finding = {"rule": "B1", "kind": "boundary", "outcome": "violation", "severity": "medium",
+               "title": evil, "message": evil, "citation": evil, "basis": "inferred", "remedy": evil,
+               "evidence": {"x": evil}, "missing": [], "element": evil, "via": None,
+               "tolerated_by": None, "notes": [],
+               "suggestion": {"text": evil, "changes": [], "questions": [evil]}}
+    entries = [{"id": evil, "outcome": "violation", "jurisdiction": evil, "date": "2026-01-02",
+                "department": evil, "source": {"file": evil, "line": 1, "location": evil},
+                "errors": [], "findings": [finding, {**finding, "outcome": "review"}]},
+               {"id": None, "outcome": "invalid", "jurisdiction": None, "date": None,
+                "department": None, "source": {"file": "b", "line": 2, "location": evil},
+                "findings": [], "errors": [{"path": evil, "code": "json", "message": evil}]}]
+    summary = Summary()
+    for x in entries:
+        summary.add(x["outcome"])
+    buf = io.BytesIO()
+    writer("html")(Report({"packs": [], "content_hash": evil}, iter(entries), summary, "en", False,
+                          [evil]), buf)
+    path = tmp_path / "evil.html"
+    path.write_bytes(buf.getvalue())
+    context, pg = open_report(browser, path)
+    dialogs: list[str] = []
+    pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    try:
+        for summary_el in pg.locator("#records tbody details summary").all():
+            summary_el.click()
+        pg.fill("#q", "onerror")
+        pg.fill("#q", "")
+        assert dialogs == [] and pg.errors == [] and pg.outside == []
+        assert pg.locator("img").count() == 0
+        assert pg.locator("script").count() == 3  # the page's own: meta, data, code
+        assert evil in pg.inner_text("#records")
+    finally:
+        context.close()
