@@ -26,6 +26,7 @@ from . import ir
 from .backends.python import Fn
 from .explain import Closures, Explainer
 from .params import ParamSet
+from .rule_index import RuleIndex
 
 PRECEDENCE = ("invalid", "violation", "review", "tolerated", "compliant", "unlisted")
 RANK = {o: i for i, o in enumerate(PRECEDENCE)}
@@ -183,6 +184,7 @@ class InForce(NamedTuple):
     params: dict  # parameter values
     rules: list[CompiledRule]  # rules with a condition (not tolerances)
     tolerances: list[CompiledRule]
+    plans: dict  # the rule index's plans for these rules (`RuleIndex.rules_for`)
 
 
 class Evaluator:
@@ -196,6 +198,7 @@ class Evaluator:
         self.by_id = {c.ir.id: c for c in self.rules}
         self.packs = {p.name: p for p in program.packs}
         self.window_rules = [c for c in self.rules if c.ir.window is not None]
+        self.index = RuleIndex(self.rules)
         self._change_dates = change_dates(program, params)
         self._in_force: dict[tuple[str, int], InForce] = {}
         kinds = {c.ir.kind for c in self.rules}
@@ -213,7 +216,7 @@ class Evaluator:
                       and covers_jurisdiction(self.packs[c.ir.pack].applies_to, code)]
             hit = InForce(self.params.values_for(code, day),
                           [c for c in active if c.ir.when is not None and c.ir.kind != "tolerance"],
-                          [c for c in active if c.ir.kind == "tolerance"])
+                          [c for c in active if c.ir.kind == "tolerance"], {})
             if len(self._in_force) > 100_000:
                 self._in_force.clear()
             self._in_force[key] = hit
@@ -223,10 +226,12 @@ class Evaluator:
         return self.in_force(code, day).params
 
     def evaluate(self, r: dict, window: WindowLookup | None = None, *, trace: bool = False) -> RecordResult:
-        p, rules, tolerances = self.in_force(r["jurisdiction"], r["date"])
+        p, rules, tolerances, plans = self.in_force(r["jurisdiction"], r["date"])
         findings: list[Finding] = []
         sizes: dict[str, int] = {}  # elements of each `for each` rule's list
         entries: list[TraceEntry] | None = [] if trace else None
+        if entries is None:
+            rules = self.index.rules_for(rules, plans, r)
         instance = self._instance
         for c in rules:
             if c.keys:

@@ -12,7 +12,7 @@ source span is appended to it (what a finding's notes report).
 
 Each IR node type has one compiling function below (`_COMPILERS`). A few of them return a
 fused closure for a common shape (`a.b == const`, a field chain): fewer Python calls on the
-hot path, same values.
+hot path, same values. Closed comprehensions are memoised (`memo.py`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from .. import ir
+from . import memo
 from ..values import STRICT_BUILTINS, arith
 
 Fn = Callable[[dict, dict, dict], Any]
@@ -41,6 +42,9 @@ def compile_expr(e: ir.Expr, watch: Mapping[int, Watch] | None = None) -> Fn:
     bindings each time that node is evaluated, before it is."""
     def compile_node(x: ir.Expr) -> Fn:
         fn = _COMPILERS[type(x)](x, compile_node)
+        closed = memo.inputs(x)
+        if closed is not None:
+            fn = memo.memoised(fn, [compile_node(i) for i in closed])
         seen = watch.get(id(x)) if watch else None
         if seen is None:
             return fn
