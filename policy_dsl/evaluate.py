@@ -26,7 +26,6 @@ from . import ir
 from .backends.python import Fn
 from .explain import Closures, Explainer
 from .params import ParamSet
-from .rule_index import RuleIndex
 
 PRECEDENCE = ("invalid", "violation", "review", "tolerated", "compliant", "unlisted")
 RANK = {o: i for i, o in enumerate(PRECEDENCE)}
@@ -89,8 +88,8 @@ class RecordResult:
 class CompiledRule:
     """A rule with its condition, requires, list and window keys compiled."""
 
-    __slots__ = ("coll", "coll_ir", "coll_path", "cond", "cond_ir", "ir", "keys", "prefilter",
-                 "requires", "scopes", "var")
+    __slots__ = ("coll", "coll_ir", "coll_path", "cond", "cond_ir", "ir", "keys", "requires", "scopes",
+                 "var")
 
     def __init__(self, rule: ir.RuleIR, closures: Closures):
         self.ir = rule
@@ -105,7 +104,6 @@ class CompiledRule:
         self.var = rule.foreach[0] if rule.foreach else None
         self.coll_path = _coll_path(rule.foreach[1]) if rule.foreach else None
         self.keys = tuple(closures(k) for k in rule.window.keys) if rule.window else ()
-        self.prefilter = _window_free_part(self.cond_ir, closures) if rule.window and self.coll is None else None
         # (scope, paths) of the first elements, shared by their findings (read-only, like paths)
         self.scopes = [self.scope(i) for i in range(16)] if self.var else []
 
@@ -115,24 +113,6 @@ class CompiledRule:
 
 
 _NO_BINDINGS: dict = {}  # read-only: closures never change their bindings
-
-
-def _window_free_part(cond: ir.Expr | None, closures: Closures) -> Fn | None:
-    """For a window rule's condition `a and b and …`: the items that do not read the window,
-    compiled (None when there are none, or nothing else). When they are False the condition is
-    False whatever the window holds, so the window need not be looked up."""
-    items: list[ir.Expr] = []
-    todo = [cond]
-    while todo:
-        e = todo.pop()
-        if isinstance(e, ir.And):
-            todo.extend(reversed(e.items))
-        elif e is not None:
-            items.append(e)
-    free = [e for e in items if not any(isinstance(n, ir.WindowRef) for n in ir.walk(e))]
-    if not free or len(free) == len(items):
-        return None
-    return closures(free[0] if len(free) == 1 else ir.And(tuple(free), free[0].type))
 
 
 def _no_condition(r: dict, p: dict, v: dict) -> None:
@@ -184,7 +164,6 @@ class InForce(NamedTuple):
     params: dict  # parameter values
     rules: list[CompiledRule]  # rules with a condition (not tolerances)
     tolerances: list[CompiledRule]
-    plans: dict  # the rule index's plans for these rules (`RuleIndex.rules_for`)
 
 
 class Evaluator:
@@ -198,7 +177,6 @@ class Evaluator:
         self.by_id = {c.ir.id: c for c in self.rules}
         self.packs = {p.name: p for p in program.packs}
         self.window_rules = [c for c in self.rules if c.ir.window is not None]
-        self.index = RuleIndex(self.rules)
         self._change_dates = change_dates(program, params)
         self._in_force: dict[tuple[str, int], InForce] = {}
         kinds = {c.ir.kind for c in self.rules}
@@ -216,7 +194,7 @@ class Evaluator:
                       and covers_jurisdiction(self.packs[c.ir.pack].applies_to, code)]
             hit = InForce(self.params.values_for(code, day),
                           [c for c in active if c.ir.when is not None and c.ir.kind != "tolerance"],
-                          [c for c in active if c.ir.kind == "tolerance"], {})
+                          [c for c in active if c.ir.kind == "tolerance"])
             if len(self._in_force) > 100_000:
                 self._in_force.clear()
             self._in_force[key] = hit
@@ -226,17 +204,13 @@ class Evaluator:
         return self.in_force(code, day).params
 
     def evaluate(self, r: dict, window: WindowLookup | None = None, *, trace: bool = False) -> RecordResult:
-        p, rules, tolerances, plans = self.in_force(r["jurisdiction"], r["date"])
+        p, rules, tolerances = self.in_force(r["jurisdiction"], r["date"])
         findings: list[Finding] = []
         sizes: dict[str, int] = {}  # elements of each `for each` rule's list
         entries: list[TraceEntry] | None = [] if trace else None
-        if entries is None:
-            rules = self.index.rules_for(rules, plans, r)
         instance = self._instance
         for c in rules:
             if c.keys:
-                if c.prefilter is not None and entries is None and c.prefilter(r, p, _NO_BINDINGS) is False:
-                    continue  # False whatever the window holds: not looked up
                 v: dict = {"$window": window(c, r, p) if window is not None else None}
             else:
                 v = _NO_BINDINGS
