@@ -19,7 +19,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from . import ir
@@ -28,27 +28,39 @@ from .explain import Closures, Explainer
 from .params import ParamSet
 
 PRECEDENCE = ("invalid", "violation", "review", "tolerated", "compliant", "unlisted")
+_NO_BINDINGS: dict = {}  # read-only: closures never change their bindings
 RANK = {o: i for i, o in enumerate(PRECEDENCE)}
 
 
-@dataclass(slots=True, kw_only=True)
 class Finding:
-    rule: ir.RuleIR  # the rule whose id is reported (the boundary, for a failed require)
-    kind: str  # forbid | permit | boundary | tolerance | conflict
-    outcome: str  # violation | review | tolerated | compliant
-    severity: str
-    via: ir.RuleIR | None = None  # the permit whose `require` produced this finding
-    scope: tuple | None = None  # (collection path, index) for `for each` rules
-    bindings: dict = field(default_factory=dict)
-    paths: dict = field(default_factory=dict)
-    cond: ir.Expr | None = None  # decides `missing` for review findings
-    tolerated_by: str | None = None
-    suppressed_by: str | None = None
-    conflict: tuple[str, str] | None = None
-    covered: tuple[str, ...] = ()
-    require: ir.RequireIR | None = None  # the failed/undecided `require`, for boundary findings
-    undecided: bool = False  # its condition (or require) is unknown: `cond` names what is missing
-    pending: str | None = None  # an exception (overrides) or tolerance that may apply but is undecided
+    """One finding of one rule on one record (or element). Constructed with keywords; what is
+    rarely set (conflicts, tolerance, suppression, pending exceptions) keeps its default."""
+
+    __slots__ = ("bindings", "cond", "conflict", "covered", "kind", "outcome", "paths", "pending",
+                 "require", "rule", "scope", "severity", "suppressed_by", "tolerated_by", "undecided",
+                 "via")
+
+    def __init__(self, *, rule: ir.RuleIR, kind: str, outcome: str, severity: str,
+                 via: ir.RuleIR | None = None, scope: tuple | None = None, bindings: dict = _NO_BINDINGS,
+                 paths: dict = _NO_BINDINGS, cond: ir.Expr | None = None, require: ir.RequireIR | None = None,
+                 undecided: bool = False, conflict: tuple[str, str] | None = None,
+                 covered: tuple[str, ...] = ()):
+        self.rule = rule  # the rule whose id is reported (the boundary, for a failed require)
+        self.kind = kind  # forbid | permit | boundary | tolerance | conflict
+        self.outcome = outcome  # violation | review | tolerated | compliant
+        self.severity = severity
+        self.via = via  # the permit whose `require` produced this finding
+        self.scope = scope  # (collection path, index) for `for each` rules
+        self.bindings = bindings  # the variables bound (read-only: shared with the evaluation)
+        self.paths = paths  # variable → concrete path of the element it is bound to (read-only)
+        self.cond = cond  # decides `missing` for review findings
+        self.require = require  # the failed/undecided `require`, for boundary findings
+        self.undecided = undecided  # its condition (or require) is unknown: `cond` names what is missing
+        self.conflict = conflict  # (permit, forbid) of a conflict finding
+        self.covered = covered  # the rules a tolerance finding tolerated
+        self.tolerated_by: str | None = None
+        self.suppressed_by: str | None = None
+        self.pending: str | None = None  # an exception (overrides) or tolerance that may apply but is undecided
 
     @property
     def evidence(self) -> tuple[tuple[str, ir.Expr], ...]:
@@ -110,9 +122,6 @@ class CompiledRule:
     def scope(self, index: int) -> tuple[tuple, dict]:
         """The scope and paths of a finding on element `index` of this rule's list."""
         return (self.coll_path, index), {self.var: f"{self.coll_path}[{index}]"}
-
-
-_NO_BINDINGS: dict = {}  # read-only: closures never change their bindings
 
 
 def _no_condition(r: dict, p: dict, v: dict) -> None:
