@@ -15,9 +15,9 @@ import subprocess
 import tarfile
 import tempfile
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from collections.abc import Iterable, Sequence
 from typing import Any
 
 _REV = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/~^@{}+-]{0,199}$")
@@ -168,8 +168,8 @@ def evaluate_sides(old: Side, new: Side, records: Sequence[str], jurisdiction: s
                 from None
     validator = None
     if jurisdiction:
-        from checker.run.check import FillingValidator
         from checker.input.validate import default_validator
+        from checker.run.check import FillingValidator
 
         validator = FillingValidator(default_validator(), jurisdiction)
     loaded = list(iter_records(list(records), input_format=input_format, encoding=encoding, validator=validator))
