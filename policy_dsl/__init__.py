@@ -2,4 +2,4 @@
 
 from . import native
 
-native.install()  # before any other module of the package: see native.py
+native.install(__name__)  # before any other module of the package: see native.py
