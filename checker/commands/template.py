@@ -40,9 +40,9 @@ def template(
     zh = lang is Lang.zh
     to_stdout = output is None or str(output) == "-"
     if fmt is TemplateFormat.xlsx and to_stdout and sys.stdout.isatty():
-        typer.echo("xlsx 是二进制格式，不能输出到终端；请用 -o 指定文件，如 -o 模板.xlsx" if zh else
-                   "xlsx is a binary format and is not written to a terminal; give a file with -o, "
-                   "e.g. -o template.xlsx", err=True)
+        typer.echo("错误：xlsx 是二进制格式，不能输出到终端；请用 -o 指定文件，如 -o 模板.xlsx" if zh else
+                   "Error: xlsx is a binary format and is not written to a terminal; give a file "
+                   "with -o, e.g. -o template.xlsx", err=True)
         raise typer.Exit(2)
     schema = record_schema()
     data = template_xlsx(schema, lang.value) if fmt is TemplateFormat.xlsx else \
@@ -54,8 +54,8 @@ def template(
     try:
         Path(output).write_bytes(data)  # type: ignore[arg-type]
     except OSError as exc:
-        typer.echo(f"无法写入 {output}：{exc.strerror}" if zh else
-                   f"cannot write {output}: {exc.strerror}", err=True)
+        typer.echo(f"错误：无法写入 {output}：{exc.strerror}" if zh else
+                   f"Error: cannot write {output}: {exc.strerror}", err=True)
         raise typer.Exit(2) from None
     cmap = ColumnMap(schema)
     n = len(main_columns(cmap))
