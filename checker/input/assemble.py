@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from checker.input.cells import Notes, read_cell
+from checker.input.cells import Notes, read_cell, verbatim
 from checker.input.columns import ColumnMap, Field, ListOf
 from checker.input.identity import identity_key
 from checker.input.messages import RecordError, render_path
@@ -59,6 +59,7 @@ class Col:
     header: str
     field: Field | None  # None: no header, an unknown column, or the record id of a list sheet
     record_id: bool = False
+    verbatim: bool = False  # text in it is taken as written (`cells.verbatim`)
 
 
 def _suggestion(cmap: ColumnMap, header: str, lst: ListOf | None) -> tuple[str, str]:
@@ -107,7 +108,7 @@ class Layout:
                 raise InputError(notes.name, f"{where} 的表头中列 '{fields[key]}' 与列 '{h}' 是同一字段（{what}）",
                                  f"{where}: columns '{fields[key]}' and '{h}' are the same field ({what_en})")
             fields[key] = h
-            cols.append(Col(i, h, f, rid))
+            cols.append(Col(i, h, f, rid, f is not None and verbatim(f)))
         self.cols = cols
         self._unknown(unknown, cmap, notes, strict)
         self.id_col = next((c for c in cols if c.record_id or (
@@ -119,6 +120,11 @@ class Layout:
             if c.field is not None and c.field.list_path is not None:
                 self.element_cols.setdefault(c.field.list_path, []).append(c)
         self.blank = {c.index for c in cols if not c.header}
+        self.first_row = sorted(([self.id_col] if self.id_col is not None else [])
+                                + self.record_cols, key=lambda c: c.index)
+        self.origins = tuple((c.field.path, c.header, c.field.dotted)  # type: ignore[union-attr]
+                             for c in self.first_row if c.field is not None)
+        self.all_element_cols = [c for cols in self.element_cols.values() for c in cols]
 
     def _unknown(self, unknown: list[str], cmap: ColumnMap, notes: Notes, strict: bool) -> None:
         if not unknown:
@@ -210,6 +216,8 @@ class Reader:
     def blank_errors(self, rowno: int, row: Sequence[Any], origins: Origins) -> list[RecordError]:
         out = []
         width = len(self.layout.cols)
+        if len(row) <= width and not self.layout.blank:
+            return out
         for i, cell in enumerate(row):
             if (i >= width or i in self.layout.blank) and not _empty(cell):
                 shown = str(cell)[:40]
@@ -289,8 +297,7 @@ class RowGrouper:
 
     def _continues(self, row: Sequence[Any]) -> bool:
         lay = self.layout
-        if not any(not _empty(row[c.index]) for cols in lay.element_cols.values() for c in cols
-                   if c.index < len(row)):
+        if not any(not _empty(row[c.index]) for c in lay.all_element_cols if c.index < len(row)):
             return False
         first = self.group[0][2]
         if lay.id_col is not None:
@@ -310,23 +317,45 @@ class RowGrouper:
     def _build(self, group: list[tuple[int, str, Sequence[Any]]]) -> tuple[Any, list[RecordError]]:
         lay, rd = self.layout, self.reader
         rowno, _location, first = group[0]
-        origins = Origins((rd.sheet, rowno), rd.excel)
+        origins = Origins((rd.sheet, rowno), rd.excel, lay.origins)
         errors: list[RecordError] = []
         record: dict = {}
         record_id: str | None = None
-        cols = ([lay.id_col] if lay.id_col is not None else []) + lay.record_cols
-        for c in sorted(cols, key=lambda c: c.index):
-            present, value, problem = rd.cell(first, c)
-            if not present:
+        width, excel, id_col = len(first), rd.excel, lay.id_col
+        for c in lay.first_row:  # (inlined `rd.cell`: most cells of a wide sheet are empty)
+            i = c.index
+            if i >= width:
+                break
+            v = first[i]
+            if v is None or (v.__class__ is str and (not v or v.isspace())):
                 continue
-            f = c.field
-            origins.add(f.path, rd.sheet, rowno, c.header, f.dotted)  # type: ignore[union-attr]
-            if c is lay.id_col and value is not None:
+            f: Field = c.field  # type: ignore[assignment]
+            if c.verbatim and v.__class__ is str:  # text as written (`cells.read_cell`'s case)
+                value, problem = (None if v == "null" and f.kind != "string" else v), None
+            else:
+                value, problem, respelt = read_cell(v, f, excel)
+                if respelt is not None:
+                    rd.notes.respelt(lay.where, c.header, respelt)
+            if c is id_col and value is not None:
                 record_id = _id_text(value)
+            path = f.path
             if problem is not None:
-                errors.append(_json_error(f.path, c.header, problem))  # type: ignore[union-attr]
-            elif not _merge(record, f.path, value):  # type: ignore[union-attr]
-                errors.append(_json_error(f.path, c.header, ""))  # type: ignore[union-attr]
+                errors.append(_json_error(path, c.header, problem))
+                continue
+            if len(path) == 1:
+                if path[0] not in record:
+                    record[path[0]] = value
+                    continue
+            elif len(path) == 2:
+                node = record.get(path[0])
+                if node is None:
+                    record[path[0]] = {path[1]: value}
+                    continue
+                if node.__class__ is dict and path[1] not in node:
+                    node[path[1]] = value
+                    continue
+            if not _merge(record, path, value):
+                errors.append(_json_error(path, c.header, ""))
         for n, _loc, row in group:
             errors.extend(rd.blank_errors(n, row, origins))
         from_rows: dict[tuple[str, ...], list[Element]] = {}
@@ -335,14 +364,14 @@ class RowGrouper:
                 el = rd.element(n, row, ecols)
                 if el is not None:
                     from_rows.setdefault(lp, []).append(el)
-        key = identity_key(record_id) if record_id is not None else None
         sheet_elements: dict[tuple[str, ...], list[tuple[ListSheet, list[Element]]]] = {}
-        if key is not None:
+        if record_id is not None and self.lists:
+            key = identity_key(record_id)
             for ls in self.lists:
                 els = ls.by_id.pop(key, None)
                 if els:
                     sheet_elements.setdefault(ls.lst.path, []).append((ls, els))
-        for lst in self.cmap.lists:
+        for lst in self.cmap.lists if from_rows or sheet_elements else ():
             rows_els = from_rows.get(lst.path, [])
             sheets = sheet_elements.get(lst.path, [])
             if not rows_els and not sheets:

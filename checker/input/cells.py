@@ -38,7 +38,7 @@ from checker.input.jsonl import parse_json
 from checker.input.messages import show
 from checker.input.sources import XLSX_TIMEZONE, LoadWarning
 
-__all__ = ["Notes", "Respelt", "read_cell"]
+__all__ = ["Notes", "Respelt", "read_cell", "verbatim"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +93,19 @@ def read_cell(v: Any, f: Field, excel: bool) -> tuple[Any, str | None, Respelt |
     return v, None, None
 
 
+_PLAIN = frozenset({"string", "money", "number", "any"})
+
+
+def verbatim(f: Field) -> bool:
+    """Whether text in `f`'s column is taken as written (`null` aside): no enum, no list, no
+    type to read it as."""
+    return f.kind in _PLAIN and not f.enum and not f.is_array
+
+
 def _text(text: str, f: Field) -> tuple[Any, str | None, Respelt | None]:
     kind = f.kind
+    if kind in _PLAIN and not f.enum and not f.is_array:  # most cells: text as written
+        return (None if text == "null" and kind != "string" else text), None, None
     if text == "null" and kind != "string":
         return None, None, None
     if f.is_array and text.strip().casefold() in _NONE and _enum_value(text.strip(), f) is None:
@@ -111,7 +122,7 @@ def _text(text: str, f: Field) -> tuple[Any, str | None, Respelt | None]:
         return text, None, None
     if kind == "integer":
         s = text.strip()
-        if _INT_TEXT.match(s):
+        if s.isdigit() and s.isascii() or _INT_TEXT.match(s):
             return int(s), None, None
         if _FLOAT_TEXT.match(s):
             return float(s), None, None
@@ -173,6 +184,8 @@ def _ymd(m: re.Match) -> str | None:
 
 
 def _date(text: str) -> tuple[Any, str | None, Respelt | None]:
+    if len(text) == 10 and text[4] == "-" and text[7] == "-":  # ISO: as written
+        return text, None, None
     m = _DATE_ONLY.match(text.strip())
     iso = _ymd(m) if m else None
     if iso is None or iso == text:
@@ -181,6 +194,9 @@ def _date(text: str) -> tuple[Any, str | None, Respelt | None]:
 
 
 def _datetime(text: str) -> tuple[Any, str | None, Respelt | None]:
+    if len(text) >= 20 and text[10] == "T" and text[16] == ":" and (
+            text[-1] == "Z" or text[-6] in "+-"):
+        return text, None, None  # RFC 3339 in its usual spelling: as written
     if _RFC3339.match(text):
         return text, None, None
     m = _DATETIME.match(text.strip())

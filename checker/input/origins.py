@@ -18,29 +18,49 @@ __all__ = ["Origins", "Sheeted"]
 
 
 class Origins:
-    """Where each part of an assembled record came from: JSON path -> (sheet, row, column)."""
+    """Where each part of an assembled record came from: JSON path -> (sheet, row, column).
 
-    __slots__ = ("cells", "excel", "home")
+    The record cells of the first row are the layout's columns (shared by every record of the
+    sheet); only what came from other rows or sheets is added one by one. The paths are
+    rendered only when an error is located."""
 
-    def __init__(self, home: tuple[str | None, int], excel: bool) -> None:
+    __slots__ = ("_cells", "_columns", "_extra", "excel", "home")
+
+    def __init__(self, home: tuple[str | None, int], excel: bool,
+                 columns: Sequence[tuple[tuple, str, str]] = ()) -> None:
         self.home = home  # the sheet and row of the record's first row
         self.excel = excel
-        self.cells: dict[str, tuple[str | None, int, str | None, bool]] = {}
+        self._columns = columns  # (path, header, dotted) of the record columns of the home row
+        self._extra: list[tuple[tuple, str | None, int, str | None, str | None]] = []
+        self._cells: dict[str, tuple[str | None, int, str | None, bool]] | None = None
 
     def add(self, path: Sequence[Any], sheet: str | None, row: int, header: str | None,
             dotted: str | None = None) -> None:
-        plain = (sheet, row) == self.home and (header is None or header == dotted)
-        self.cells[render_path(list(path))] = (sheet, row, header, plain)
+        self._extra.append((tuple(path), sheet, row, header, dotted))
+        self._cells = None
+
+    def _index(self) -> dict[str, tuple[str | None, int, str | None, bool]]:
+        if self._cells is None:
+            cells = {}
+            sheet, row = self.home
+            for path, header, dotted in self._columns:
+                cells[render_path(list(path))] = (sheet, row, header, header == dotted)
+            for path, sheet, row, header, dotted in self._extra:
+                plain = (sheet, row) == self.home and (header is None or header == dotted)
+                cells[render_path(list(path))] = (sheet, row, header, plain)
+            self._cells = cells
+        return self._cells
 
     def locate(self, errors: list[RecordError]) -> list[RecordError]:
         """The errors, each followed by the sheet, row and column of its value where the
         record's location and the error's path do not already say it."""
-        return [self._locate(e) for e in errors]
+        return [self._locate(e) for e in errors] if errors else errors
 
     def _locate(self, e: RecordError) -> RecordError:
         path = e.path
+        cells = self._index()
         while path:
-            hit = self.cells.get(path)
+            hit = cells.get(path)
             if hit is not None:
                 break
             cut = max(path.rfind("."), path.rfind("["))
