@@ -269,3 +269,11 @@ def test_a_filled_csv_with_extra_rows_checks_like_the_json_records(tmp_path: Pat
     lines = path.read_text(encoding="utf-8").count("\n") - 1
     assert lines > len(recs)  # some records took extra rows
     assert outcomes(path) == want
+
+
+def test_the_readme_shows_the_real_template_line(tmp_path: Path) -> None:
+    out = tmp_path / "申报.xlsx"
+    p = run("-o", out)
+    line = err(p).rstrip("\n").replace(str(out), "申报.xlsx")
+    assert line.startswith("已写入 申报.xlsx：填写模板，记录 ")
+    assert line in (ROOT / "README.md").read_text(encoding="utf-8")
