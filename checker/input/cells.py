@@ -89,7 +89,7 @@ def read_cell(v: Any, f: Field, excel: bool) -> tuple[Any, str | None, Respelt |
     if isinstance(v, (int, float)) and (kind in ("string", "any", "list") or f.enum):
         if isinstance(v, float) and v.is_integer():
             v = int(v)
-        return _text(str(v), f) if f.enum else (str(v), None, None)
+        return _text(str(v), f) if f.enum or kind == "list" else (str(v), None, None)
     return v, None, None
 
 
