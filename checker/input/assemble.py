@@ -105,8 +105,9 @@ class Layout:
             if key in fields:
                 what = "记录编号" if rid else f.dotted  # type: ignore[union-attr]
                 what_en = "the record id" if rid else f.dotted  # type: ignore[union-attr]
-                raise InputError(notes.name, f"{where} 的表头中列 '{fields[key]}' 与列 '{h}' 是同一字段（{what}）",
-                                 f"{where}: columns '{fields[key]}' and '{h}' are the same field ({what_en})")
+                raise InputError(
+                    notes.name, f"{where} 的表头中列 '{fields[key]}' 与列 '{h}' 是同一字段（{what}）",
+                    f"{where}: columns '{fields[key]}' and '{h}' are the same field ({what_en})")
             fields[key] = h
             cols.append(Col(i, h, f, rid, f is not None and verbatim(f)))
         self.cols = cols
@@ -136,10 +137,11 @@ class Layout:
                 parts_zh.append(f"'{h}'" + (f"（{zh}）" if zh else ""))
                 parts_en.append(f"'{h}'" + (f" ({en})" if en else ""))
             noun = "column" if len(unknown) == 1 else "columns"
-            raise InputError(notes.name,
-                             f"{self.where}：未知列 {'、'.join(parts_zh)}；使用了 --strict-columns，不读取此文件",
-                             f"{self.where}: unknown {noun} {', '.join(parts_en)}; not read because of "
-                             "--strict-columns")
+            raise InputError(
+                notes.name,
+                f"{self.where}：未知列 {'、'.join(parts_zh)}；使用了 --strict-columns，不读取此文件",
+                f"{self.where}: unknown {noun} {', '.join(parts_en)}; not read because of "
+                "--strict-columns")
         for h in unknown:
             zh, en = _suggestion(cmap, h, self.lst)
             notes.warn(f"{self.where}：未知列 '{h}' 已忽略，其中的值不参与检查" + (f"；{zh}" if zh else ""),
@@ -157,8 +159,9 @@ class Element:
     sheet: str | None
     row: int
     data: dict = field(default_factory=dict)
-    cells: list[tuple[tuple[str, ...], str, str]] = field(default_factory=list)  # rel, header, dotted
-    problems: list[tuple[tuple[str, ...], str, str]] = field(default_factory=list)  # rel, header, msg
+    # (path inside the element, header, dotted path) of each cell read; of each cell not read
+    cells: list[tuple[tuple[str, ...], str, str]] = field(default_factory=list)
+    problems: list[tuple[tuple[str, ...], str, str]] = field(default_factory=list)  # msg last
 
 
 def _place(node: dict, rel: tuple[str, ...], value: Any) -> bool:
@@ -234,7 +237,8 @@ class Reader:
 def _json_error(path: Sequence[Any], header: str, problem: str) -> RecordError:
     if not problem:
         return RecordError(render_path(list(path)), "column_conflict",
-                           f"列 '{header}' 与其他列的取值冲突", f"column '{header}' conflicts with another column")
+                           f"列 '{header}' 与其他列的取值冲突",
+                           f"column '{header}' conflicts with another column")
     return RecordError(render_path(list(path)), "json", f"列 '{header}' 应为 JSON：{problem}",
                        f"column '{header}' must hold JSON: {problem}")
 
@@ -303,7 +307,8 @@ class RowGrouper:
         if lay.id_col is not None:
             v = row[lay.id_col.index] if lay.id_col.index < len(row) else None
             w = first[lay.id_col.index] if lay.id_col.index < len(first) else None
-            if not _empty(v) and (_empty(w) or identity_key(_id_text(v)) != identity_key(_id_text(w))):
+            if not _empty(v) and (_empty(w) or
+                                  identity_key(_id_text(v)) != identity_key(_id_text(w))):
                 return False
         for c in lay.record_cols:
             v = row[c.index] if c.index < len(row) else None
@@ -445,7 +450,8 @@ def _place_list(record: dict, lst: ListOf, rows: list[Element],
         first = elements[0]
         origins.add(lst.path, first.sheet, first.row, None)
         return [RecordError(render_path(list(lst.path)), "column_conflict",
-                            f"列表 {path_zh} 与其他列的取值冲突", f"the list {path_en} conflicts with another column")]
+                            f"列表 {path_zh} 与其他列的取值冲突",
+                            f"the list {path_en} conflicts with another column")]
     errors = []
     origins.add(lst.path, elements[0].sheet, elements[0].row, None)
     for i, el in enumerate(elements):
@@ -466,8 +472,8 @@ def _lonely_row(rowno: int, origins: Origins) -> RecordError:
         f"此行只填写了列表的列，像是续行（{zh}）；续行须紧跟在同一记录的行之下，记录编号留空或与之相同，"
         "其余记录列留空或与之相同",
         f"this row fills only list columns, like an extra row ({en}); an extra row must directly "
-        "follow its record's rows, with the same or an empty record id and the other record columns "
-        "empty or the same")
+        "follow its record's rows, with the same or an empty record id and the other record "
+        "columns empty or the same")
 
 
 def orphans(name: str, records_sheet: str, lists: Sequence[ListSheet], cmap: ColumnMap
@@ -501,14 +507,14 @@ def orphans(name: str, records_sheet: str, lists: Sequence[ListSheet], cmap: Col
                 errors.append(RecordError(
                     "$.id", "orphan_rows",
                     f"工作表 '{ls.title}' 第 {listed_zh} 行没有填写记录编号，无法对应到记录，未参与检查",
-                    f"{word} {listed_en} of sheet '{ls.title}' {have} no record id and cannot be linked "
-                    "to a record; not checked"))
+                    f"{word} {listed_en} of sheet '{ls.title}' {have} no record id and cannot be "
+                    "linked to a record; not checked"))
             else:
                 errors.append(RecordError(
                     "$.id", "orphan_rows",
                     f"工作表 '{ls.title}' 第 {listed_zh} 行的记录编号 '{shown}' 在工作表 '{records_sheet}' "
                     "中没有对应的记录，未参与检查",
-                    f"{word} {listed_en} of sheet '{ls.title}' {name_} record id '{shown}', which is not on "
-                    f"sheet '{records_sheet}'; not checked"))
+                    f"{word} {listed_en} of sheet '{ls.title}' {name_} record id '{shown}', which "
+                    f"is not on sheet '{records_sheet}'; not checked"))
         assert first is not None
         yield first[1], f"{name}!{first[0]}:row {first[1]}", raw, errors

@@ -150,7 +150,8 @@ class ColumnMap:
         for kw in ("anyOf", "oneOf"):
             branches = out.get(kw)
             if isinstance(branches, list):
-                real = [b for b in branches if not (isinstance(b, dict) and b.get("type") == "null")]
+                real = [b for b in branches
+                        if not (isinstance(b, dict) and b.get("type") == "null")]
                 if len(real) == 1:
                     base = self._deref(real[0], seen + 1)
                     rest = {k: v for k, v in out.items() if k != kw}

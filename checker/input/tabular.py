@@ -221,7 +221,8 @@ def _read_list_sheet(sheet: Any, lst: ListOf, name: str, cmap: ColumnMap, notes:
                     f"{where}：没有记录编号列（记录编号 或 id），其中的行无法对应到记录",
                     f"{where}: the sheet has no record id column (记录编号 or id); its rows cannot "
                     "be linked to records")
-            out = ListSheet(lst, sheet.title, layout, Reader(layout, sheet.title, notes, excel=True))
+            reader = Reader(layout, sheet.title, notes, excel=True)
+            out = ListSheet(lst, sheet.title, layout, reader)
             continue
         out.add(rowno, row)
     return out
