@@ -99,6 +99,11 @@ def check(
         "--mask", help="日志中遮蔽的字段，如 name,official.id / Fields masked in the log.")] = None,
     allow_empty: Annotated[bool, typer.Option(
         "--allow-empty", help="输入没有记录时不报错 / An input without records is not an error.")] = False,
+    strict_columns: Annotated[bool, typer.Option(
+        "--strict-columns",
+        help="CSV/XLSX 中有记录模式不认识的列或工作表时拒绝读取该文件（默认：警告并忽略该列）/ "
+             "Refuse a CSV/XLSX file with a column or sheet the record schema does not know "
+             "(default: a warning, and the column is ignored).")] = False,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="写入文件后不在标准错误输出汇总行 / No summary line on stderr after writing a file.")] = False,
 ) -> None:
@@ -113,7 +118,7 @@ def check(
                          input_format=input_format.value if input_format else None,
                          encoding=encoding, jobs=jobs, failing=FAILING[fail_on.value], log=log,
                          mask=mask, only=frozenset(only.split(",")) if only else None,
-                         allow_empty=allow_empty, quiet=quiet)
+                         allow_empty=allow_empty, quiet=quiet, strict_columns=strict_columns)
     except KeyboardInterrupt:
         code = 130
     except Exception as exc:  # a bug: one line for the user, the traceback on request

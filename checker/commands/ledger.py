@@ -68,9 +68,11 @@ def add(
     with _open(ledger, lang, create=True) as store:
         for path in files:
             name = "<stdin>" if str(path) == "-" else str(path)
+            warnings: list = []
             try:
                 count = store.add_records(
-                    iter_records([str(path)], input_format=input_format), source=name
+                    iter_records([str(path)], input_format=input_format, warnings=warnings),
+                    source=name,
                 )
             except LedgerError as exc:
                 rejected += 1
@@ -86,6 +88,8 @@ def add(
                     err=True,
                 )
             else:
+                for w in warnings:  # unknown spreadsheet columns, respelt values
+                    typer.echo(_t(lang, f"注意：{w.message_zh}", f"Note: {w.message_en}"), err=True)
                 added += 1
                 records_added += count
                 typer.echo(

@@ -90,6 +90,7 @@ class Inputs:
     encoding: str
     rereadable: bool
     warnings: list = field(default_factory=list)
+    strict_columns: bool = False  # CSV/XLSX: an unknown column refuses the file (see tabular)
     _spool: str | None = None
 
     def __post_init__(self) -> None:
@@ -131,7 +132,7 @@ class Inputs:
         paths = [self._spool if (f == "-" and self._spool) else f for f in self.files]
         self.warnings.clear()
         items = iter_records(paths, self.input_format, self.encoding, validator, self.warnings,
-                             position)
+                             position, self.strict_columns)
         if not self._spool:
             yield from items
             return
@@ -143,6 +144,7 @@ class Inputs:
                 elif item.errors:
                     item.errors = [_renamed_error(e, tmp, STDIN_NAME) for e in item.errors]
                 yield item
+            self.warnings[:] = [_renamed_warning(w, tmp, STDIN_NAME) for w in self.warnings]
         except InputError as exc:
             raise InputError(STDIN_NAME if exc.path == tmp else exc.path,
                              exc.message_zh.replace(tmp, STDIN_NAME),
@@ -154,6 +156,13 @@ def _rename(item: Any, old: str, new: str) -> None:
     item.location = new + item.location[len(old):] if item.location.startswith(old) else item.location
     if item.errors:
         item.errors = [_renamed_error(e, old, new) for e in item.errors]
+
+
+def _renamed_warning(w: Any, old: str, new: str) -> Any:
+    if old not in w.message_zh and old not in w.message_en:
+        return w
+    return type(w)(new if w.source == old else w.source, w.message_zh.replace(old, new),
+                   w.message_en.replace(old, new))
 
 
 def _renamed_error(e: Any, old: str, new: str) -> Any:
@@ -348,7 +357,7 @@ class CheckRun:
 def run_check(*, files: Sequence[str], rules, jurisdiction, fmt: str, output, lang: str,
               explain: bool, history: Sequence[Path], input_format, encoding: str, jobs: int,
               failing: Sequence[str], log, mask, only: frozenset[str] | None = None,
-              allow_empty: bool = False, quiet: bool = False) -> int:
+              allow_empty: bool = False, quiet: bool = False, strict_columns: bool = False) -> int:
     """The whole `qinqing check`; returns the exit code. After writing a report file, one line
     on stderr says where and sums up the outcomes (not with `quiet`)."""
     from checker.input.records import InputError
@@ -386,7 +395,7 @@ def run_check(*, files: Sequence[str], rules, jurisdiction, fmt: str, output, la
             validator = FillingValidator(validator, jurisdiction)
         hist = _history(history, encoding, validator, lang)
         inputs = Inputs(list(files), input_format, encoding,
-                        rereadable=engine.needs_windows or jobs > 1)
+                        rereadable=engine.needs_windows or jobs > 1, strict_columns=strict_columns)
         run = CheckRun(frozenset(failing))
         entries, raws = _entries(engine, inputs, validator, jobs, hist, log is not None,
                                  encoded=fmt == "jsonl")
