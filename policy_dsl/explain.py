@@ -93,6 +93,8 @@ class Explainer:
         self.v[var] = item
         if isinstance(coll, ir.WindowRef):
             self.paths[var] = f"window[{item.get('id')}]" if isinstance(item, dict) else f"window[{i}]"
+        elif isinstance(coll, ir.Related):  # records of another kind, by their ids
+            self.paths[var] = f"{coll.kind}[{item.get('id')}]" if isinstance(item, dict) else f"{coll.kind}[{i}]"
         else:
             base = self.path_of(coll)
             self.paths[var] = f"{base}[{i}]" if base else f"[{i}]"

@@ -32,6 +32,9 @@ def json_value(value: Any) -> Any:
         return [json_value(v) for v in value]
     if isinstance(value, dict):
         return {k: json_value(v) for k, v in value.items()}
+    if isinstance(value, ir.Calendar):  # the days it covers and how many it names
+        return {"covers": [[a.isoformat(), b.isoformat()] for a, b in value.spans],
+                "holidays": len(value.holidays), "makeup_workdays": len(value.makeup_workdays)}
     return value
 
 

@@ -68,6 +68,8 @@ class Oracle:
         if isinstance(coll, ir.WindowRef):
             return [(x, f"window[{x.get('id')}]" if isinstance(x, dict) else f"window[{i}]")
                     for i, x in enumerate(items)]
+        if isinstance(coll, ir.Related):
+            return [(x, f"{coll.kind}[{x.get('id')}]") for x in items]
         base = self.path(coll)
         return [(x, f"{base}[{i}]" if base else f"[{i}]") for i, x in enumerate(items)]
 

@@ -1,0 +1,93 @@
+"""Validation of a batch that mixes record kinds: each record against its kind's schema.
+
+A record names its kind in `record_kind` (absent: `interaction`). `KindValidator(schemas)` holds
+one `Validator` per kind (built on the first record of that kind) and dispatches: a kind no
+schema describes makes the record invalid, naming the field and the kinds allowed. It offers
+what loaders ask of a validator: `validate`, `schema` and `extension` are those of the default
+kind (interactions, else the first kind), so the JSONL fast path is built for that kind only
+and declines every record of another kind (their `record_kind` is not its schema's), which the
+ordinary path then validates against their own schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from checker.input.messages import RecordError
+from checker.input.validate import Validator, default_validator, validator_for
+
+DEFAULT_KIND = "interaction"
+MAX_KIND_LENGTH = 64
+
+
+class KindValidator:
+    """Validates records against the schema of their kind."""
+
+    __slots__ = ("_sources", "_validators", "default", "kinds", "schema", "schemas")
+
+    def __init__(self, schemas: Mapping[str, dict], sources: Mapping[str, str] | None = None,
+                 base: Validator | None = None) -> None:
+        if not schemas:
+            raise ValueError("no record schema")
+        self.schemas = dict(schemas)
+        self.kinds = tuple(self.schemas)
+        self.default = DEFAULT_KIND if DEFAULT_KIND in self.schemas else self.kinds[0]
+        self._sources = dict(sources or {})
+        self._validators: dict[str, Validator] = {}
+        if base is not None:
+            self._validators[self.default] = base
+        self.schema = self.schemas[self.default]
+
+    def validator(self, kind: str) -> Validator:
+        v = self._validators.get(kind)
+        if v is None:
+            v = self._validators[kind] = validator_for(self.schemas[kind], self._sources.get(kind, f"<{kind}>"))
+        return v
+
+    @property
+    def base(self) -> Validator:
+        return self.validator(self.default)
+
+    def extension(self, name: str, build: Callable[[Validator], Any]) -> Any:
+        return self.base.extension(name, build)
+
+    def kind_of(self, raw: Any) -> str | None:
+        """The kind of a raw record (None: not one of the kinds known)."""
+        kind = raw.get("record_kind") if isinstance(raw, dict) else None
+        if kind is None:
+            return self.default if self.default == DEFAULT_KIND else (
+                self.default if len(self.kinds) == 1 else None)
+        return kind if isinstance(kind, str) and kind in self.schemas else None
+
+    def validate(self, raw: Any) -> tuple[dict | None, list[RecordError]]:
+        kind = self.kind_of(raw)
+        if kind is None and isinstance(raw, dict):
+            return None, [self._unknown_kind(raw.get("record_kind"))]
+        return self.validator(kind or self.default).validate(raw)
+
+    def validate_instance(self, raw: Any) -> tuple[Any, list[RecordError]]:
+        return self.validate(raw) if isinstance(raw, dict) else self.base.validate_instance(raw)
+
+    def is_valid(self, raw: Any) -> bool:
+        return not self.validate(raw)[1]
+
+    def _unknown_kind(self, value: Any) -> RecordError:
+        allowed = "、".join(self.kinds)
+        shown = value if isinstance(value, str) and len(value) <= MAX_KIND_LENGTH else "…"
+        if value is None:
+            return RecordError("$.record_kind", "required", f"缺少记录类型 record_kind；可选：{allowed}",
+                               f"record_kind is missing; one of: {', '.join(self.kinds)}")
+        return RecordError("$.record_kind", "enum", f"记录类型 '{shown}' 不存在；可选：{allowed}",
+                           f"unknown record kind '{shown}'; one of: {', '.join(self.kinds)}")
+
+
+def kind_validator(schemas: Mapping[str, dict], sources: Mapping[str, str] | None = None) -> Any:
+    """The validator of a run: the shared interaction validator alone when that is the only
+    kind (as before record kinds), else a `KindValidator`."""
+    from checker.schema import record_schema
+
+    if list(schemas) == [DEFAULT_KIND] and schemas[DEFAULT_KIND] is record_schema():
+        return default_validator()
+    base = default_validator() if schemas.get(DEFAULT_KIND) is record_schema() else None
+    return KindValidator(schemas, sources, base)
