@@ -216,6 +216,8 @@ class Evaluator:
         self.packs = {p.name: p for p in program.packs}
         self.window_rules = [c for c in self.rules if c.ir.window is not None]
         self.uses_store = any(c.uses_store for c in self.rules)
+        self.params_read = frozenset(n.name for r in program.rules for e in ir.rule_exprs(r)
+                                     for n in ir.walk(e) if isinstance(n, ir.ParamRef))
         self._change_dates = change_dates(program, params)
         self._in_force: dict[tuple, InForce] = {}
         kinds = {c.ir.kind for c in self.rules}

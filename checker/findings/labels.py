@@ -67,10 +67,22 @@ def fact_key(label: str, path: tuple[str | None, str] | None, paths: dict) -> st
 class FieldLabels:
     """Titles and enum labels of a record schema's fields, by record path."""
 
-    def __init__(self, schema: dict):
+    def __init__(self, schema: dict, kinds: dict | None = None):
         self.schema = schema
         self._nodes: dict[str, tuple[tuple[str, dict], ...] | None] = {}
         self._labels: dict[tuple[str, str], str] = {}
+        self._kinds = kinds or {}  # record kind → schema, for records of other kinds
+        self._others: dict[str, FieldLabels] = {}
+
+    def for_record(self, r: dict) -> FieldLabels:
+        """The labels of a record's own kind (`record_kind`; absent: these)."""
+        kind = r.get("record_kind")
+        if kind is None or kind not in self._kinds or self._kinds[kind] is self.schema:
+            return self
+        hit = self._others.get(kind)
+        if hit is None:
+            hit = self._others[kind] = FieldLabels(self._kinds[kind])
+        return hit
 
     def field_label(self, path: str, lang: str) -> str:
         """`meals[1].diners` → 用餐·用餐人数（meals[1].diners）; a path the schema lacks, as it is."""

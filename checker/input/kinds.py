@@ -52,6 +52,19 @@ class KindValidator:
     def extension(self, name: str, build: Callable[[Validator], Any]) -> Any:
         return self.base.extension(name, build)
 
+    def fast_json(self) -> Any:
+        """The JSONL fast path of the default kind (`checker.input.fastjson`), offered only when
+        that kind's schema admits its own `record_kind` alone: then it declines every record of
+        another kind, which `validate` takes."""
+        from checker.input.fastjson import decoder_for
+
+        own = (self.schema.get("properties") or {}).get("record_kind")
+        allowed = [own.get("const")] if isinstance(own, dict) and "const" in own else \
+            [v for v in own.get("enum") or () if v is not None] if isinstance(own, dict) else None
+        if allowed != [self.default]:
+            return None
+        return decoder_for(self.base)
+
     def kind_of(self, raw: Any) -> str | None:
         """The kind of a raw record (None: not one of the kinds known)."""
         kind = raw.get("record_kind") if isinstance(raw, dict) else None
@@ -78,6 +91,13 @@ class KindValidator:
         if value is None:
             return RecordError("$.record_kind", "required", f"缺少记录类型 record_kind；可选：{allowed}",
                                f"record_kind is missing; one of: {', '.join(self.kinds)}")
+        from policy_dsl.errors import did_you_mean
+
+        best = did_you_mean(value, self.kinds) if isinstance(value, str) else None
+        if best is not None:
+            return RecordError("$.record_kind", "enum", f"记录类型 '{shown}' 不存在；是否为 '{best}'？可选：{allowed}",
+                               f"unknown record kind '{shown}'; did you mean '{best}'? One of: "
+                               f"{', '.join(self.kinds)}")
         return RecordError("$.record_kind", "enum", f"记录类型 '{shown}' 不存在；可选：{allowed}",
                            f"unknown record kind '{shown}'; one of: {', '.join(self.kinds)}")
 
