@@ -15,7 +15,7 @@ from .lower import RuleLowerer
 from .kinds import as_kinds, discover_schemas, load_schema_files
 from .params import ParamSet, _line_span, load_params
 from .parser import parse
-from .typecheck import Checker, Scope
+from .typecheck import CALENDAR_BUILTINS, CALENDAR_PARAM, Checker, Scope
 
 POLICY_SUFFIX = ".policy"
 
@@ -195,7 +195,9 @@ def compile_files(files: list[A.PolicyFile], params: ParamSet, diags: list[Diagn
         header = pf.policy
         pack_kinds = _pack_kinds(header, checker, diags)
         rules = []
-        for r in pf.rules:
+        if not pack_kinds:  # no kind it judges is known (E120): its rules are not checked
+            failed = True
+        for r in pf.rules if pack_kinds else ():
             if owner.get(r.id) != name or rules_by_id.get(r.id) is not r:
                 continue
             try:
@@ -208,7 +210,8 @@ def compile_files(files: list[A.PolicyFile], params: ParamSet, diags: list[Diagn
                 continue
             rules.append(lowered)
         try:
-            _check_defines(pf, checker.for_kind(pack_kinds[0]) if pack_kinds[0] in kinds else checker, scope)
+            if pack_kinds:
+                _check_defines(pf, checker.for_kind(pack_kinds[0]), scope)
         except RecursionError:
             diags.append(_too_deep(Span(pf.path, 1, 1, 1, 2)))
             failed = True
@@ -220,7 +223,7 @@ def compile_files(files: list[A.PolicyFile], params: ParamSet, diags: list[Diagn
             start=p.in_force.start if p.in_force else None,
             until=p.in_force.until if p.in_force else None,
             applies_to=p.applies_to, imports=tuple(i.name for i in pf.imports),
-            rules=tuple(rules), file=pf.path, kinds=tuple(pack_kinds)))
+            rules=tuple(rules), file=pf.path, kinds=tuple(pack_kinds) or (ir.DEFAULT_KIND,)))
     program = ir.ProgramIR(tuple(out_packs), "", schemas)
     _check_program(program, packs, params, diags)
     return None if failed else program
@@ -241,7 +244,7 @@ def _pack_kinds(header: A.Policy | None, checker: Checker, diags: list[Diagnosti
                                 f"did you mean `{best}`?" if best else
                                 f"record kinds: {', '.join(sorted(checker.kinds))} (a pack may ship "
                                 "its own schema as `<kind>.schema.json` beside it)"))
-    return out or [checker.kind]
+    return out
 
 
 def _check_defines(pf: A.PolicyFile, checker: Checker, scope: Scope) -> None:
@@ -315,6 +318,8 @@ def _param_span(rule: A.Rule | None, name: str, default: Span) -> Span:
     def visit(node) -> None:
         if isinstance(node, A.Param) and node.name == name:
             found.append(node.span)
+        elif isinstance(node, A.Call) and name == CALENDAR_PARAM and node.fn in CALENDAR_BUILTINS:
+            found.append(node.fn_span)  # the calendar is the implicit argument of these
         elif isinstance(node, (tuple, list)):
             for x in node:
                 visit(x)

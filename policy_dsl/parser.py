@@ -485,7 +485,6 @@ class _ToAst(Transformer):
                 continue
             if key == "let":
                 lets.append(value)
-                spans.setdefault("let", span)
                 continue
             if key in spans:
                 dups.append(Diagnostic("E105", f"`{_CLAUSE_WORD.get(key, key)}` given twice in rule {rid}",

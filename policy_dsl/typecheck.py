@@ -259,7 +259,8 @@ class Checker:
         if e.name not in bt.fields:
             best = did_you_mean(e.name, bt.fields)
             code = "E209" if scope.placeholder else "E201"
-            where = bt.path or "the record"
+            where = bt.path or next((f"a {k} record" for k, t in self.kinds.items()
+                                     if t is bt and bt is not self.record), "the record")
             wrong = self._wrong_kind_hint(e.name) if bt is self.record and not best else None
             self.error(scope, code, f"unknown field `{e.name}` in {where}", e.name_span,
                        f"did you mean `{best}`?" if best else wrong or

@@ -59,6 +59,8 @@ def _special(self: Checker, e: A.Call, scope: Scope) -> ir.Expr:
                        "write `row(param.table, key)`")
             return ir.Const(None, ty.ANY)
         table = self.check(e.args[0], scope.child(evidence=None))
+        if isinstance(table, ir.Const) and table.type.kind == "any":
+            return ir.Const(None, ty.ANY)  # reported already (an unknown parameter)
         decl = scope.params.decls.get(table.name) if isinstance(table, ir.ParamRef) else None
         if decl is None or decl.key is None:
             what = "a table parameter without a `key` column" if decl is not None else unparse(e.args[0])

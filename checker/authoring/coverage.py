@@ -579,12 +579,15 @@ def _ast_index(files: Iterable[A.PolicyFile]) -> tuple[dict[str, A.Rule], dict[s
 def collect(evaluator: Any, files: Iterable[A.PolicyFile], results: Iterable[Any],
             in_scope: Callable[[ir.RuleIR], bool] | None = None) -> Coverage:
     """Coverage of the evaluator's rules (those `in_scope`) by the results of `ruletests.run`."""
-    nullable = Nullable(evaluator.program.schema)
+    schemas = evaluator.program.schemas
+    by_kind = {k: Nullable(s) for k, s in schemas.items()}  # each rule against its kind's schema
+    nullable = by_kind.get("interaction") or Nullable(evaluator.program.schema)
     ast_rules, pack_defs = _ast_index(files)
     plans: dict[str, _RulePlan] = {}
     for r in evaluator.program.rules:
         if in_scope is None or in_scope(r):
-            plans[r.id] = _RulePlan(r, ast_rules.get(r.id), pack_defs.get(r.pack, {}), nullable)
+            plans[r.id] = _RulePlan(r, ast_rules.get(r.id), pack_defs.get(r.pack, {}),
+                                    by_kind.get(r.record_kind, nullable))
     for r in evaluator.program.rules:  # a template's review comes from the requires naming it
         for q in r.requires:
             target = plans.get(q.boundary)

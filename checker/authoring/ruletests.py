@@ -356,9 +356,8 @@ def run(tests: list[RuleTest], policy: Policy, lang: str = "zh") -> list[TestRes
     """Evaluate each test's record. Messages are rendered in the test's own language (what its
     `details` expect); `lang` is the language of the differences reported."""
     from checker.findings.entry import record_entry
-    from checker.input.validate import default_validator
 
-    validator = default_validator()
+    validator = policy.validator()  # each record against its kind's schema
     ev = policy.evaluator
     engine = Engine(policy, Options(lang=lang, explain=False))
     results = []
@@ -389,7 +388,8 @@ def run(tests: list[RuleTest], policy: Policy, lang: str = "zh") -> list[TestRes
         if index is not None:
             index.add(data, 0)
             window = _lookup(index)
-        result = ev.evaluate(data, window, trace=True)
+        store = engine.new_store(history, [data]) if engine.needs_store else None
+        result = ev.evaluate(data, window, trace=True, store=store)
         entry = record_entry(_Item(data, t), result, policy.renderer(t.lang), False)
         rules = sorted({f["rule"] for f in entry["findings"]})
         diffs = compare(t.expect, entry, lang)

@@ -484,8 +484,6 @@ class _Builder:
                 members.append(tp)
             if conv is not None:
                 convs[cls] = conv
-        if "number" in types and not decimal:
-            raise FastJsonUnsupported("a number without x-normalise (normalised to Decimal)")
         if "number" in types or "integer" in types:
             members.extend(self.numbers(node, integer="number" not in types))
         if "boolean" in types:

@@ -42,7 +42,8 @@ class KindValidator:
     def validator(self, kind: str) -> Validator:
         v = self._validators.get(kind)
         if v is None:
-            v = self._validators[kind] = validator_for(self.schemas[kind], self._sources.get(kind, f"<{kind}>"))
+            v = self._validators[kind] = validator_for(exact_numbers(self.schemas[kind]),
+                                                       self._sources.get(kind, f"<{kind}>"))
         return v
 
     @property
@@ -100,6 +101,30 @@ class KindValidator:
                                f"{', '.join(self.kinds)}")
         return RecordError("$.record_kind", "enum", f"记录类型 '{shown}' 不存在；可选：{allowed}",
                            f"unknown record kind '{shown}'; one of: {', '.join(self.kinds)}")
+
+
+def exact_numbers(schema: Any) -> Any:
+    """The schema with every plain `number` (no `x-normalise`) marked `x-normalise: decimal`, so
+    that its values are exact decimals, as money is (a pack's own schema need not say so); the
+    schema itself when it has none."""
+    found = False
+
+    def walk(node: Any) -> Any:
+        nonlocal found
+        if isinstance(node, list):
+            return [walk(x) for x in node]
+        if not isinstance(node, dict):
+            return node
+        out = {k: walk(v) for k, v in node.items()}
+        types = out.get("type")
+        types = [types] if isinstance(types, str) else types if isinstance(types, list) else []
+        if "number" in types and "x-normalise" not in out and "enum" not in out and "const" not in out:
+            out["x-normalise"] = "decimal"
+            found = True
+        return out
+
+    marked = walk(schema)
+    return marked if found else schema
 
 
 def kind_validator(schemas: Mapping[str, dict], sources: Mapping[str, str] | None = None) -> Any:

@@ -271,8 +271,6 @@ def _num_converter(node: dict) -> Any:
     types = {types} if isinstance(types, str) else set(types or ())
     if "integer" in types and "number" not in types:
         return lambda v: v if v.__class__ is int else int(v)
-    if "number" in types:  # a plain number (a pack's own schema): exact, as money is
-        return lambda v: v if v.__class__ is Decimal else Decimal(repr(v) if v.__class__ is float else v)
     return None
 
 
