@@ -98,8 +98,8 @@ class Engine:
         for seq, item in enumerate(loaded, start):
             yield self.check_one(item, index, seq)
 
-    def check(self, loaded: Iterable[Any], history: Iterable[dict] = (), summary: Summary | None = None
-              ) -> Iterator[dict]:
+    def check(self, loaded: Iterable[Any], history: Iterable[dict] = (), summary: Summary | None = None,
+              store: Any = None) -> Iterator[dict]:
         """Evaluate loaded records (checker.records.LoadedRecord) in order; yield report entries.
 
         One pass: with cross-record rules the batch is held in memory to build the windows;
@@ -111,8 +111,8 @@ class Engine:
             loaded = list(loaded)
         if index is not None:
             self.index_items(loaded, index)
-        if self.needs_store:
-            self.store = self.new_store(history, (i.data for i in loaded))
+        if self.needs_store:  # `store`: a store given (it knows the batch), else one of these
+            self.store = store if store is not None else self.new_store(history, (i.data for i in loaded))
         for entry in self.entries(loaded, index):
             summary.add(entry["outcome"])
             yield entry

@@ -20,9 +20,15 @@ from policy_dsl.values import format_value
 _PLAIN = frozenset({str, int, bool, float, type(None)})
 
 
+_INT_RANGE = (-(1 << 63), 1 << 64)  # what JSON writers take as a number
+
+
 def json_value(value: Any) -> Any:
-    """Evidence values as JSON: exact decimals as strings, dates ISO."""
+    """Evidence values as JSON: exact decimals as strings, dates ISO; an integer beyond 64 bits
+    (a record may hold one) as its digits."""
     if value.__class__ in _PLAIN:
+        if value.__class__ is int and not _INT_RANGE[0] <= value < _INT_RANGE[1]:
+            return str(value)
         return value
     if isinstance(value, Decimal):
         return format(value, "f")

@@ -105,7 +105,7 @@ class _Facts:
                 x = fn(r, p, v)
             except (KeyError, TypeError):
                 continue
-            out[key] = x if x.__class__ in _PLAIN else json_value(x)
+            out[key] = x if x.__class__ in _PLAIN and x.__class__ is not int else json_value(x)
         return out
 
 
