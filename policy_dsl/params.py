@@ -90,6 +90,11 @@ class ParamSet:
         self.profiles = profiles
         base = profiles.get(BASELINE)
         self.decls: dict[str, ParamDecl] = dict(base.decls) if base else {}
+        # A profile may declare a parameter of its own (with `type`): packs applying elsewhere
+        # that use it have no value there (E208).
+        for code in sorted(profiles):
+            for name, decl in profiles[code].decls.items():
+                self.decls.setdefault(name, decl)
         self._cache: dict[tuple[str, dt.date], dict[str, Any]] = {}
 
     def chain(self, code: str) -> list[str]:

@@ -603,7 +603,8 @@ def collect(evaluator: Any, files: Iterable[A.PolicyFile], results: Iterable[Any
         name = tr.test.name
         _statuses(res.trace, plans, name)
         if getattr(tr, "record", None) is not None:
-            _replay(evaluator, tr.record, res.params, getattr(tr, "window", None), plans)
+            _replay(evaluator, tr.record, res.params, getattr(tr, "window", None), plans,
+                    getattr(tr, "store", None))
     ordered = [plans[r.id] for r in evaluator.program.rules if r.id in plans]
     return Coverage([p.cov for p in ordered], ran)
 
@@ -639,17 +640,17 @@ def _statuses(trace, plans: dict[str, _RulePlan], test: str) -> None:
 
 
 def _replay(ev: Any, record: dict, params: dict, window: Callable | None,
-            plans: dict[str, _RulePlan]) -> None:
+            plans: dict[str, _RulePlan], store: Any = None) -> None:
     """Evaluate the conditions of the rules in force again, compiled with watchers at their
     enum and threshold sites (the same short-circuits as the evaluator's own closures)."""
-    in_force = ev.in_force(record["jurisdiction"], record["date"])
+    in_force = ev.in_force(record["jurisdiction"], record["date"], record.get("record_kind") or "interaction")
     for c in [*in_force.rules, *in_force.tolerances]:
         plan = plans.get(c.ir.id)
         if plan is None or not (plan.enums or plan.thresholds):
             continue
         rule = c.ir
         when, unless, requires = plan.watched(ev.closures)
-        v: dict = {}
+        v: dict = {"$store": store} if store is not None else {}
         if rule.window is not None:
             v["$window"] = window(c, record, params) if window is not None else None
         instances = [v]

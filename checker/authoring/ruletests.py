@@ -95,6 +95,7 @@ class TestResult:
     result: Any = None  # policy_dsl.evaluate.RecordResult (with trace), for coverage
     record: dict | None = None  # the normalised record that was evaluated
     window: Callable | None = None  # the window lookup used (cross-record rules)
+    store: Any = None  # the records lookups could find (the test's history and record)
 
 
 RuleTest.__test__ = False  # type: ignore[attr-defined]
@@ -393,7 +394,8 @@ def run(tests: list[RuleTest], policy: Policy, lang: str = "zh") -> list[TestRes
         entry = record_entry(_Item(data, t), result, policy.renderer(t.lang), False)
         rules = sorted({f["rule"] for f in entry["findings"]})
         diffs = compare(t.expect, entry, lang)
-        results.append(TestResult(t, not diffs, entry["outcome"], rules, diffs, entry, result, data, window))
+        results.append(TestResult(t, not diffs, entry["outcome"], rules, diffs, entry, result, data, window,
+                                  store))
     return results
 
 

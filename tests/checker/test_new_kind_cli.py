@@ -161,6 +161,7 @@ def test_rule_tests_with_coverage(city: Path) -> None:
         line = next(x for x in out.splitlines() if x.startswith(f"✓ {rid} "))
         assert line.split("  ")[1].startswith("fired 1 · not fired ") and line.endswith("· review 1"), line
     assert "rules 3/3 (100.0%)" in out
+    assert "enum values 1/1 (100.0%) · threshold points 3/3 (100.0%)" in out  # through the lookup too
 
 
 def test_check_a_batch_mixing_kinds(city: Path) -> None:
