@@ -47,6 +47,19 @@ class KindValidator:
         return v
 
     @property
+    def reading_schema(self) -> dict:
+        """What a table loader types its cells by: the fields of every kind (a column named by
+        several kinds, by the default kind's, else the first's)."""
+        props: dict = {}
+        defs: dict = {}
+        order = [self.default, *(k for k in self.kinds if k != self.default)]
+        for kind in reversed(order):
+            schema = self.schemas[kind]
+            props.update(schema.get("properties") or {})
+            defs.update(schema.get("$defs") or {})
+        return {"type": "object", "properties": props, "$defs": defs}
+
+    @property
     def base(self) -> Validator:
         return self.validator(self.default)
 
