@@ -377,7 +377,7 @@ _TOKEN = re.compile(
     r"|(?P<k>\b(?:policy|version|source|in|force|from|until|applies|to|import|define|forbid|permit|boundary"
     r"|tolerance|severity|cite|basis|sourced|inferred|for|each|window|same|within|when|unless|require|else"
     r"|as|overrides|covers|all|except|say|remedy|outcome|violation|review|critical|high|medium|low|and|or"
-    r"|not|is|known|missing|some|if|then|count|sum|where|true|false)\b)")
+    r"|not|is|known|missing|some|if|then|count|sum|where|true|false|judges|let|records)\b)")
 
 
 def highlight(src: str) -> str:
