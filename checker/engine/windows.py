@@ -231,6 +231,7 @@ class WindowIndex:
         if self.tree is None:
             return None
         tree = {k: dict(v) for k, v in self.tree.items()}
+        tree.setdefault("record_kind", {})  # a window holds records of its rule's kind only
         for c in self.rules:
             assert c.ir.window is not None
             for key in c.ir.window.keys:
