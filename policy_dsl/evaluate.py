@@ -19,7 +19,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from . import ir
@@ -31,27 +31,39 @@ from .values import add_duration
 STORE = "$store"  # bindings key of the record store (`policy_dsl.store`)
 
 PRECEDENCE = ("invalid", "violation", "review", "tolerated", "compliant", "unlisted")
+_NO_BINDINGS: dict = {}  # read-only: closures never change their bindings
 RANK = {o: i for i, o in enumerate(PRECEDENCE)}
 
 
-@dataclass(slots=True, kw_only=True)
 class Finding:
-    rule: ir.RuleIR  # the rule whose id is reported (the boundary, for a failed require)
-    kind: str  # forbid | permit | boundary | tolerance | conflict
-    outcome: str  # violation | review | tolerated | compliant
-    severity: str
-    via: ir.RuleIR | None = None  # the permit whose `require` produced this finding
-    scope: tuple | None = None  # (collection path, index) for `for each` rules
-    bindings: dict = field(default_factory=dict)
-    paths: dict = field(default_factory=dict)
-    cond: ir.Expr | None = None  # decides `missing` for review findings
-    tolerated_by: str | None = None
-    suppressed_by: str | None = None
-    conflict: tuple[str, str] | None = None
-    covered: tuple[str, ...] = ()
-    require: ir.RequireIR | None = None  # the failed/undecided `require`, for boundary findings
-    undecided: bool = False  # its condition (or require) is unknown: `cond` names what is missing
-    pending: str | None = None  # an exception (overrides) or tolerance that may apply but is undecided
+    """One finding of one rule on one record (or element). Constructed with keywords; what is
+    rarely set (conflicts, tolerance, suppression, pending exceptions) keeps its default."""
+
+    __slots__ = ("bindings", "cond", "conflict", "covered", "kind", "outcome", "paths", "pending",
+                 "require", "rule", "scope", "severity", "suppressed_by", "tolerated_by", "undecided",
+                 "via")
+
+    def __init__(self, *, rule: ir.RuleIR, kind: str, outcome: str, severity: str,
+                 via: ir.RuleIR | None = None, scope: tuple | None = None, bindings: dict = _NO_BINDINGS,
+                 paths: dict = _NO_BINDINGS, cond: ir.Expr | None = None, require: ir.RequireIR | None = None,
+                 undecided: bool = False, conflict: tuple[str, str] | None = None,
+                 covered: tuple[str, ...] = ()):
+        self.rule = rule  # the rule whose id is reported (the boundary, for a failed require)
+        self.kind = kind  # forbid | permit | boundary | tolerance | conflict
+        self.outcome = outcome  # violation | review | tolerated | compliant
+        self.severity = severity
+        self.via = via  # the permit whose `require` produced this finding
+        self.scope = scope  # (collection path, index) for `for each` rules
+        self.bindings = bindings  # the variables bound (read-only: shared with the evaluation)
+        self.paths = paths  # variable → concrete path of the element it is bound to (read-only)
+        self.cond = cond  # decides `missing` for review findings
+        self.require = require  # the failed/undecided `require`, for boundary findings
+        self.undecided = undecided  # its condition (or require) is unknown: `cond` names what is missing
+        self.conflict = conflict  # (permit, forbid) of a conflict finding
+        self.covered = covered  # the rules a tolerance finding tolerated
+        self.tolerated_by: str | None = None
+        self.suppressed_by: str | None = None
+        self.pending: str | None = None  # an exception (overrides) or tolerance that may apply but is undecided
 
     @property
     def evidence(self) -> tuple[tuple[str, ir.Expr], ...]:
@@ -91,8 +103,8 @@ class RecordResult:
 class CompiledRule:
     """A rule with its condition, requires, list and window keys compiled."""
 
-    __slots__ = ("coll", "coll_ir", "coll_path", "cond", "cond_ir", "ir", "keys", "prefilter",
-                 "requires", "scopes", "uses_store", "var", "width")
+    __slots__ = ("coll", "coll_ir", "coll_path", "cond", "cond_ir", "ir", "keys", "requires", "scopes",
+                 "uses_store", "var", "width")
 
     def __init__(self, rule: ir.RuleIR, closures: Closures):
         self.ir = rule
@@ -110,7 +122,6 @@ class CompiledRule:
         self.width = closures(rule.window.width) if rule.window and rule.window.width is not None else None
         self.uses_store = any(isinstance(n, (ir.Lookup, ir.Related))
                               for e in ir.rule_exprs(rule) for n in ir.walk(e))
-        self.prefilter = _window_free_part(self.cond_ir, closures) if rule.window and self.coll is None else None
         # (scope, paths) of the first elements, shared by their findings (read-only, like paths)
         self.scopes = [self.scope(i) for i in range(16)] if self.var else []
 
@@ -130,27 +141,6 @@ class CompiledRule:
     def scope(self, index: int) -> tuple[tuple, dict]:
         """The scope and paths of a finding on element `index` of this rule's list."""
         return (self.coll_path, index), {self.var: f"{self.coll_path}[{index}]"}
-
-
-_NO_BINDINGS: dict = {}  # read-only: closures never change their bindings
-
-
-def _window_free_part(cond: ir.Expr | None, closures: Closures) -> Fn | None:
-    """For a window rule's condition `a and b and …`: the items that do not read the window,
-    compiled (None when there are none, or nothing else). When they are False the condition is
-    False whatever the window holds, so the window need not be looked up."""
-    items: list[ir.Expr] = []
-    todo = [cond]
-    while todo:
-        e = todo.pop()
-        if isinstance(e, ir.And):
-            todo.extend(reversed(e.items))
-        elif e is not None:
-            items.append(e)
-    free = [e for e in items if not any(isinstance(n, ir.WindowRef) for n in ir.walk(e))]
-    if not free or len(free) == len(items):
-        return None
-    return closures(free[0] if len(free) == 1 else ir.And(tuple(free), free[0].type))
 
 
 def _no_condition(r: dict, p: dict, v: dict) -> None:
@@ -257,8 +247,6 @@ class Evaluator:
         instance = self._instance
         for c in rules:
             if c.keys:
-                if c.prefilter is not None and entries is None and c.prefilter(r, p, _NO_BINDINGS) is False:
-                    continue  # False whatever the window holds: not looked up
                 v: dict = {"$window": window(c, r, p) if window is not None else None}
                 if c.uses_store and store is not None:
                     v[STORE] = store

@@ -428,7 +428,8 @@ def load_profile(path: Path, diags: list[Diagnostic],
                 continue
             src = v.get("source")
             if isinstance(src, dict):
-                src = ", ".join(str(src[k]) for k in ("document", "clause", "ref") if src.get(k))
+                src = ", ".join(str(src[k]) for k in ("document", "clause", "published", "url", "ref")
+                                if src.get(k))
             assumed = bool(v.get("assumed", False))
             if not src and not assumed:
                 diags.append(Diagnostic("E303", f"value of `{name}` from {start} has no source", vsp,

@@ -662,8 +662,6 @@ def parse(text: str, file: str = "<policy>") -> tuple[A.PolicyFile | None, list[
 
 CLAUSE_WORDS = ("severity", "cite", "basis", "in force", "judges", "let", "for each", "window", "when", "unless",
                 "require", "overrides", "covers", "say", "remedy", "outcome")
-_CLAUSE_TERMINALS = {"__ANON_0", "CITE", "__ANON_1", "IN", "FOR", "WINDOW", "WHEN", "UNLESS",
-                     "REQUIRE", "OVERRIDES", "COVERS", "SAY", "REMEDY", "__ANON_2"}
 _EXPR_START = {"NAME", "SOME", "ALL", "NOT", "LPAR", "NUMBER", "PARAM", "DATE", "STRING", "TRUE",
                "FALSE", "MINUS", "COUNT", "SUM", "LSQB", "IF", "DURATION", "RULE_ID", "RECORDS"}
 _CHAR_HINTS = {

@@ -23,6 +23,24 @@ class Fmt(str, Enum):
     md = "md"
     html = "html"
     xlsx = "xlsx"
+    junit = "junit"
+    sarif = "sarif"
+
+
+OUTCOMES = ("violation", "review", "tolerated", "compliant", "unlisted", "invalid")
+
+
+def parse_only(value: str | None) -> str | None:
+    """`--only violation,review`: outcomes separated by commas, each one of OUTCOMES."""
+    if value is None:
+        return None
+    items = [x.strip() for x in value.split(",") if x.strip()]
+    bad = [x for x in items if x not in OUTCOMES]
+    if bad or not items:
+        raise typer.BadParameter(
+            f"{', '.join(repr(x) for x in bad) or repr(value)} 不是有效结论；可选 / is not an outcome; "
+            f"choose from: {', '.join(OUTCOMES)}")
+    return ",".join(x for x in OUTCOMES if x in items)
 
 
 class FailOn(str, Enum):
@@ -57,6 +75,11 @@ def check(
     jurisdiction: Annotated[str | None, typer.Option(
         "--jurisdiction", help="为缺少行政区划代码的记录补上此代码 / Area code for records that lack one.")] = None,
     fmt: Annotated[Fmt, typer.Option("--format", "-f", help="报告格式 / Report format.")] = Fmt.text,
+    only: Annotated[str | None, typer.Option(
+        "--only", callback=parse_only, metavar="OUTCOMES",
+        help="只列出这些结论的记录（text、md、csv、html），如 violation,review；无效记录总会列出 / "
+             "List only records with these outcomes (text, md, csv, html), e.g. violation,review; "
+             "invalid records are always listed.")] = None,
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="报告文件（默认：标准输出）/ Report file (default: stdout).")] = None,
     lang: Annotated[Lang, typer.Option("--lang", help="报告语言 / Report language.")] = Lang.zh,
@@ -76,6 +99,10 @@ def check(
         "--log", help="追加到防篡改决策日志 / Append decisions to a tamper-evident log.")] = None,
     mask: Annotated[str | None, typer.Option(
         "--mask", help="日志中遮蔽的字段，如 name,official.id / Fields masked in the log.")] = None,
+    allow_empty: Annotated[bool, typer.Option(
+        "--allow-empty", help="输入没有记录时不报错 / An input without records is not an error.")] = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="写入文件后不在标准错误输出汇总行 / No summary line on stderr after writing a file.")] = False,
     schema: Annotated[list[Path] | None, typer.Option("--schema", help=SCHEMA_HELP)] = None,
     as_of: Annotated[str | None, typer.Option(
         "--as-of", help="缺少 as_of 的记录按此日期判断未办结事项 / as_of for records that lack one (YYYY-MM-DD).")] = None,
@@ -92,7 +119,8 @@ def check(
                          output=output, lang=lang.value, explain=explain, history=history or [],
                          input_format=input_format.value if input_format else None,
                          encoding=encoding, jobs=jobs, failing=FAILING[fail_on.value], log=log,
-                         mask=mask, schemas=schemas or None, as_of=as_of)
+                         mask=mask, only=frozenset(only.split(",")) if only else None,
+                         allow_empty=allow_empty, quiet=quiet, schemas=schemas or None, as_of=as_of)
     except KeyboardInterrupt:
         code = 130
     except Exception as exc:  # a bug: one line for the user, the traceback on request

@@ -9,12 +9,23 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
 from checker.commands.schemas import SCHEMA_HELP
+
+
+class Fmt(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class Lang(str, Enum):
+    zh = "zh"
+    en = "en"
 
 
 def _today() -> dt.date:
@@ -33,7 +44,7 @@ def register(app: typer.Typer) -> None:
         paths: Optional[List[Path]] = typer.Argument(
             None, help="规则文件或目录（默认：内置规则）/ policy files or folders (default: the bundled rules)"),
         strict: bool = typer.Option(False, "--strict", help="警告也返回非零 / warnings exit 1"),
-        fmt: str = typer.Option("text", "--format", help="text|json"),
+        fmt: Fmt = typer.Option(Fmt.text, "--format", help="输出格式 / output format"),
         quiet_notes: bool = typer.Option(False, "--no-notes", help="不列出假定参数 / hide notes such as assumed parameters"),
         analyze: bool = typer.Option(False, "--analyze", help="分析冲突、遗漏与死规则 / find conflicts, gaps and dead rules"),
         jurisdiction: str = typer.Option("000000", "--jurisdiction", help="分析所用行政区划代码 / jurisdiction to analyse"),
@@ -42,7 +53,7 @@ def register(app: typer.Typer) -> None:
         list_bound: int = typer.Option(3, "--list-bound", min=1, max=6, help="每个列表的元素上限 / elements per list in the search"),
         gap_fields: Optional[List[str]] = typer.Option(None, "--gap-field", help="检查遗漏的枚举字段（可重复）/ enum field to check for gaps (repeatable)"),
         schema_files: Optional[List[Path]] = typer.Option(None, "--schema", help=SCHEMA_HELP),
-        lang: str = typer.Option("zh", "--lang", help="zh|en"),
+        lang_opt: Lang = typer.Option(Lang.zh, "--lang", help="语言 / language"),
     ) -> None:
         """检查规则文件 / Check policy files: syntax, names, types, parameters."""
         from checker.commands.schemas import read_schemas
@@ -50,8 +61,7 @@ def register(app: typer.Typer) -> None:
         from policy_dsl.errors import render_all, to_json
         from policy_dsl.load import load
 
-        if lang not in ("zh", "en"):
-            lang = "zh"
+        lang = lang_opt.value
         day = None
         if analyze:
             if len(jurisdiction) != 6 or not jurisdiction.isdigit():
@@ -80,7 +90,7 @@ def register(app: typer.Typer) -> None:
                 from policy_dsl.analysis.report import write_counterexamples
 
                 files = write_counterexamples(analysis, counterexamples)
-        if fmt == "json":
+        if fmt is Fmt.json:
             if analyze:
                 from policy_dsl.analysis.report import to_data
 

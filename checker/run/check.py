@@ -25,8 +25,8 @@ from typing import IO, Any
 
 from checker.engine.engine import Engine, Options, Summary
 from checker.engine.policy import PolicyLoadError, load_policy
-from checker.reports import writer
 from checker.reports.report import EncodedEntries, Report
+from checker.reports import BINARY, FILTERABLE, writer
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 LOG_BATCH = 1000
@@ -211,6 +211,37 @@ def open_output(path: Path | None) -> Iterator[IO[bytes]]:
             os.unlink(tmp)
 
 
+def check_output(fmt: str, output: Path | None, inputs: Sequence[str | Path], only) -> None:
+    """Refuse, before any work, what would go wrong: `--only` with a format that has no
+    filtered view, a binary report to a terminal, a report over one of its own inputs."""
+    to_stdout = output is None or str(output) == "-"
+    if only is not None and fmt not in FILTERABLE:
+        raise CheckError(f"--only 只适用于 text、md、csv、html 格式，不适用于 {fmt}",
+                         f"--only applies to the text, md, csv and html formats, not to {fmt}")
+    if to_stdout:
+        if fmt in BINARY and sys.stdout.isatty():
+            raise CheckError(f"{fmt} 是二进制格式，不能输出到终端；请用 -o 指定报告文件，如 -o report.{fmt}",
+                             f"{fmt} is a binary format and is not written to a terminal; "
+                             f"give a report file with -o, e.g. -o report.{fmt}")
+        return
+    for f in inputs:
+        if str(f) != "-" and _same_file(Path(output), Path(f)):  # type: ignore[arg-type]
+            raise CheckError(f"-o {output} 是输入文件，报告会覆盖它；请另选报告文件",
+                             f"-o {output} is one of the input files and the report would overwrite "
+                             "it; choose another report file")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet): compare the paths
+        return a.resolve() == b.resolve()
+
+
+def writes_file(output: Path | None) -> bool:
+    return output is not None and str(output) != "-"
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -323,10 +354,14 @@ class CheckRun:
 
 def run_check(*, files: Sequence[str], rules, jurisdiction, fmt: str, output, lang: str,
               explain: bool, history: Sequence[Path], input_format, encoding: str, jobs: int,
-              failing: Sequence[str], log, mask, schemas: dict | None = None,
+              failing: Sequence[str], log, mask, only: frozenset[str] | None = None,
+              allow_empty: bool = False, quiet: bool = False, schemas: dict | None = None,
               as_of: str | None = None) -> int:
-    """The whole `qinqing check`; returns the exit code."""
+    """The whole `qinqing check`; returns the exit code. After writing a report file, one line
+    on stderr says where and sums up the outcomes (not with `quiet`). `schemas`: record schemas
+    besides the bundled ones (`--schema`); `as_of`: for records that lack one (`--as-of`)."""
     from checker.input.records import InputError
+    from checker.reports.labels import summary_line
     from policy_dsl.errors import render_all
 
     expected: tuple[type[Exception], ...] = (CheckError,)
@@ -351,6 +386,7 @@ def run_check(*, files: Sequence[str], rules, jurisdiction, fmt: str, output, la
         if not files:
             raise CheckError("请给出记录文件，或用 `-` 读取标准输入",
                              "give record files, or `-` to read standard input")
+        check_output(fmt, output, [*files, *history], only)
         logger = DecisionLogger(log, mask, policy.content_hash)
         engine = Engine(policy, Options(lang=lang, explain=explain, default_jurisdiction=jurisdiction))
         if as_of is not None:
@@ -368,15 +404,25 @@ def run_check(*, files: Sequence[str], rules, jurisdiction, fmt: str, output, la
         run = CheckRun(frozenset(failing))
         entries, raws = _entries(engine, inputs, validator, jobs, hist, log is not None,
                                  encoded=fmt == "jsonl")
-        progress = Progress(progress_wanted(output, fmt), lang)
+        progress = Progress(progress_wanted(output, fmt) and not quiet, lang)
+        names = [("<stdin>" if f == "-" else str(f)) for f in files]
         report = Report(policy.describe(), run.watch(entries, progress, logger, raws), run.summary,
-                        lang, explain, inputs=[("<stdin>" if f == "-" else str(f)) for f in files])
+                        lang, explain, inputs=names, only=only, failing=frozenset(failing))
         with open_output(output) as out:
             writer(fmt)(report, out)
+            if not run.summary.counts and not allow_empty:  # (a report file is not kept)
+                progress.stop()
+                shown = "、".join(names)
+                raise CheckError(f"输入中没有记录（{shown}）；若确为空批次，请加 --allow-empty",
+                                 f"the input has no records ({', '.join(names)}); add --allow-empty "
+                                 "if an empty batch is expected")
         progress.stop()
         logger.flush()
         for w in inputs.warnings:
             err(f"注意：{w.message_zh}", f"Note: {w.message_en}", lang)
+        if writes_file(output) and not quiet:
+            line = summary_line(run.summary.to_dict(), lang)
+            err(f"已写入 {output}：{line}", f"Wrote {output}: {line}", lang)
     except InputError as exc:
         progress.stop()
         err(f"无法读取输入：{exc.message_zh}", f"Cannot read input: {exc.message_en}", lang)
