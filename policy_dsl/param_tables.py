@@ -31,11 +31,12 @@ import csv
 import datetime as dt
 import io
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from . import types as ty
-from .errors import Diagnostic
+from .errors import Diagnostic, Span
 from .ir import Calendar
 
 MAX_CSV_BYTES = 2 * 1024 * 1024
@@ -45,18 +46,18 @@ _SCALARS = ("money", "integer", "number", "boolean", "string", "duration", "date
 _RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\s*\.\.\s*(\d{4}-\d{2}-\d{2})$")
 
 
+SCALARS: dict[str, ty.T] = {"money": ty.MONEY, "integer": ty.INT, "number": ty.NUMBER, "boolean": ty.BOOL,
+                            "string": ty.STRING, "duration": ty.DURATION, "date": ty.DATE}
+
+
 def _scalar(tname: str) -> ty.T | None:
-    from .params import PARAM_TYPES
-    return PARAM_TYPES.get(tname)
+    return SCALARS.get(tname)
 
 
-def compound_type(name: str, tname: str, spec: dict, file: str, lines: list[str], line: int,
+def compound_type(name: str, tname: str, spec: dict, sp: Span,
                   diags: list[Diagnostic]) -> tuple[ty.T, str | None] | None:
     """The language type (and a table's key column) of a `set`, `table` or `calendar`
-    declaration; None (and a diagnostic) when the declaration is wrong."""
-    from .params import _line_span
-
-    sp = _line_span(file, lines, line)
+    declaration (at `sp`); None (and a diagnostic) when the declaration is wrong."""
     if tname == "calendar":
         return ty.T("calendar", path=f"param.{name}"), None
     if tname == "set":
@@ -96,10 +97,10 @@ def compound_type(name: str, tname: str, spec: dict, file: str, lines: list[str]
 
 
 def convert_compound(raw: Any, t: ty.T, key: str | None,
-                     period: tuple[dt.date, dt.date | None] | None) -> Any:
-    """A set's, table's or calendar's YAML (or CSV) value; raises ValueError."""
-    from .params import convert_value
-
+                     period: tuple[dt.date, dt.date | None] | None,
+                     convert_value: Callable[[Any, ty.T], Any]) -> Any:
+    """A set's, table's or calendar's YAML (or CSV) value, its items and cells converted by
+    `convert_value` (the scalar conversion); raises ValueError."""
     if t.kind == "calendar":
         return _calendar(raw, period)
     if not isinstance(raw, list):
@@ -190,13 +191,10 @@ def _calendar(raw: Any, period: tuple[dt.date, dt.date | None] | None) -> Calend
     return Calendar(((start, until),), frozenset(holidays), frozenset(makeup))
 
 
-def read_csv_value(folder: Path, name: Any, file: str, lines: list[str], line: int,
-                   diags: list[Diagnostic]) -> list | None:
-    """The rows of a CSV file named by a version (`csv: file.csv`, beside the profile): a
-    header row of column names, then one row per line; cells are text, typed by the columns."""
-    from .params import _line_span
-
-    sp = _line_span(file, lines, line)
+def read_csv_value(folder: Path, name: Any, sp: Span, diags: list[Diagnostic]) -> list | None:
+    """The rows of a CSV file named by a version (`csv: file.csv`, beside the profile; `sp`:
+    the version's place): a header row of column names, then one row per line; cells are text,
+    typed by the columns."""
     target = (folder / str(name))
     try:
         inside = target.resolve().is_relative_to(folder.resolve())

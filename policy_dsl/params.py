@@ -28,11 +28,11 @@ import yaml
 from . import types as ty
 from .errors import Diagnostic, Span, did_you_mean
 from .ir import Calendar, Duration
+from .param_tables import SCALARS, compound_type, convert_compound, read_csv_value
 
 BASELINE = "000000"
 MAX_PARAM_BYTES = 512 * 1024
-PARAM_TYPES = {"money": ty.MONEY, "integer": ty.INT, "number": ty.NUMBER, "boolean": ty.BOOL,
-               "string": ty.STRING, "duration": ty.DURATION, "date": ty.DATE}
+PARAM_TYPES = SCALARS
 COMPOUND_TYPES = ("set", "table", "calendar")  # declared with more than a type name
 
 
@@ -263,7 +263,7 @@ def convert_value(raw: Any, t: ty.T, key: str | None = None,
     if raw is None:
         return None
     if t.kind in ("list", "calendar"):
-        return convert_compound(raw, t, key, period)
+        return convert_compound(raw, t, key, period, convert_value)
     if t.kind in ("money", "number"):
         if isinstance(raw, bool):
             raise ValueError("expected a number")
@@ -301,12 +301,6 @@ def convert_value(raw: Any, t: ty.T, key: str | None = None,
 
 
 _CSV_BOOLS = {"true": True, "false": False, "是": True, "否": False}
-
-from .param_tables import (  # noqa: E402  (they use convert_value)
-    compound_type,
-    convert_compound,
-    read_csv_value,
-)
 
 
 def load_profile(path: Path, diags: list[Diagnostic],
@@ -388,7 +382,7 @@ def load_profile(path: Path, diags: list[Diagnostic],
             elif tname in PARAM_TYPES:
                 ptype = PARAM_TYPES[tname]
             elif tname in COMPOUND_TYPES:
-                compound = compound_type(name, tname, spec, file, lines, line, diags)
+                compound = compound_type(name, tname, spec, sp, diags)
                 if compound is None:
                     continue
                 ptype, key = compound
@@ -412,7 +406,7 @@ def load_profile(path: Path, diags: list[Diagnostic],
             if isinstance(v, dict) and "csv" in v and "value" not in v:
                 v = _LineDict(v)
                 v._line = vline
-                v["value"] = read_csv_value(path.parent, v["csv"], file, lines, vline, diags)
+                v["value"] = read_csv_value(path.parent, v["csv"], _line_span(file, lines, vline), diags)
                 if v["value"] is None:
                     continue
             if not isinstance(v, dict) or "from" not in v or "value" not in v:

@@ -15,6 +15,7 @@ from . import ir
 from . import types as ty
 from .errors import Diagnostic, Span, did_you_mean
 from .params import ParamSet
+from .typecheck_kinds import CALENDAR_BUILTINS, CALENDAR_PARAM, SPECIAL  # noqa: F401 (re-exported)
 from .unparse import unparse
 
 T = ty.T
@@ -83,14 +84,6 @@ BUILTINS: dict[str, tuple[tuple[Callable[[T], bool], ...], Callable[[list[T]], T
     "months": ((_INT,), lambda a: ty.DURATION, "months(n)"),
     "years": ((_INT,), lambda a: ty.DURATION, "years(n)"),
 }
-# Working-day builtins: the calendar (`param.working_calendar`) is an implicit first argument.
-CALENDAR_PARAM = "working_calendar"
-CALENDAR_BUILTINS: dict[str, tuple[tuple[Callable[[T], bool], ...], T, str]] = {
-    "add_working_days": ((_DATEISH, _INT), ty.DATE, "add_working_days(date, n)"),
-    "working_days_between": ((_DATEISH, _DATEISH), ty.INT, "working_days_between(from_date, to_date)"),
-    "is_working_day": ((_DATEISH,), ty.BOOL, "is_working_day(date)"),
-}
-SPECIAL = ("lookup", "row", *CALENDAR_BUILTINS)  # typed here, not by BUILTINS
 
 
 def unify(a: T, b: T) -> T | None:

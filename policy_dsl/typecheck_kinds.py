@@ -10,7 +10,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any
 
 from . import ast as A
 from . import ir
@@ -18,10 +19,25 @@ from . import types as ty
 from .errors import Span, did_you_mean
 from .unparse import unparse
 
-if TYPE_CHECKING:
-    from .typecheck import Checker, Scope
-
 T = ty.T
+Checker = Any  # `typecheck.Checker`, whose methods these are (not imported: it imports this module)
+Scope = Any  # `typecheck.Scope`
+
+
+def _want(*kinds: str) -> Callable[[T], bool]:
+    return lambda t: t.kind in kinds or t.kind == "any"
+
+
+_INT, _DATEISH = _want("int"), _want("date", "datetime")
+
+# Working-day builtins: the calendar (`param.working_calendar`) is an implicit first argument.
+CALENDAR_PARAM = "working_calendar"
+CALENDAR_BUILTINS: dict[str, tuple[tuple[Callable[[T], bool], ...], T, str]] = {
+    "add_working_days": ((_DATEISH, _INT), ty.DATE, "add_working_days(date, n)"),
+    "working_days_between": ((_DATEISH, _DATEISH), ty.INT, "working_days_between(from_date, to_date)"),
+    "is_working_day": ((_DATEISH,), ty.BOOL, "is_working_day(date)"),
+}
+SPECIAL = ("lookup", "row", *CALENDAR_BUILTINS)  # typed here, not by typecheck.BUILTINS
 
 
 def _kind(self: Checker, name: str, span, scope: Scope) -> T | None:
@@ -34,8 +50,6 @@ def _kind(self: Checker, name: str, span, scope: Scope) -> T | None:
 
 
 def _special(self: Checker, e: A.Call, scope: Scope) -> ir.Expr:
-    from .typecheck import CALENDAR_BUILTINS, CALENDAR_PARAM
-
     if e.fn == "lookup":
         if len(e.args) != 2:
             self.error(scope, "E108", f"`lookup` takes 2 argument(s), {len(e.args)} given", e.span,
