@@ -26,6 +26,9 @@ from . import ir
 from .backends.python import Fn
 from .explain import Closures, Explainer
 from .params import ParamSet
+from .values import add_duration
+
+STORE = "$store"  # bindings key of the record store (`policy_dsl.store`)
 
 PRECEDENCE = ("invalid", "violation", "review", "tolerated", "compliant", "unlisted")
 _NO_BINDINGS: dict = {}  # read-only: closures never change their bindings
@@ -101,7 +104,7 @@ class CompiledRule:
     """A rule with its condition, requires, list and window keys compiled."""
 
     __slots__ = ("coll", "coll_ir", "coll_path", "cond", "cond_ir", "ir", "keys", "requires", "scopes",
-                 "var")
+                 "uses_store", "var", "width")
 
     def __init__(self, rule: ir.RuleIR, closures: Closures):
         self.ir = rule
@@ -116,8 +119,24 @@ class CompiledRule:
         self.var = rule.foreach[0] if rule.foreach else None
         self.coll_path = _coll_path(rule.foreach[1]) if rule.foreach else None
         self.keys = tuple(closures(k) for k in rule.window.keys) if rule.window else ()
+        self.width = closures(rule.window.width) if rule.window and rule.window.width is not None else None
+        self.uses_store = any(isinstance(n, (ir.Lookup, ir.Related))
+                              for e in ir.rule_exprs(rule) for n in ir.walk(e))
         # (scope, paths) of the first elements, shared by their findings (read-only, like paths)
         self.scopes = [self.scope(i) for i in range(16)] if self.var else []
+
+    def first_day(self, record: dict, params: dict) -> dt.date | None:
+        """The first day of this window rule's window for `record` (None: its width is unknown)."""
+        day = record["date"]
+        if self.width is None:
+            return day - dt.timedelta(days=self.ir.window.days)  # type: ignore[union-attr]
+        width = self.width(record, params, _NO_BINDINGS)
+        if width is None:
+            return None
+        try:
+            return add_duration(day, width, -1)
+        except (OverflowError, ValueError):
+            return None
 
     def scope(self, index: int) -> tuple[tuple, dict]:
         """The scope and paths of a finding on element `index` of this rule's list."""
@@ -186,20 +205,24 @@ class Evaluator:
         self.by_id = {c.ir.id: c for c in self.rules}
         self.packs = {p.name: p for p in program.packs}
         self.window_rules = [c for c in self.rules if c.ir.window is not None]
+        self.uses_store = any(c.uses_store for c in self.rules)
+        self.params_read = frozenset(n.name for r in program.rules for e in ir.rule_exprs(r)
+                                     for n in ir.walk(e) if isinstance(n, ir.ParamRef))
         self._change_dates = change_dates(program, params)
-        self._in_force: dict[tuple[str, int], InForce] = {}
+        self._in_force: dict[tuple, InForce] = {}
         kinds = {c.ir.kind for c in self.rules}
         self._overridden = frozenset(o for c in self.rules for o in c.ir.overrides)
         self._conflicts_possible = "permit" in kinds and "forbid" in kinds
 
-    def in_force(self, code: str, day: dt.date) -> InForce:
-        """Parameter values and rules in force for a jurisdiction and date. Nothing changes
-        between two consecutive change dates, so they are worked out once per such interval."""
-        key = (code, bisect.bisect_right(self._change_dates, day))
+    def in_force(self, code: str, day: dt.date, kind: str = ir.DEFAULT_KIND) -> InForce:
+        """Parameter values and rules in force for a jurisdiction, date and record kind. Nothing
+        changes between two consecutive change dates, so they are worked out once per interval."""
+        key = (code, bisect.bisect_right(self._change_dates, day), kind)
         hit = self._in_force.get(key)
         if hit is None:
             active = [c for c in self.rules
                       if c.ir.in_force(day) and self.packs[c.ir.pack].in_force(day)
+                      and c.ir.record_kind == kind
                       and covers_jurisdiction(self.packs[c.ir.pack].applies_to, code)]
             hit = InForce(self.params.values_for(code, day),
                           [c for c in active if c.ir.when is not None and c.ir.kind != "tolerance"],
@@ -212,8 +235,12 @@ class Evaluator:
     def params_for(self, code: str, day: dt.date) -> dict:
         return self.in_force(code, day).params
 
-    def evaluate(self, r: dict, window: WindowLookup | None = None, *, trace: bool = False) -> RecordResult:
-        p, rules, tolerances = self.in_force(r["jurisdiction"], r["date"])
+    def evaluate(self, r: dict, window: WindowLookup | None = None, *, trace: bool = False,
+                 store: Any = None) -> RecordResult:
+        """The findings and outcome of one record. `window(rule, record, params)`: the records of
+        a window rule's window; `store`: the records lookups may find (`policy_dsl.store`)."""
+        p, rules, tolerances = self.in_force(r["jurisdiction"], r["date"], r.get("record_kind") or ir.DEFAULT_KIND)
+        with_store = {STORE: store} if store is not None else _NO_BINDINGS
         findings: list[Finding] = []
         sizes: dict[str, int] = {}  # elements of each `for each` rule's list
         entries: list[TraceEntry] | None = [] if trace else None
@@ -221,6 +248,10 @@ class Evaluator:
         for c in rules:
             if c.keys:
                 v: dict = {"$window": window(c, r, p) if window is not None else None}
+                if c.uses_store and store is not None:
+                    v[STORE] = store
+            elif c.uses_store:
+                v = with_store
             else:
                 v = _NO_BINDINGS
             if c.coll is None:
@@ -253,13 +284,14 @@ class Evaluator:
         if self._conflicts_possible:
             findings.extend(_conflicts(findings))
         for t in tolerances:
-            status = t.cond(r, p, _NO_BINDINGS)
+            tv = with_store if t.uses_store else _NO_BINDINGS
+            status = t.cond(r, p, tv)
             if entries is not None:
                 entries.append(TraceEntry(t.ir, None, status))
             if status is True:
                 findings = _tolerate(t.ir, findings)
             elif status is None:
-                _tolerance_undecided(t, findings)
+                _tolerance_undecided(t, findings, tv)
         outcome = "unlisted"
         for f in findings:
             if RANK[f.outcome] < RANK[outcome]:
@@ -311,12 +343,19 @@ class Evaluator:
     def explainer(self, r: dict, f: Finding, params: dict) -> Explainer:
         """An explainer of the finding's record and element, its witnesses bound."""
         rule = f.via or f.rule
-        keys = rule.window.keys if rule.window is not None else ()
+        keys = window_facts(rule)
         t = Explainer(self.closures, r, params, f.bindings, f.paths, keys)
         for w in rule.witnesses:
             if w.var not in t.v:  # a binding from the finding (its element) comes first
                 t.witness(w)
         return t
+
+
+def window_facts(rule: ir.RuleIR) -> tuple[ir.Expr, ...]:
+    """What an unknown window lacks: its keys, and its width when a parameter gives it."""
+    if rule.window is None:
+        return ()
+    return rule.window.keys + ((rule.window.width,) if rule.window.width is not None else ())
 
 
 def _fired(f: Finding) -> bool:
@@ -443,7 +482,7 @@ def _tolerable(t: ir.RuleIR, f: Finding) -> bool:
     return rid not in t.covers_except and (f.via is None or f.via.id not in t.covers_except)
 
 
-def _tolerance_undecided(t: CompiledRule, findings: list[Finding]) -> None:
+def _tolerance_undecided(t: CompiledRule, findings: list[Finding], bindings: dict = _NO_BINDINGS) -> None:
     """A tolerance that may apply (its condition is unknown): the violations it would cover
     become reviews naming the facts that decide it."""
     rule, cond = t.ir, t.cond_ir
@@ -452,6 +491,8 @@ def _tolerance_undecided(t: CompiledRule, findings: list[Finding]) -> None:
             f.outcome = "review"
             f.pending = rule.id
             f.cond = cond
+            if STORE in bindings:
+                f.bindings = {**f.bindings, STORE: bindings[STORE]}
 
 
 def _tolerate(t: ir.RuleIR, findings: list[Finding]) -> list[Finding]:

@@ -154,6 +154,7 @@ def _expressions(items) -> list:
         elif isinstance(it, A.Rule):
             out.extend(x for x in (it.when, it.unless) if x is not None)
             out.extend(q.cond for q in it.requires)
+            out.extend(x.value for x in it.lets)
             if it.foreach is not None:
                 out.append(it.foreach.coll)
             if it.window is not None:
@@ -247,6 +248,19 @@ class _ToAst(Transformer):
     def total(self, meta, ch):
         return A.Aggregate("sum", str(ch[0]), ch[1], ch[2], ch[3], self.s(meta))
 
+    def related(self, meta, ch):
+        return A.Related(str(ch[0]), str(ch[1]), self.t(ch[1]), ch[2], self.s(meta))
+
+    def member_list(self, meta, ch):
+        return A.MemberList(ch[0], ch[1], False, self.s(meta))
+
+    def not_member_list(self, meta, ch):
+        return A.MemberList(ch[0], ch[1], True, self.s(meta))
+
+    def scaled_duration(self, meta, ch):
+        unit = str(ch[1])
+        return A.ScaledDuration(ch[0], unit if unit.endswith("s") else unit + "s", self.s(meta))
+
     def list_lit(self, meta, ch):
         return A.ListLit(tuple(c for c in ch if c is not None), self.s(meta))
 
@@ -306,10 +320,29 @@ class _ToAst(Transformer):
     def text(self, meta, ch):
         return self._text(meta, ch)
 
+    def strs(self, meta, ch):
+        return list(ch)
+
     def _text(self, meta, ch):
-        zh = self._template(ch[0])
-        en = self._template(ch[1]) if len(ch) > 1 and ch[1] is not None else None
+        zh = self._templates(ch[0])
+        en = self._templates(ch[1]) if len(ch) > 1 and ch[1] is not None else None
         return A.Text(zh, en, self.s(meta))
+
+    def _templates(self, toks: list[Token]) -> A.Template:
+        """Adjacent literals are one text: their templates joined."""
+        if len(toks) == 1:
+            return self._template(toks[0])
+        parts: list = []
+        for t in (self._template(tok) for tok in toks):
+            for part in t.parts:
+                if isinstance(part, str) and parts and isinstance(parts[-1], str):
+                    parts[-1] += part
+                else:
+                    parts.append(part)
+        first, last = _tok_span(self.file, toks[0]), _tok_span(self.file, toks[-1])
+        raw = "".join(unquote(str(tok)) for tok in toks)
+        return A.Template(tuple(parts), raw, Span(self.file, first.line, first.column, last.end_line,
+                                                  last.end_column))
 
     def _template(self, tok: Token) -> A.Template:
         text, cols = _unquote_cols(str(tok))
@@ -326,7 +359,7 @@ class _ToAst(Transformer):
 
     def policy_decl(self, meta, ch):
         name, title, *clauses = ch
-        kw: dict = {"version": None, "source": None, "in_force": None, "applies_to": None}
+        kw: dict = {"version": None, "source": None, "in_force": None, "applies_to": None, "judges": None}
         seen: set[str] = set()
         for key, value, span in clauses:
             if key in seen:
@@ -342,7 +375,13 @@ class _ToAst(Transformer):
         return ("version", unquote(ch[0]), self.s(meta))
 
     def source_clause(self, meta, ch):
-        return ("source", unquote(ch[0]), self.s(meta))
+        return ("source", _joined(ch[0]), self.s(meta))
+
+    def judges_clause(self, meta, ch):
+        return ("judges", tuple(A.KindRef(str(c), self.t(c)) for c in ch), self.s(meta))
+
+    def let_clause(self, meta, ch):
+        return ("let", A.Let(str(ch[0]), ch[1], self.s(meta), self.t(ch[0])), self.s(meta))
 
     def applies_clause(self, meta, ch):
         return ("applies_to", ch[0], self.s(meta))
@@ -386,13 +425,19 @@ class _ToAst(Transformer):
         return ("severity", str(ch[0]), self.s(meta))
 
     def cite_clause(self, meta, ch):
-        return ("cite", unquote(ch[0]), self.s(meta))
+        return ("cite", _joined(ch[0]), self.s(meta))
 
     def basis_clause(self, meta, ch):
         return ("basis", (str(ch[0]), unquote(ch[1]) if ch[1] is not None else None), self.s(meta))
 
     def foreach_clause(self, meta, ch):
         return ("foreach", A.ForEach(str(ch[0]), ch[1], self.s(meta)), self.s(meta))
+
+    def width_param(self, meta, ch):
+        unit = str(ch[1]) if ch[1] is not None else None
+        if unit is not None and not unit.endswith("s"):
+            unit += "s"
+        return A.WidthParam(str(ch[0]), unit, self.s(meta))
 
     def window_clause(self, meta, ch):
         return ("window", A.Window(tuple(ch[:-1]), ch[-1], self.s(meta)), self.s(meta))
@@ -432,10 +477,14 @@ class _ToAst(Transformer):
         kw: dict = {}
         spans: dict = {}
         requires: list[A.Require] = []
+        lets: list[A.Let] = []
         dups: list[Diagnostic] = []
         for key, value, span in clauses:
             if key == "require":
                 requires.append(value)
+                continue
+            if key == "let":
+                lets.append(value)
                 continue
             if key in spans:
                 dups.append(Diagnostic("E105", f"`{_CLAUSE_WORD.get(key, key)}` given twice in rule {rid}",
@@ -456,12 +505,16 @@ class _ToAst(Transformer):
         if not covers_all and "covers" not in kw:
             kw["covers"] = ()
         rule = A.Rule(str(kind), str(rid), title, self.s(meta), self.t(rid),
-                      requires=tuple(requires), clause_spans=spans, **kw)
+                      requires=tuple(requires), lets=tuple(lets), clause_spans=spans, **kw)
         if dups:
             self.dups.extend(dups)
         return rule
 
     dups: list  # diagnostics found while building the AST (parsing goes on)
+
+
+def _joined(toks: list[Token]) -> str:
+    return "".join(unquote(str(t)) for t in toks)
 
 
 _CLAUSE_WORD = {"foreach": "for each", "in_force": "in force", "covers_all": "covers",
@@ -607,10 +660,10 @@ def parse(text: str, file: str = "<policy>") -> tuple[A.PolicyFile | None, list[
 # recognised from example mistakes (Lark's `match_examples`); then the tokens the parser
 # expected at that point.
 
-CLAUSE_WORDS = ("severity", "cite", "basis", "in force", "for each", "window", "when", "unless",
+CLAUSE_WORDS = ("severity", "cite", "basis", "in force", "judges", "let", "for each", "window", "when", "unless",
                 "require", "overrides", "covers", "say", "remedy", "outcome")
 _EXPR_START = {"NAME", "SOME", "ALL", "NOT", "LPAR", "NUMBER", "PARAM", "DATE", "STRING", "TRUE",
-               "FALSE", "MINUS", "COUNT", "SUM", "LSQB", "IF", "DURATION", "RULE_ID"}
+               "FALSE", "MINUS", "COUNT", "SUM", "LSQB", "IF", "DURATION", "RULE_ID", "RECORDS"}
 _CHAR_HINTS = {
     "&": "write `and` to combine conditions",
     "|": "write `or` to combine conditions",

@@ -86,6 +86,7 @@ class PackInfo:
     applies_to: str
     file: str
     rules: list[RuleInfo] = field(default_factory=list)
+    kinds: str = ""  # the record kinds it judges, when not (only) interactions
 
 
 @dataclass
@@ -109,6 +110,10 @@ def show(value: Any) -> str:
         return format(value, "f")
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
+    if isinstance(value, dict):  # a table row
+        return ", ".join(f"{k}={show(v)}" for k, v in value.items())
+    if isinstance(value, list):  # a set or a table
+        return ("; " if any(isinstance(v, dict) for v in value) else ", ").join(show(v) for v in value)
     return str(value)
 
 
@@ -190,7 +195,8 @@ def build(result: LoadResult, tests: list | None = None, base: Path | None = Non
             continue
         pf = files.get(p.name)
         info = PackInfo(p.name, p.title, p.version, p.source, show(p.start), show(p.until),
-                        "all" if p.applies_to is None else ", ".join(p.applies_to), _rel(p.file, base))
+                        "all" if p.applies_to is None else ", ".join(p.applies_to), _rel(p.file, base),
+                        kinds="" if p.kinds == (ir.DEFAULT_KIND,) else ", ".join(p.kinds))
         ast_rules = {r.id: r for r in pf.rules} if pf is not None else {}
         for r in p.rules:
             text, notes = texts.get(r.id, ("", ""))
@@ -289,7 +295,7 @@ def to_markdown(cat: Catalogue) -> str:
         out += ["", f"## {p.title[0]} / {p.title[1]} (`{p.name}`)", ""]
         facts = [("版本 / Version", p.version), ("出处 / Source", p.source),
                  ("生效 / In force", _in_force(p.start, p.until)), ("适用地区 / Applies to", p.applies_to),
-                 ("文件 / File", f"`{p.file}`")]
+                 ("判断的记录 / Judges", p.kinds), ("文件 / File", f"`{p.file}`")]
         out += [f"- {k}: {v}" for k, v in facts if v]
         for r in p.rules:
             out += _md_rule(cat, r)
@@ -395,7 +401,7 @@ _TOKEN = re.compile(
     r"|(?P<k>\b(?:policy|version|source|in|force|from|until|applies|to|import|define|forbid|permit|boundary"
     r"|tolerance|severity|cite|basis|sourced|inferred|for|each|window|same|within|when|unless|require|else"
     r"|as|overrides|covers|all|except|say|remedy|outcome|violation|review|critical|high|medium|low|and|or"
-    r"|not|is|known|missing|some|if|then|count|sum|where|true|false)\b)")
+    r"|not|is|known|missing|some|if|then|count|sum|where|true|false|judges|let|records)\b)")
 
 
 def highlight(src: str) -> str:
@@ -431,7 +437,7 @@ def to_html(cat: Catalogue) -> str:
         parts.append(f"<h2>{e(p.title[0])} / {e(p.title[1])} <code>{e(p.name)}</code></h2>")
         facts = [("版本 / Version", p.version), ("出处 / Source", p.source),
                  ("生效 / In force", _in_force(p.start, p.until)), ("适用地区 / Applies to", p.applies_to),
-                 ("文件 / File", p.file)]
+                 ("判断的记录 / Judges", p.kinds), ("文件 / File", p.file)]
         parts.append("<dl>" + "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in facts if v) + "</dl>")
         for r in p.rules:
             parts.append(_html_rule(cat, r))

@@ -194,12 +194,15 @@ def _ast_index(files: Iterable[A.PolicyFile]) -> tuple[dict[str, A.Rule], dict[s
 def collect(evaluator: Any, files: Iterable[A.PolicyFile], results: Iterable[Any],
             in_scope: Callable[[ir.RuleIR], bool] | None = None) -> Coverage:
     """Coverage of the evaluator's rules (those `in_scope`) by the results of `ruletests.run`."""
-    nullable = Nullable(evaluator.program.schema)
+    schemas = evaluator.program.schemas
+    by_kind = {k: Nullable(s) for k, s in schemas.items()}  # each rule against its kind's schema
+    nullable = by_kind.get("interaction") or Nullable(evaluator.program.schema)
     ast_rules, pack_defs = _ast_index(files)
     plans: dict[str, _RulePlan] = {}
     for r in evaluator.program.rules:
         if in_scope is None or in_scope(r):
-            plans[r.id] = _RulePlan(r, ast_rules.get(r.id), pack_defs.get(r.pack, {}), nullable)
+            plans[r.id] = _RulePlan(r, ast_rules.get(r.id), pack_defs.get(r.pack, {}),
+                                    by_kind.get(r.record_kind, nullable))
     for r in evaluator.program.rules:  # a template's review comes from the requires naming it
         for q in r.requires:
             target = plans.get(q.boundary)
@@ -215,7 +218,8 @@ def collect(evaluator: Any, files: Iterable[A.PolicyFile], results: Iterable[Any
         name = tr.test.name
         _statuses(res.trace, plans, name)
         if getattr(tr, "record", None) is not None:
-            _replay(evaluator, tr.record, res.params, getattr(tr, "window", None), plans)
+            _replay(evaluator, tr.record, res.params, getattr(tr, "window", None), plans,
+                    getattr(tr, "store", None))
     ordered = [plans[r.id] for r in evaluator.program.rules if r.id in plans]
     return Coverage([p.cov for p in ordered], ran)
 
@@ -251,17 +255,17 @@ def _statuses(trace, plans: dict[str, _RulePlan], test: str) -> None:
 
 
 def _replay(ev: Any, record: dict, params: dict, window: Callable | None,
-            plans: dict[str, _RulePlan]) -> None:
+            plans: dict[str, _RulePlan], store: Any = None) -> None:
     """Evaluate the conditions of the rules in force again, compiled with watchers at their
     enum and threshold sites (the same short-circuits as the evaluator's own closures)."""
-    in_force = ev.in_force(record["jurisdiction"], record["date"])
+    in_force = ev.in_force(record["jurisdiction"], record["date"], record.get("record_kind") or "interaction")
     for c in [*in_force.rules, *in_force.tolerances]:
         plan = plans.get(c.ir.id)
         if plan is None or not (plan.enums or plan.thresholds):
             continue
         rule = c.ir
         when, unless, requires = plan.watched(ev.closures)
-        v: dict = {}
+        v: dict = {"$store": store} if store is not None else {}
         if rule.window is not None:
             v["$window"] = window(c, record, params) if window is not None else None
         instances = [v]

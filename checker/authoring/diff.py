@@ -166,12 +166,11 @@ def evaluate_sides(old: Side, new: Side, records: Sequence[str], jurisdiction: s
             text = render_all(exc.result.errors, exc.result.sources)
             raise DiffError(f"{side.label} 的规则加载失败：\n{text}", f"the policies of {side.label} did not load:\n{text}") \
                 from None
-    validator = None
+    validator: Any = policies[1].validator()  # each record against its kind's schema (the new side's)
     if jurisdiction:
-        from checker.input.validate import default_validator
         from checker.run.check import FillingValidator
 
-        validator = FillingValidator(default_validator(), jurisdiction)
+        validator = FillingValidator(validator, jurisdiction)
     loaded = list(iter_records(list(records), input_format=input_format, encoding=encoding, validator=validator))
     entries = []
     for pol in policies:

@@ -12,6 +12,8 @@ from typing import Annotated
 
 import typer
 
+from checker.commands.schemas import SCHEMA_HELP
+
 
 class Fmt(str, Enum):
     text = "text"
@@ -106,19 +108,25 @@ def check(
              "(default: a warning, and the column is ignored).")] = False,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="写入文件后不在标准错误输出汇总行 / No summary line on stderr after writing a file.")] = False,
+    schema: Annotated[list[Path] | None, typer.Option("--schema", help=SCHEMA_HELP)] = None,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="缺少 as_of 的记录按此日期判断未办结事项 / as_of for records that lack one (YYYY-MM-DD).")] = None,
 ) -> None:
     """检查交往记录是否符合正负面清单 / Check interaction records against the lists."""
     import os
 
+    from checker.commands.schemas import read_schemas
     from checker.run.check import run_check
 
+    schemas = read_schemas(schema, lang.value)
     try:
         code = run_check(files=files, rules=rules, jurisdiction=jurisdiction, fmt=fmt.value,
                          output=output, lang=lang.value, explain=explain, history=history or [],
                          input_format=input_format.value if input_format else None,
                          encoding=encoding, jobs=jobs, failing=FAILING[fail_on.value], log=log,
                          mask=mask, only=frozenset(only.split(",")) if only else None,
-                         allow_empty=allow_empty, quiet=quiet, strict_columns=strict_columns)
+                         allow_empty=allow_empty, quiet=quiet, strict_columns=strict_columns,
+                         schemas=schemas or None, as_of=as_of)
     except KeyboardInterrupt:
         code = 130
     except Exception as exc:  # a bug: one line for the user, the traceback on request

@@ -64,6 +64,10 @@ def add(
     from checker.input.records import InputError, iter_records
 
     lang = _lang(lang)
+    from checker.input.kinds import kind_validator
+    from checker.schema import bundled_schemas
+
+    validator = kind_validator(bundled_schemas())  # records of every bundled kind
     added = rejected = unreadable = records_added = 0
     with _open(ledger, lang, create=True) as store:
         for path in files:
@@ -71,7 +75,8 @@ def add(
             warnings: list = []
             try:
                 count = store.add_records(
-                    iter_records([str(path)], input_format=input_format, warnings=warnings),
+                    iter_records([str(path)], input_format=input_format, validator=validator,
+                                 warnings=warnings),
                     source=name,
                 )
             except LedgerError as exc:

@@ -15,6 +15,8 @@ from typing import List, Optional
 
 import typer
 
+from checker.commands.schemas import SCHEMA_HELP
+
 
 class Fmt(str, Enum):
     text = "text"
@@ -50,10 +52,12 @@ def register(app: typer.Typer) -> None:
         counterexamples: Optional[Path] = typer.Option(None, "--counterexamples", help="反例记录写入此目录 / write counterexample records here"),
         list_bound: int = typer.Option(3, "--list-bound", min=1, max=6, help="每个列表的元素上限 / elements per list in the search"),
         gap_fields: Optional[List[str]] = typer.Option(None, "--gap-field", help="检查遗漏的枚举字段（可重复）/ enum field to check for gaps (repeatable)"),
+        schema_files: Optional[List[Path]] = typer.Option(None, "--schema", help=SCHEMA_HELP),
         lang_opt: Lang = typer.Option(Lang.zh, "--lang", help="语言 / language"),
     ) -> None:
         """检查规则文件 / Check policy files: syntax, names, types, parameters."""
-        from checker.schema import record_schema
+        from checker.commands.schemas import read_schemas
+        from checker.engine.policy import all_schemas
         from policy_dsl.errors import render_all, to_json
         from policy_dsl.load import load
 
@@ -73,7 +77,7 @@ def register(app: typer.Typer) -> None:
             from checker.engine.policy import default_rules_path
 
             paths = [default_rules_path()]
-        result = load(list(paths), record_schema())
+        result = load(list(paths), all_schemas(read_schemas(schema_files, lang)))
         diags = [d for d in result.diagnostics if not (quiet_notes and d.severity == "note")]
         errors = [d for d in diags if d.severity == "error"]
         warnings = [d for d in diags if d.severity == "warning"]
@@ -123,6 +127,6 @@ def _run_analysis(result, jurisdiction: str, day: dt.date, list_bound: int, gap_
                               f"cannot analyse: z3-solver is missing (pip install z3-solver): {exc}") + "\n")
         raise typer.Exit(2) from None
     opts = Options(jurisdiction, day, list_bound, gap_fields=tuple(gap_fields) if gap_fields else DEFAULT_GAP_FIELDS)
-    from checker.input.validate import default_validator
+    from checker.input.kinds import kind_validator
 
-    return analyze(result.program, result.params, opts, default_validator().validate)
+    return analyze(result.program, result.params, opts, kind_validator(result.program.schemas).validate)

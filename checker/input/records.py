@@ -197,6 +197,7 @@ def iter_records(
     fast: Callable[[bytes], dict | None] | None = None
     fast_known = False  # built when a UTF-8 JSONL file comes (msgspec: ~15 ms to import and build)
     ids = _IdIndex()
+    reading = _reading_schema(check)  # types a CSV/XLSX cell by its column
     templates: list[tuple[str, bool]] = []  # per source: location prefix, ends with the line?
     for p in paths:
         path = str(p)
@@ -209,7 +210,7 @@ def iter_records(
             fast, fast_known = decoder_for(check), True
         if position is not None:
             position[:] = [path, None]
-        for line, location, raw, errors in _read(path, name, fmt, enc, warnings, check.schema, fast,
+        for line, location, raw, errors in _read(path, name, fmt, enc, warnings, reading, fast,
                                                  position, strict_columns):
             if produced == 0:
                 templates[source_no] = _template(location, line)
@@ -217,6 +218,21 @@ def iter_records(
             yield _finish(name, line, location, raw, errors, check, ids, source_no, templates)
         if produced == 0 and warnings is not None:
             warnings.append(LoadWarning(name, f"{name} 中没有记录", f"{name} contains no records"))
+
+
+def _reading_schema(check: Any) -> dict:
+    """The schema a table loader types its cells by: a validator's `reading_schema` (a
+    `KindValidator`'s: the fields of every kind), looked for through validators that wrap
+    another (`base`), else its schema."""
+    x = check
+    for _ in range(8):
+        if x is None:
+            break
+        found = getattr(x, "reading_schema", None)
+        if found is not None:
+            return found
+        x = getattr(x, "base", None)
+    return check.schema
 
 
 def decoder_for(validator: Any) -> Callable[[bytes], dict | None] | None:

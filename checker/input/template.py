@@ -42,11 +42,12 @@ _MONEY_FORMAT = "0.00"
 
 
 def main_columns(cmap: ColumnMap) -> list[Field]:
-    """The records sheet's columns: every record field but objects (their fields are columns);
-    a list of objects has a column too, to say there are none (`无`: its items go on its sheet)."""
+    """The records sheet's columns: every record field but objects (their fields are columns)
+    and `record_kind` (a template is of one kind); a list of objects has a column too, to say
+    there are none (`无`: its items go on its sheet)."""
     lists = {lst.path for lst in cmap.lists}
     parents = {f.path[:i] for f in cmap.fields for i in range(1, len(f.path))} - lists
-    return [f for f in cmap.main_fields() if f.path not in parents]
+    return [f for f in cmap.main_fields() if f.path not in parents and f.path != ("record_kind",)]
 
 
 def _schema(schema: dict | None) -> dict:

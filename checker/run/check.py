@@ -7,6 +7,8 @@ Nothing here prints a traceback: every expected failure becomes a one-line messa
 
 from __future__ import annotations
 
+import datetime as dt
+
 import gc
 import os
 import re
@@ -50,17 +52,20 @@ def err(msg_zh: str, msg_en: str, lang: str) -> None:
 
 # ---- inputs ----------------------------------------------------------------------------
 class FillingValidator:
-    """The record validator, filling `jurisdiction` where a record lacks one (--jurisdiction).
-    The raw record itself is left as read."""
+    """The record validator, filling `jurisdiction` where a record lacks one (--jurisdiction)
+    and `as_of` (--as-of). The raw record itself is left as read."""
 
-    __slots__ = ("base", "code", "schema")
+    __slots__ = ("as_of", "base", "code", "schema")
 
-    def __init__(self, base: Any, code: str):
-        self.base, self.schema, self.code = base, base.schema, code
+    def __init__(self, base: Any, code: str | None, as_of: str | None = None):
+        self.base, self.schema, self.code, self.as_of = base, base.schema, code, as_of
 
     def validate(self, raw: Any):
-        if isinstance(raw, dict) and raw.get("jurisdiction") is None:
-            raw = {**raw, "jurisdiction": self.code}
+        if isinstance(raw, dict):
+            if self.code is not None and raw.get("jurisdiction") is None:
+                raw = {**raw, "jurisdiction": self.code}
+            if self.as_of is not None and raw.get("as_of") is None:
+                raw = {**raw, "as_of": self.as_of}
         return self.base.validate(raw)
 
     def fast_json(self) -> Any:
@@ -76,7 +81,9 @@ class FillingValidator:
             data = fast(text)
             # The decoder returns what base.validate(raw) does, which has the record's own
             # jurisdiction: not None here means the raw record had one, so nothing to fill.
-            return data if data is not None and data.get("jurisdiction") is not None else None
+            if data is None or (self.as_of is not None and data.get("as_of") is None):
+                return None
+            return data if data.get("jurisdiction") is not None else None
 
         return decode
 
@@ -357,9 +364,11 @@ class CheckRun:
 def run_check(*, files: Sequence[str], rules, jurisdiction, fmt: str, output, lang: str,
               explain: bool, history: Sequence[Path], input_format, encoding: str, jobs: int,
               failing: Sequence[str], log, mask, only: frozenset[str] | None = None,
-              allow_empty: bool = False, quiet: bool = False, strict_columns: bool = False) -> int:
+              allow_empty: bool = False, quiet: bool = False, strict_columns: bool = False,
+              schemas: dict | None = None, as_of: str | None = None) -> int:
     """The whole `qinqing check`; returns the exit code. After writing a report file, one line
-    on stderr says where and sums up the outcomes (not with `quiet`)."""
+    on stderr says where and sums up the outcomes (not with `quiet`). `schemas`: record schemas
+    besides the bundled ones (`--schema`); `as_of`: for records that lack one (`--as-of`)."""
     from checker.input.records import InputError
     from checker.reports.labels import summary_line
     from policy_dsl.errors import render_all
@@ -370,7 +379,7 @@ def run_check(*, files: Sequence[str], rules, jurisdiction, fmt: str, output, la
         expected = (CheckError, AuditError)
 
     try:
-        policy = load_policy(rules, cache=True)
+        policy = load_policy(rules, cache=True, schemas=schemas)
     except PolicyLoadError as exc:
         res = exc.result
         sys.stderr.write(render_all(res.errors, res.sources) + "\n")
@@ -389,13 +398,19 @@ def run_check(*, files: Sequence[str], rules, jurisdiction, fmt: str, output, la
         check_output(fmt, output, [*files, *history], only)
         logger = DecisionLogger(log, mask, policy.content_hash)
         engine = Engine(policy, Options(lang=lang, explain=explain, default_jurisdiction=jurisdiction))
-        from checker.input.validate import default_validator
-        validator: Any = default_validator()
-        if jurisdiction:
-            validator = FillingValidator(validator, jurisdiction)
+        if as_of is not None:
+            try:
+                dt.date.fromisoformat(as_of)
+            except ValueError:
+                raise CheckError(f"--as-of 应为 YYYY-MM-DD 日期，而不是 '{as_of}'",
+                                 f"--as-of must be a YYYY-MM-DD date, not '{as_of}'") from None
+        validator: Any = policy.validator()
+        if jurisdiction or as_of:
+            validator = FillingValidator(validator, jurisdiction, as_of)
         hist = _history(history, encoding, validator, lang)
         inputs = Inputs(list(files), input_format, encoding,
-                        rereadable=engine.needs_windows or jobs > 1, strict_columns=strict_columns)
+                        rereadable=engine.needs_windows or engine.needs_store or jobs > 1,
+                        strict_columns=strict_columns)
         run = CheckRun(frozenset(failing))
         entries, raws = _entries(engine, inputs, validator, jobs, hist, log is not None,
                                  encoded=fmt == "jsonl")
@@ -538,6 +553,8 @@ def _entries(engine: Engine, inputs: Inputs, validator: Any, jobs: int, history:
     encoded (`EncodedEntries`)."""
     last: list[Any] = [None]
     raws = (lambda: last[0]) if want_raw else None
+    if jobs > 1 and engine.needs_store:  # lookups read the whole batch: one process
+        jobs = 1
     if jobs > 1 and not _can_fork():
         err("注意：此系统不支持 fork，--jobs 按 1 处理", "Note: no fork() on this system; --jobs 1 is used",
             engine.options.lang)
@@ -552,6 +569,8 @@ def _entries(engine: Engine, inputs: Inputs, validator: Any, jobs: int, history:
                                 keep if want_raw else None, encoded and not want_raw), raws
 
     def serial() -> Iterator[dict]:
+        if engine.needs_store:  # a pass of its own: every valid record, for lookups
+            engine.store = engine.new_store(history, (i.data for i in inputs.read(validator)))
         index = engine.new_index(history)
         source: Iterable[Any] | None = None
         if index is not None:  # first pass: the windows; a small batch is kept for the second

@@ -42,6 +42,8 @@ def inputs(e: ir.Expr) -> tuple[ir.Expr, ...] | None:
 def _collect(e: ir.Expr, bound: frozenset[str], found: dict[str, ir.Expr]) -> bool:
     if isinstance(e, ir.WindowRef) or isinstance(e, ir.Arith) and e.op in ("/", "%"):
         return False
+    if isinstance(e, (ir.Lookup, ir.Related)):  # reads the records a run knows, not only inputs
+        return False
     if isinstance(e, ir.Var):
         return e.name in bound
     if isinstance(e, ir.ParamRef):

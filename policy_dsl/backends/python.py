@@ -418,9 +418,61 @@ def _builtin(e: ir.Builtin, c: Compile) -> Fn:
     return fn
 
 
+STORE = "$store"  # bindings key: the records the run knows (`policy_dsl.store`), for lookups
+
+
+def record_kind(x: dict) -> str:
+    return x.get("record_kind") or ir.DEFAULT_KIND
+
+
+def _lookup(e: ir.Lookup, c: Compile) -> Fn:
+    fid, kind = c(e.id), e.kind
+
+    def fn(r, p, v):
+        i = fid(r, p, v)
+        if i is None:
+            return None
+        store = v.get(STORE)
+        x = store.get(i) if store is not None else None
+        return x if x is not None and record_kind(x) == kind else None
+    return fn
+
+
+def _related(e: ir.Related, c: Compile) -> Fn:
+    fvals = [c(x) for x in e.values]
+    fwhere = c(e.where) if e.where is not None else None
+    kind, paths, var = e.kind, e.paths, e.var
+
+    def fn(r, p, v):
+        values = []
+        for f in fvals:
+            x = f(r, p, v)
+            if x is None:
+                return None
+            values.append(x)
+        store = v.get(STORE)
+        if store is None:
+            return None
+        found = store.related(kind, paths, tuple(values))
+        if fwhere is None:
+            return found
+        inner = dict(v)
+        out = []
+        for x in found:
+            inner[var] = x
+            w = fwhere(r, p, inner)
+            if w is None:
+                return None
+            if w:
+                out.append(x)
+        return out
+    return fn
+
+
 _COMPILERS: dict[type, Callable[[Any, Compile], Fn]] = {
     ir.Const: _const, ir.Field: _field, ir.Var: _var, ir.ParamRef: _param, ir.WindowRef: _window,
     ir.Not: _not, ir.And: _and, ir.Or: _or, ir.Cmp: _cmp, ir.Arith: _arith, ir.Neg: _neg,
     ir.InSet: _inset, ir.IsKnown: _isknown, ir.If: _if, ir.Quant: _quant, ir.Agg: _agg,
-    ir.ListExpr: _list, ir.IndexExpr: _index, ir.Builtin: _builtin,
+    ir.ListExpr: _list, ir.IndexExpr: _index, ir.Builtin: _builtin, ir.Lookup: _lookup,
+    ir.Related: _related,
 }

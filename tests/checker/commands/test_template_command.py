@@ -57,8 +57,8 @@ def test_the_workbook_for_staff(tmp_path: Path) -> None:
     assert [ws.sheet_state for ws in wb.worksheets][-1] == "hidden"
     ws = wb["记录"]
     headers = [c.value for c in ws[1]]
-    assert headers[:8] == ["记录编号", "阶段", "行政区划", "日期", "开始时间", "结束时间", "申报时间",
-                           "公职人员·公职人员编号"]
+    assert headers[:8] == ["记录编号", "阶段", "行政区划", "日期", "截至日期", "开始时间", "结束时间",
+                           "申报时间"]
     assert "用餐" in headers and "休闲娱乐·活动项目" in headers and "用餐·付款方" not in headers
     assert len(headers) == n and ws.freeze_panes == "B2"
     assert ws["B1"].comment.text == ("计划中（事前自查）或已完成（事后申报）；必填。\n"
