@@ -11,8 +11,8 @@ from . import ast as A
 from . import ir
 from . import types as ty
 from .errors import Diagnostic, Span, did_you_mean
-from .lower import RuleLowerer
 from .kinds import as_kinds, discover_schemas, load_schema_files
+from .lower import RuleLowerer
 from .params import ParamSet, _line_span, load_params
 from .parser import parse
 from .typecheck import CALENDAR_BUILTINS, CALENDAR_PARAM, Checker, Scope

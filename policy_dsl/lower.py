@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from . import ast as A
 import datetime as dt
 
+from . import ast as A
 from . import ir
 from . import types as ty
 from .errors import Diagnostic, Span, did_you_mean
@@ -46,7 +46,6 @@ class RuleLowerer:
 
     def lower(self, r: A.Rule, pack: str, scope: Scope, visible: set[str],
               header: A.Policy | None = None) -> ir.RuleIR:
-        cs = r.clause_spans
         kind = self._kind(r, header)
         outer = self.checker
         if kind in outer.kinds and kind != outer.kind:

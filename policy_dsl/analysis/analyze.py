@@ -21,9 +21,8 @@ Definitions (as the evaluator defines the run-time behaviour, policy_dsl/evaluat
 
 from __future__ import annotations
 
-import dataclasses
-
 import copy
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field

@@ -24,8 +24,8 @@ from functools import partial
 from typing import Any
 
 from .. import ir
-from . import memo
 from ..values import STRICT_BUILTINS, arith
+from . import memo
 
 Fn = Callable[[dict, dict, dict], Any]
 NOTES = "$notes"  # bindings key: a list collecting the spans of divisions by zero met
