@@ -39,7 +39,8 @@ from typing import Annotated, Any, Literal, Optional, Union
 import msgspec
 import orjson
 
-from checker.input.normalise import json_problem, parse_datetime
+from checker.input.json_values import json_problem
+from checker.input.normalise import parse_datetime
 from checker.input.validate import Validator
 
 _RE_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")

@@ -31,9 +31,9 @@ import orjson
 
 from checker.input.documents import read_json, read_yaml
 from checker.input.identity import identity_key
+from checker.input.json_values import json_problem, sanitised
 from checker.input.jsonl import Decoded, line_checker, line_valid, parse_json, read_jsonl
 from checker.input.messages import RecordError
-from checker.input.normalise import json_problem, sanitised
 from checker.input.origins import Sheeted
 from checker.input.sources import (
     FORMATS,

@@ -30,8 +30,9 @@ from typing import Any
 
 import jsonschema_rs
 
+from checker.input.json_values import Invalid, json_problem
 from checker.input.messages import RecordError, render, render_path
-from checker.input.normalise import Invalid, Normaliser, json_problem
+from checker.input.normalise import Normaliser
 from checker.input.schemas import (
     SchemaError,
     SchemaIndex,
