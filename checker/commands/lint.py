@@ -121,7 +121,8 @@ def register(app: typer.Typer) -> None:
 
 def _run_analysis(result, jurisdiction: str, day: dt.date, list_bound: int, gap_fields, lang: str):
     try:
-        from policy_dsl.analysis.analyze import DEFAULT_GAP_FIELDS, Options, analyze
+        from policy_dsl.analysis.analyze import analyze
+        from policy_dsl.analysis.results import DEFAULT_GAP_FIELDS, Options
     except ImportError as exc:  # z3-solver missing
         sys.stderr.write(_msg(lang, f"无法进行分析：缺少 z3-solver（pip install z3-solver）：{exc}",
                               f"cannot analyse: z3-solver is missing (pip install z3-solver): {exc}") + "\n")

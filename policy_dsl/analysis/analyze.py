@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import datetime as dt
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 import z3
@@ -35,65 +33,9 @@ from ..evaluate import Evaluator, covers_jurisdiction
 from ..params import ParamSet
 from .encode import Encoder
 from .model import EnumIds, SymRecord, required_paths, schema_index
+from .raw import delete, paths, values_at
+from .results import METHOD, Analysis, Issue, Options, Undecided
 from .show import conjuncts, show
-
-DEFAULT_GAP_FIELDS = ("interaction.kind", "meals[].reason", "gifts[].form")
-METHOD = "z3"
-
-
-@dataclass(frozen=True)
-class Options:
-    jurisdiction: str = "000000"
-    day: dt.date = field(default_factory=dt.date.today)
-    list_bound: int = 3
-    timeout_ms: int = 20000
-    gap_fields: tuple[str, ...] = DEFAULT_GAP_FIELDS
-
-
-@dataclass
-class Issue:
-    """One analysis finding (a warning for the author)."""
-
-    kind: str  # conflict | gap | dead_rule | require_implied | require_never_met
-    rules: tuple[str, ...]
-    message: tuple[str, str]  # zh, en
-    span: Any = None  # policy_dsl.errors.Span of the main rule
-    field_name: str | None = None
-    value: str | None = None
-    record: dict | None = None  # counterexample (raw JSON record), confirmed by the evaluator
-    claim: dict = field(default_factory=dict)  # what `qinqing check` on the record shows
-    bound: str | None = None  # caveat when the answer holds only within the list bound
-    detail: tuple[tuple[str, str], ...] = ()  # (zh, en) notes
-
-    @property
-    def key(self) -> str:
-        parts = [self.kind, *self.rules]
-        if self.field_name:
-            parts += [self.field_name.replace("[]", ""), self.value or ""]
-        return "-".join(p.replace(".", "_") for p in parts if p)
-
-
-@dataclass
-class Undecided:
-    kind: str
-    subject: str
-    reason: tuple[str, str]
-
-
-@dataclass
-class Analysis:
-    jurisdiction: str
-    day: dt.date
-    method: str
-    solver: str
-    list_bound: int
-    packs: list[dict]
-    rules: int
-    issues: list[Issue]
-    undecided: list[Undecided]
-    checked: dict[str, int]
-    approximations: list[str]
-    gap_fields: tuple[str, ...]
 
 
 # ---- helpers over rules -------------------------------------------------------------
@@ -296,11 +238,11 @@ class Analyzer:
         changed = True
         while changed:
             changed = False
-            for path in sorted(_paths(raw), key=lambda p: (-len(p), p)):
+            for path in sorted(paths(raw), key=lambda p: (-len(p), p)):
                 if path in fixed:
                     continue
                 trial = copy.deepcopy(raw)
-                if not _delete(trial, path):
+                if not delete(trial, path):
                     continue
                 res = self.evaluate_raw(trial)
                 if res is not None and claim(trial, res):
@@ -429,7 +371,7 @@ class Analyzer:
                 continue
 
             def claim(raw: dict, res, v=v) -> bool:
-                return res.outcome == "unlisted" and v in _values_at(raw, fpath)
+                return res.outcome == "unlisted" and v in values_at(raw, fpath)
 
             name = f"CX-gap-{fpath.replace('[]', '')}-{v}"
             raw = self._confirm(self._finish(sym.to_record(m), name), claim)
@@ -632,48 +574,3 @@ def _mentioned(rules: list[ir.RuleIR], fpath: str) -> dict[str, set[str]]:
                         if isinstance(o, ir.Const):
                             out.setdefault(str(o.value), set()).add(r.id)
     return out
-
-
-def _values_at(raw: dict, fpath: str) -> list:
-    if "[]" not in fpath:
-        x: Any = raw
-        for k in fpath.split("."):
-            x = x.get(k) if isinstance(x, dict) else None
-        return [x]
-    lpath, rest = fpath.split("[].", 1)
-    x = raw
-    for k in lpath.split("."):
-        x = x.get(k) if isinstance(x, dict) else None
-    return [e.get(rest) for e in x if isinstance(e, dict)] if isinstance(x, list) else []
-
-
-def _paths(obj: Any, prefix: tuple = ()) -> list[tuple]:
-    out = []
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            out.append(prefix + (k,))
-            out.extend(_paths(v, prefix + (k,)))
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            out.append(prefix + (i,))
-            out.extend(_paths(v, prefix + (i,)))
-    return out
-
-
-def _delete(obj: Any, path: tuple) -> bool:
-    for k in path[:-1]:
-        try:
-            obj = obj[k]
-        except (KeyError, IndexError, TypeError):
-            return False
-    last = path[-1]
-    try:
-        if isinstance(obj, list):
-            if last != len(obj) - 1:  # only trailing elements, so indexes stay meaningful
-                return False
-            obj.pop()
-        else:
-            del obj[last]
-    except (KeyError, IndexError, TypeError):
-        return False
-    return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .analyze import Analysis, Issue
+from .results import Analysis, Issue
 
 KIND_TITLE = {
     "conflict": ("冲突", "conflict"),

@@ -12,9 +12,10 @@ import z3
 
 from checker.input.validate import default_validator
 from checker.schema import record_schema
-from policy_dsl.analysis.analyze import Analyzer, Options, analyze, list_usage
+from policy_dsl.analysis.analyze import Analyzer, analyze, list_usage
 from policy_dsl.analysis.encode import Encoder
 from policy_dsl.analysis.model import EnumIds, SymRecord, datetime_seconds, schema_index
+from policy_dsl.analysis.results import Options
 from policy_dsl.evaluate import CompiledRule
 from policy_dsl.load import load
 
