@@ -1,6 +1,6 @@
 """The human-readable field reference of every bundled record kind, generated from the schemas
 into `docs/records.md` (between its `fields` markers): `python -m checker.schema.reference
-[docs/records.md]` rewrites it; `tests/checker/test_records_doc.py` keeps it current."""
+[docs/records.md]` rewrites it; `tests/checker/input/test_records_doc.py` keeps it current."""
 
 from __future__ import annotations
 

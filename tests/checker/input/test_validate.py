@@ -23,7 +23,7 @@ from checker.input.validate import (
     render_path,
 )
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 EXAMPLE = json.loads((DATA / "example_record.json").read_text(encoding="utf-8"))
 MINIMAL = {
     "id": "R-1",

@@ -17,7 +17,7 @@ from checker.input.records import LoadedRecord, iter_records
 from checker.input.validate import default_validator
 from policy_dsl.values import format_value
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _item(raw: dict) -> LoadedRecord:

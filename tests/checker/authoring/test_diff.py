@@ -13,7 +13,7 @@ import pytest
 
 from checker.authoring.diff import DiffError, diff, parse_side, render_html, render_text, to_data
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PACK = ROOT / "tests" / "policy_dsl" / "analysis" / "packs" / "conflict"
 
 

@@ -77,7 +77,7 @@ def test_records_of_other_kinds_are_checked(kinds_client):
 
 
 def test_the_page_builds_its_form_from_the_kind(kinds_client):
-    page = (Path(__file__).resolve().parents[2] / "checker" / "service" / "static" / "app.js").read_text(
+    page = (Path(__file__).resolve().parents[3] / "checker" / "service" / "static" / "app.js").read_text(
         encoding="utf-8")
     assert 'new URLSearchParams(location.search).get("kind")' in page
     assert '"/v1/schema" + (KIND === "interaction" ? "" : "?kind="' in page

@@ -10,14 +10,14 @@ from pathlib import Path
 import orjson
 import pytest
 
+from checker.input.validate import load_schema
+from checker.run.check import run_check
 from checker.store.audit_verify import verify
 from checker.store.ledger import Ledger
-from checker.run.check import run_check
-from checker.input.validate import load_schema
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-STATIC = Path(__file__).resolve().parents[2] / "checker" / "service" / "static"
+STATIC = Path(__file__).resolve().parents[3] / "checker" / "service" / "static"
 
 
 def cli_report(tmp_path: Path, name: str, data: bytes, lang: str = "zh", history=()) -> dict:
@@ -116,7 +116,7 @@ def test_check_one_record_gives_the_cli_report(client, planned_meal, tmp_path):
 
 
 def test_check_matches_the_report_schema(client, planned_meal):
-    schema_path = Path(__file__).resolve().parents[2] / "docs" / "report.schema.json"
+    schema_path = Path(__file__).resolve().parents[3] / "docs" / "report.schema.json"
     if not schema_path.exists():
         pytest.skip("docs/report.schema.json not there yet")
     import jsonschema
@@ -435,9 +435,9 @@ def test_unwritable_log_is_refused_at_start(tmp_path, shared_policy):
 
 # ---- creating the app ------------------------------------------------------------------------
 def test_bad_configuration_is_refused(tmp_path, shared_policy):
-    from checker.store.audit import AuditError
     from checker.engine.policy import PolicyLoadError
     from checker.service.app import ServiceConfig, create_app
+    from checker.store.audit import AuditError
 
     with pytest.raises(AuditError) as exc:
         create_app(ServiceConfig(ledger=tmp_path / "l.sqlite3", mask="salary"))

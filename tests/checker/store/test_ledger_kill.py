@@ -19,7 +19,7 @@ import pytest
 
 from checker.store.ledger import Ledger
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 # The child: `python -c CHILD LEDGER PLAN PAUSE_AT`, PLAN being "name:size,name:size,...".
 # It prints "start NAME", "mid NAME" (mid-stream: half-way, or after 40,000 rows),

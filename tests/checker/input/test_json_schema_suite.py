@@ -20,7 +20,7 @@ import pytest
 from checker.input.schemas import SchemaError
 from checker.input.validate import validator_for
 
-SUITE = Path(__file__).parent / "data" / "json-schema-test-suite" / "draft2020-12"
+SUITE = Path(__file__).parents[1] / "data" / "json-schema-test-suite" / "draft2020-12"
 REQUIRED = sorted(SUITE.glob("*.json"))
 OPTIONAL = [SUITE / "optional" / "format" / "date.json",
             SUITE / "optional" / "format" / "date-time.json",

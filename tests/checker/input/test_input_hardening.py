@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from checker.input.records import InputError, iter_records
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 def _sample() -> list[dict]:
     out = []
     for line in (ROOT / "fixtures" / "sample" / "batch.jsonl").read_bytes().splitlines()[:300]:

@@ -15,8 +15,8 @@ from checker.engine.windows import WindowIndex, _path_tree, project, window_path
 from checker.input.records import LoadedRecord
 from checker.input.validate import RecordError, default_validator
 
-ROOT = Path(__file__).resolve().parents[2]
-MINI = Path(__file__).parent / "data" / "minipolicy"
+ROOT = Path(__file__).resolve().parents[3]
+MINI = Path(__file__).parents[1] / "data" / "minipolicy"
 FIXTURES = ROOT / "fixtures" / "records"
 
 

@@ -26,7 +26,7 @@ from checker.input.ecma_regex import Untranslatable, ecma_regex
 from checker.input.fastjson import FastDecoder, FastJsonUnsupported, decoder_for
 from checker.input.validate import compile_validator, default_validator
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "fixtures" / "sample" / "batch.jsonl"
 VALIDATOR = default_validator()
 FAST = FastDecoder(VALIDATOR.schema).function

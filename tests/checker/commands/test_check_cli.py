@@ -20,8 +20,8 @@ import jsonschema
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).resolve().parents[3]
+DATA = Path(__file__).parents[1] / "data"
 MINI = DATA / "minipolicy"
 FIXTURES = ROOT / "fixtures" / "records"
 SCENARIOS = ROOT / "fixtures" / "scenarios"

@@ -16,8 +16,8 @@ from checker.authoring.catalogue import highlight, to_html, to_markdown
 from checker.cli import _register_all, app
 from checker.commands.docs import catalogue_for
 
-ROOT = Path(__file__).resolve().parents[2]
-PACK = Path(__file__).parent / "data" / "ruletests" / "pack"
+ROOT = Path(__file__).resolve().parents[3]
+PACK = Path(__file__).parents[1] / "data" / "ruletests" / "pack"
 RULES_MD = ROOT / "docs" / "rules.md"
 
 

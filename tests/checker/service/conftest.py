@@ -17,15 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "fixtures" / "records"
-
-# the chain key of every ledger and log these tests write is a throwaway one (and the live
-# servers started below inherit it), never the user's own
-if not os.environ.get("QINQING_KEY_FILE"):
-    import tempfile
-
-    os.environ["QINQING_KEY_FILE"] = str(Path(tempfile.mkdtemp(prefix="qinqing-key-")) / "chain.key")
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette's note about httpx2

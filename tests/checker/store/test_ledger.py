@@ -684,7 +684,7 @@ def test_loaded_record_errors_summarised(ledger: Ledger) -> None:
 
 # --------------------------------------------------------------------------- with the fixtures
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "records"
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "records"
 
 
 def test_fixture_records_round_trip_exactly() -> None:

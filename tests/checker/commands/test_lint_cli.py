@@ -18,7 +18,7 @@ from checker.input.validate import default_validator
 from checker.schema import record_schema
 from policy_dsl.load import load
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PACKS = ROOT / "tests" / "policy_dsl" / "analysis" / "packs"
 DATE = "2026-03-01"
 

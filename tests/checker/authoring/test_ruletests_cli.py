@@ -20,8 +20,8 @@ from checker.cli import _register_all, app
 from checker.commands.test import pack_roots
 from checker.engine.policy import load_policy
 
-ROOT = Path(__file__).resolve().parents[2]
-PACK = Path(__file__).parent / "data" / "ruletests" / "pack"
+ROOT = Path(__file__).resolve().parents[3]
+PACK = Path(__file__).parents[1] / "data" / "ruletests" / "pack"
 BUNDLED = ROOT / "rules"
 
 

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
+from checker.service.grouplog import GroupLog
 from checker.store.audit import DecisionLog
 from checker.store.audit_verify import verify
-from checker.service.grouplog import GroupLog
 
 
 class GatedLog:

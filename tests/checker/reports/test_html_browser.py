@@ -1,5 +1,5 @@
 """The HTML report of a 20,000-record generated batch in headless Chromium (Playwright driving
-Debian's `chromium`, as tests/service/test_page_browser.py does): no table cell overflows, the
+Debian's `chromium`, as tests/checker/service/test_page_browser.py does): no table cell overflows, the
 time chart stays inside its panel, the rule filter is exact, the first rows are the worst,
 and the page paints quickly.
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]

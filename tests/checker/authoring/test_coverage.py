@@ -20,7 +20,7 @@ from checker.schema import record_schema
 from policy_dsl import ir
 from policy_dsl import types as ty
 
-PACK = Path(__file__).parent / "data" / "ruletests" / "pack"
+PACK = Path(__file__).parents[1] / "data" / "ruletests" / "pack"
 TESTS = PACK / "cov.tests.yaml"
 
 
@@ -297,7 +297,7 @@ def test_describe_ir_without_source() -> None:
 
 
 # ---- the bundled packs ----------------------------------------------------------------------------------
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_bundled_packs_reach_full_rule_coverage() -> None:

@@ -11,13 +11,13 @@ import jsonschema
 import pytest
 
 from checker.engine.engine import Summary
-from checker.reports.report import Report
 from checker.reports import FORMATS, writer
 from checker.reports.html_charts import buckets, hbar_svg, time_svg
 from checker.reports.html_report import rule_key, script_json
 from checker.reports.md_report import cell
+from checker.reports.report import Report
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SCHEMA = json.loads((ROOT / "docs" / "report.schema.json").read_text(encoding="utf-8"))
 POLICY = {"packs": [{"name": "test.mini", "title": {"zh": "测试", "en": "Test"}, "version": "0.1",
                      "rules": 5}], "content_hash": "a" * 64}

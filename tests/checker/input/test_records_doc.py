@@ -7,7 +7,7 @@ from pathlib import Path
 from checker.schema import KINDS, kind_schema
 from checker.schema.reference import BEGIN, END, reference, splice
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "records.md"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "records.md"
 
 
 def test_the_field_reference_is_current() -> None:

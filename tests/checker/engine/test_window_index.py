@@ -16,8 +16,8 @@ from checker.engine.policy import load_policy
 from checker.engine.windows import _path_tree, project, projector
 from checker.input.validate import default_validator
 
-ROOT = Path(__file__).resolve().parents[2]
-MINI = Path(__file__).parent / "data" / "minipolicy"
+ROOT = Path(__file__).resolve().parents[3]
+MINI = Path(__file__).parents[1] / "data" / "minipolicy"
 DAYS = 30  # the mini policy's B11: `window same official.id, enterprise.uscc within 30 days`
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import checker  # noqa: F401  (installs checker's finder of compiled modules)
 from policy_dsl import native
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _version(**env: str) -> list[str]:

@@ -24,7 +24,7 @@ from checker.input.records import (
     iter_records,
 )
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 
 
 def rec(i: str, **extra: object) -> dict:
@@ -609,7 +609,7 @@ def test_money_digits(tmp_path: Path) -> None:
 def test_the_fixture_batch_matches_its_expectations() -> None:
     import yaml
 
-    root = Path(__file__).parents[2] / "fixtures" / "records"
+    root = Path(__file__).parents[3] / "fixtures" / "records"
     if not (root / "malformed.jsonl").exists():
         pytest.skip("fixtures not present")
     expected = yaml.safe_load((root / "malformed.expected.yaml").read_text(encoding="utf-8"))
@@ -674,9 +674,9 @@ def _fast_share(records: list[LoadedRecord]) -> float:
 @pytest.mark.parametrize(
     "path",
     [
-        Path(__file__).parents[2] / "fixtures" / "sample" / "batch.jsonl",
-        Path(__file__).parents[2] / "fixtures" / "records" / "malformed.jsonl",
-        Path(__file__).parents[2] / "fixtures" / "records" / "history_O-0042.jsonl",
+        Path(__file__).parents[3] / "fixtures" / "sample" / "batch.jsonl",
+        Path(__file__).parents[3] / "fixtures" / "records" / "malformed.jsonl",
+        Path(__file__).parents[3] / "fixtures" / "records" / "history_O-0042.jsonl",
         DATA / "batch.jsonl",
     ],
     ids=lambda p: p.name,
@@ -739,8 +739,8 @@ def test_fast_path_only_for_utf8(tmp_path: Path) -> None:
 
 
 def test_fast_path_with_filled_jurisdiction(tmp_path: Path) -> None:
-    from checker.run.check import FillingValidator
     from checker.input.validate import default_validator
+    from checker.run.check import FillingValidator
 
     lacking = rec("A")
     del lacking["jurisdiction"]
