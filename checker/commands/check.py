@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from checker.commands.choices import InputFormat, Lang
 from checker.commands.schemas import SCHEMA_HELP
 
 
@@ -47,19 +48,6 @@ class FailOn(str, Enum):
     violation = "violation"
     review = "review"
     never = "never"
-
-
-class Lang(str, Enum):
-    zh = "zh"
-    en = "en"
-
-
-class InputFormat(str, Enum):
-    jsonl = "jsonl"
-    json = "json"
-    yaml = "yaml"
-    csv = "csv"
-    xlsx = "xlsx"
 
 
 FAILING = {"violation": ("violation", "invalid"), "review": ("violation", "review", "invalid"),

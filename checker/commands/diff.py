@@ -10,24 +10,13 @@ from typing import List, Optional
 
 import typer
 
+from checker.commands.choices import InputFormat, Lang
+
 
 class Fmt(str, Enum):
     text = "text"
     json = "json"
     html = "html"
-
-
-class Lang(str, Enum):
-    zh = "zh"
-    en = "en"
-
-
-class InputFormat(str, Enum):
-    jsonl = "jsonl"
-    json = "json"
-    yaml = "yaml"
-    csv = "csv"
-    xlsx = "xlsx"
 
 
 def register(app: typer.Typer) -> None:

@@ -12,16 +12,13 @@ from typing import Annotated
 
 import typer
 
+from checker.commands.choices import Lang
+
 
 class Fmt(str, Enum):
     md = "md"
     html = "html"
     both = "both"
-
-
-class Lang(str, Enum):
-    zh = "zh"
-    en = "en"
 
 
 def _say(zh: str, en: str, lang: str) -> None:

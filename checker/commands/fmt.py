@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import difflib
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-
-class Lang(str, Enum):
-    zh = "zh"
-    en = "en"
+from checker.commands.choices import Lang
 
 
 def policy_files(paths: list[Path]) -> tuple[list[Path], list[Path]]:

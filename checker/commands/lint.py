@@ -15,17 +15,13 @@ from typing import List, Optional
 
 import typer
 
+from checker.commands.choices import Lang
 from checker.commands.schemas import SCHEMA_HELP
 
 
 class Fmt(str, Enum):
     text = "text"
     json = "json"
-
-
-class Lang(str, Enum):
-    zh = "zh"
-    en = "en"
 
 
 def _today() -> dt.date:

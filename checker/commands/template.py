@@ -13,15 +13,12 @@ from typing import Annotated
 
 import typer
 
+from checker.commands.choices import Lang
+
 
 class TemplateFormat(str, Enum):
     xlsx = "xlsx"
     csv = "csv"
-
-
-class Lang(str, Enum):
-    zh = "zh"
-    en = "en"
 
 
 def template(

@@ -14,6 +14,8 @@ from typing import Annotated
 
 import typer
 
+from checker.commands.choices import Lang
+
 
 class Fmt(str, Enum):
     text = "text"
@@ -23,11 +25,6 @@ class Fmt(str, Enum):
 class CovFmt(str, Enum):
     text = "text"
     json = "json"
-
-
-class Lang(str, Enum):
-    zh = "zh"
-    en = "en"
 
 
 def pack_roots(paths: list[Path]) -> list[Path]:

@@ -36,6 +36,7 @@ from checker.input.jsonl import Decoded, line_checker, line_valid, parse_json, r
 from checker.input.messages import RecordError
 from checker.input.origins import Sheeted
 from checker.input.sources import (
+    EXTENSIONS,
     FORMATS,
     MAX_DOCUMENT_BYTES,
     MAX_RECORD_BYTES,
@@ -65,22 +66,13 @@ __all__ = [
     "LoadWarning",
     "LoadedRecord",
     "detect_format",
+    "id_of",
     "iter_records",
     "line_checker",
     "line_valid",
     "require_file",
 ]
 
-_EXTENSIONS = {
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "json",
-    ".yaml": "yaml",
-    ".yml": "yaml",
-    ".csv": "csv",
-    ".xlsx": "xlsx",
-    ".xlsm": "xlsx",
-}
 
 class LoadedRecord:
     """One record as read: where it came from, what it said, what it means.
@@ -164,7 +156,7 @@ def detect_format(path: str, input_format: str | None = None) -> str:
         return fmt
     if path == STDIN:
         return SNIFF  # told from the first bytes (`sniff_format`)
-    fmt = _EXTENSIONS.get(Path(path).suffix.lower())
+    fmt = EXTENSIONS.get(Path(path).suffix.lower())
     if fmt is None:
         raise InputError(
             path,
@@ -256,12 +248,12 @@ def _finish(
     text = origins = None
     if raw.__class__ is Decoded:  # read and validated by the fast path
         text, data = raw.text, raw.data
-        record_id = _record_id(data)
+        record_id = id_of(data)
         raw = None
     else:
         if raw.__class__ is Sheeted:  # from spreadsheet rows: errors name the sheet, row, column
             origins, raw = raw.origins, raw.record
-        record_id = _record_id(raw)
+        record_id = id_of(raw)
         data = None
         if not errors:
             data, errors = check.validate(raw)
@@ -313,7 +305,8 @@ def _template(location: str, line: int) -> tuple[str, bool]:
     return location, False
 
 
-def _record_id(raw: Any) -> str | None:
+def id_of(raw: Any) -> str | None:
+    """The record's id as text (a number written as an id counts), or None."""
     if isinstance(raw, dict):
         v = raw.get("id")
         if isinstance(v, str):

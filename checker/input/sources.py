@@ -25,7 +25,7 @@ STDIN_NAME = "<stdin>"
 SNIFF = "sniff"  # stdin without --input-format: told from its first bytes
 XLSX_TIMEZONE = "+08:00"  # Excel cells carry no offset: read as Asia/Shanghai
 
-_EXTENSIONS = {
+EXTENSIONS = {  # file name suffix -> input format
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".json": "json",

@@ -111,9 +111,9 @@ def _loaded(name: str, line: int, location: str, raw: Any, errors: list, dup: An
     text = None
     if raw.__class__ is Decoded:
         text, data, raw = raw.text, raw.data, None
-        record_id = rec._record_id(data)
+        record_id = rec.id_of(data)
     else:
-        record_id = rec._record_id(raw)
+        record_id = rec.id_of(raw)
         data = None
         if not errors:
             data, errors = validate(raw)
@@ -144,12 +144,12 @@ def _scan_task(args: tuple) -> Any:
         filing = None
         if raw.__class__ is Decoded:
             data = raw.data
-            rid = rec._record_id(data)
+            rid = rec.id_of(data)
         else:
             data = None
             if windows and not errors:
                 data, _errors = validate(raw)
-            rid = rec._record_id(raw)
+            rid = rec.id_of(raw)
         if windows and data is not None:
             slots = index.slots(data)
             if slots:

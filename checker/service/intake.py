@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from checker.input.identity import IdentityError, normalise_id
-from checker.input.records import LoadedRecord
+from checker.input.records import LoadedRecord, id_of
 from checker.input.validate import RecordError
 from checker.service.errors import ApiError
 
@@ -118,15 +118,6 @@ def record_list(doc: Any, max_records: int) -> list[tuple[int, str, Any]]:
     return [(i, f"{SOURCE}#{i}", raw) for i, raw in enumerate(doc, start=1)]
 
 
-def _record_id(raw: Any) -> str | None:
-    if isinstance(raw, dict):
-        v = raw.get("id")
-        if isinstance(v, str):
-            return v
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            return str(v)
-    return None
-
 
 def load_records(items: list[tuple[int, str, Any]], validator: Any) -> list[LoadedRecord]:
     """Validate and normalise; a repeated id makes the later record invalid (`duplicate_id`)."""
@@ -134,7 +125,7 @@ def load_records(items: list[tuple[int, str, Any]], validator: Any) -> list[Load
     out = []
     for line, location, raw in items:
         data, errors = validator.validate(raw)
-        record_id = _record_id(raw)
+        record_id = id_of(raw)
         if record_id is not None:
             try:
                 key = normalise_id(record_id)
