@@ -23,6 +23,12 @@ class Fmt(str, Enum):
     xlsx = "xlsx"
 
 
+class EngineKind(str, Enum):
+    python = "python"
+    duckdb = "duckdb"
+    spark = "spark"
+
+
 class FailOn(str, Enum):
     violation = "violation"
     review = "review"
@@ -74,6 +80,11 @@ def check(
         "--log", help="追加到防篡改决策日志 / Append decisions to a tamper-evident log.")] = None,
     mask: Annotated[str | None, typer.Option(
         "--mask", help="日志中遮蔽的字段，如 name,official.id / Fields masked in the log.")] = None,
+    engine: Annotated[EngineKind, typer.Option(
+        "--engine", help="判定引擎：python（默认）、duckdb、spark / Engine: python (default), duckdb, spark.")
+    ] = EngineKind.python,
+    spark_master: Annotated[str, typer.Option(
+        "--spark-master", help="Spark 主节点 URL（--engine spark）/ Spark master URL (--engine spark).")] = "local[*]",
 ) -> None:
     """检查交往记录是否符合正负面清单 / Check interaction records against the lists."""
     import os
@@ -85,7 +96,7 @@ def check(
                          output=output, lang=lang.value, explain=explain, history=history or [],
                          input_format=input_format.value if input_format else None,
                          encoding=encoding, jobs=jobs, failing=FAILING[fail_on.value], log=log,
-                         mask=mask)
+                         mask=mask, engine_kind=engine.value, spark_master=spark_master)
     except KeyboardInterrupt:
         code = 130
     except Exception as exc:  # a bug: one line for the user, the traceback on request

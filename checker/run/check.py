@@ -316,7 +316,8 @@ class CheckRun:
 
 def run_check(*, files: Sequence[str], rules, jurisdiction, fmt: str, output, lang: str,
               explain: bool, history: Sequence[Path], input_format, encoding: str, jobs: int,
-              failing: Sequence[str], log, mask) -> int:
+              failing: Sequence[str], log, mask, engine_kind: str = "python",
+              spark_master: str | None = None) -> int:
     """The whole `qinqing check`; returns the exit code."""
     from checker.input.records import InputError
     from policy_dsl.errors import render_all
@@ -343,6 +344,8 @@ def run_check(*, files: Sequence[str], rules, jurisdiction, fmt: str, output, la
         if not files:
             raise CheckError("请给出记录文件，或用 `-` 读取标准输入",
                              "give record files, or `-` to read standard input")
+        if engine_kind != "python" and explain:
+            raise CheckError("--explain 需使用 --engine python", "--explain needs --engine python")
         logger = DecisionLogger(log, mask, policy.content_hash)
         engine = Engine(policy, Options(lang=lang, explain=explain, default_jurisdiction=jurisdiction))
         from checker.input.validate import default_validator
@@ -351,10 +354,14 @@ def run_check(*, files: Sequence[str], rules, jurisdiction, fmt: str, output, la
             validator = FillingValidator(validator, jurisdiction)
         hist = _history(history, encoding, validator, lang)
         inputs = Inputs(list(files), input_format, encoding,
-                        rereadable=engine.needs_windows or jobs > 1)
+                        rereadable=engine.needs_windows or jobs > 1 or engine_kind != "python")
         run = CheckRun(frozenset(failing))
-        entries, raws = _entries(engine, inputs, validator, jobs, hist, log is not None,
-                                 encoded=fmt == "jsonl")
+        if engine_kind != "python":
+            entries, raws = _sql_entries(engine, engine_kind, inputs, validator, jobs, hist, log is not None,
+                                         spark_master)
+        else:
+            entries, raws = _entries(engine, inputs, validator, jobs, hist, log is not None,
+                                     encoded=fmt == "jsonl")
         progress = Progress(progress_wanted(output, fmt), lang)
         report = Report(policy.describe(), run.watch(entries, progress, logger, raws), run.summary,
                         lang, explain, inputs=[("<stdin>" if f == "-" else str(f)) for f in files])
@@ -475,6 +482,26 @@ def _first_pass(index: Any, inputs: Inputs, validator: Any) -> list | None:
     if index.tentative:
         index.resolver = line_checker(inputs.encoding, validator, scan.full)
     return held
+
+
+def _sql_entries(engine: Engine, kind: str, inputs: Inputs, validator: Any, jobs: int,
+                 history: list[dict], want_raw: bool, master: str | None
+                 ) -> tuple[Iterator[Any], Callable[[], Any] | None]:
+    """Report entries judged on an SQL engine (`checker/engine/sql.py`); `--jobs` is the
+    engine's thread count."""
+    from checker.engine.sql import sql_entries
+
+    last: list[Any] = [None]
+
+    def keep(raw: Any) -> None:
+        last[0] = raw
+
+    def python_entries() -> Iterator[Any]:
+        return _entries(engine, inputs, validator, 1, history, False)[0]
+
+    entries = sql_entries(engine, kind, lambda: inputs.read(validator), history, jobs, master,
+                          keep if want_raw else None, python_entries)
+    return entries, (lambda: last[0]) if want_raw else None
 
 
 def _entries(engine: Engine, inputs: Inputs, validator: Any, jobs: int, history: list[dict],
