@@ -21,6 +21,7 @@ class Fmt(str, Enum):
     md = "md"
     html = "html"
     xlsx = "xlsx"
+    parquet = "parquet"
 
 
 class EngineKind(str, Enum):

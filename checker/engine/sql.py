@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from checker.engine.engine import Engine, invalid_entry
+from checker.engine.engine import Engine
 from checker.findings.entry import record_entry
 from policy_dsl import ir
 from policy_dsl.evaluate import RANK, Finding, RecordResult
@@ -162,6 +162,8 @@ class SqlRun:
         for f in findings:
             if RANK[f.outcome] < RANK[outcome]:
                 outcome = f.outcome
+        if self.engine.options.values:
+            return self.engine.values_entry(item, outcome, findings, p)
         return record_entry(item, RecordResult(outcome, findings, [], p), self.engine.renderer, False)
 
 
@@ -197,7 +199,7 @@ def sql_entries(engine: Engine, kind: str, read: Callable[[], Iterator[Any]], hi
         if keep_raw is not None:
             keep_raw(item.raw)
         if item.data is None:
-            yield invalid_entry(item, engine.options.lang, engine.options.default_jurisdiction)
+            yield engine.invalid(item)
             continue
         mine = []
         while pending is not None and pending[at_seq] == seq:

@@ -346,8 +346,15 @@ def run_check(*, files: Sequence[str], rules, jurisdiction, fmt: str, output, la
                              "give record files, or `-` to read standard input")
         if engine_kind != "python" and explain:
             raise CheckError("--explain 需使用 --engine python", "--explain needs --engine python")
+        parquet = fmt == "parquet"
+        if parquet and (output is None or str(output) == "-"):
+            raise CheckError("--format parquet 需用 -o 指定输出文件", "--format parquet needs an output file (-o)")
+        if parquet and (explain or log is not None):
+            raise CheckError("--format parquet 不能与 --explain 或 --log 同用",
+                             "--format parquet cannot be combined with --explain or --log")
         logger = DecisionLogger(log, mask, policy.content_hash)
-        engine = Engine(policy, Options(lang=lang, explain=explain, default_jurisdiction=jurisdiction))
+        engine = Engine(policy, Options(lang=lang, explain=explain, default_jurisdiction=jurisdiction,
+                                        values=parquet))
         from checker.input.validate import default_validator
         validator: Any = default_validator()
         if jurisdiction:
@@ -361,12 +368,16 @@ def run_check(*, files: Sequence[str], rules, jurisdiction, fmt: str, output, la
                                          spark_master)
         else:
             entries, raws = _entries(engine, inputs, validator, jobs, hist, log is not None,
-                                     encoded=fmt == "jsonl")
+                                     encoded=fmt == "jsonl" and not parquet)
         progress = Progress(progress_wanted(output, fmt), lang)
         report = Report(policy.describe(), run.watch(entries, progress, logger, raws), run.summary,
                         lang, explain, inputs=[("<stdin>" if f == "-" else str(f)) for f in files])
         with open_output(output) as out:
-            writer(fmt)(report, out)
+            if parquet:
+                from checker.reports import parquet_report
+                parquet_report.write(report, out, parquet_report.records_path(output))
+            else:
+                writer(fmt)(report, out)
         progress.stop()
         logger.flush()
         for w in inputs.warnings:
