@@ -55,11 +55,18 @@ class Plan:
     params: dict[str, object]  # parameter name → its type (ir/T), the fields of `p`
     record_type: exp.DataType  # the STRUCT type of `rec`
     params_type: exp.DataType
-    query: exp.Expression  # one SELECT: the final findings (FINDING_COLUMNS) and `seq`
+    steps: list[tuple[str, exp.Expression]]  # named intermediate results, in order
+    final: exp.Expression  # the final findings (`seq`, FINDING_COLUMNS …), ordered
     windows: dict[str, str] = field(default_factory=dict)  # window rule id → its column
 
     def sql(self, dialect: str) -> str:
-        return d.render(self.query, dialect)
+        """One statement: the steps as common table expressions."""
+        ctes = ", ".join(f"{name} AS ({d.render(q, dialect)})" for name, q in self.steps)
+        return f"WITH {ctes} {d.render(self.final, dialect)}"
+
+    def step_sql(self, dialect: str) -> list[tuple[str, str]]:
+        """The steps one by one (an engine that materialises them: Spark), then `final`."""
+        return [(name, d.render(q, dialect)) for name, q in self.steps] + [("final", d.render(self.final, dialect))]
 
 
 def coll_path(e: ir.Expr) -> str:
@@ -135,10 +142,10 @@ class _Builder:
         on = " AND ".join(f"a.k{j} = b.k{j}" for j in range(len(keys)))
         self.subs.update({f"w{i}_{k}": v for k, v in subs.items()})
         cols = cols.replace("__k", f"__w{i}_k")
-        return (f"keys_{i} AS (SELECT recs.seq, recs.rec, recs.rec.\"date\" AS d, {cols} FROM recs JOIN epochs "
-                f"ON recs.epoch = epochs.epoch), "
+        return [f"keys_{i} AS (SELECT recs.seq, recs.rec, recs.rec.\"date\" AS d, {cols} FROM recs JOIN epochs "
+                f"ON recs.epoch = epochs.epoch)",
                 f"win_{i} AS (SELECT a.seq, __w{i}_list__ AS w FROM keys_{i} a JOIN keys_{i} b ON {on} "
-                f"AND b.d BETWEEN __w{i}_lo__ AND a.d WHERE a.seq >= 0 GROUP BY a.seq)")
+                f"AND b.d BETWEEN __w{i}_lo__ AND a.d WHERE a.seq >= 0 GROUP BY a.seq)"]
 
     def put(self, e: exp.Expression) -> str:
         key = f"e{len(self.subs)}"
@@ -259,7 +266,7 @@ def plan(program: ir.ProgramIR, record_t: ir.Expr | object) -> Plan:
     window_rules = [(i, r) for i, r in enumerate(rules) if r.window is not None]
     judged = [(i, r) for i, r in enumerate(rules) if r.when is not None and r.kind != "tolerance"]
     tolerances = [(i, r) for i, r in enumerate(rules) if r.kind == "tolerance" and r.when is not None]
-    ctes = [b.window_cte(i, r) for i, r in window_rules]
+    ctes = [c for i, r in window_rules for c in b.window_cte(i, r)]
     wcols = "".join(f", win_{i}.w AS w_{i}" for i, _ in window_rules)
     wjoins = "".join(f" LEFT JOIN win_{i} ON win_{i}.seq = recs.seq" for i, _ in window_rules)
     on_cols = "".join(f", epochs.on_{i}" for i in range(len(rules)))
@@ -270,8 +277,10 @@ def plan(program: ir.ProgramIR, record_t: ir.Expr | object) -> Plan:
         branches.extend(b.rule_branch(i, r))
     fcols = ", ".join(f"f.{c} AS {c}" for c in ("o1", "rule", "via", "winner", "kind", "outcome", "severity",
                                                   "cpath", "idx", "n", "undecided", "cref", "miss", "wst", "wjson"))
+    for k, br in enumerate(branches):
+        ctes.append(f"b{k} AS (SELECT seq, {fcols} FROM ({br}))")
     if branches:
-        union = " UNION ALL ".join(f"SELECT seq, {fcols} FROM ({br})" for br in branches)
+        union = " UNION ALL ".join(f"SELECT * FROM b{k}" for k in range(len(branches)))
     else:
         union = ("SELECT CAST(NULL AS BIGINT) AS seq, CAST(NULL AS BIGINT) AS o1, CAST(NULL AS VARCHAR) AS rule, "
                  "CAST(NULL AS VARCHAR) AS via, CAST(NULL AS VARCHAR) AS winner, CAST(NULL AS VARCHAR) AS kind, "
@@ -425,12 +434,15 @@ def plan(program: ir.ProgramIR, record_t: ir.Expr | object) -> Plan:
         tol_cols = ", tolerated_by, covered"
     else:
         tol_cols = ", CAST(NULL AS VARCHAR) AS tolerated_by, CAST(NULL AS VARCHAR[]) AS covered"
-    final = (f"SELECT {fcols2}{tol_cols} FROM {cur}")
-    sql = "WITH " + ", ".join(ctes) + " " + final + " ORDER BY seq, g, o1, o2"
-    query = _parse(sql, b.subs)
+    final = _parse(f"SELECT {fcols2}{tol_cols} FROM {cur} ORDER BY seq, g, o1, o2", b.subs)
+    steps = []
+    for c in ctes:
+        name, body = c.split(" AS (", 1)
+        assert body.endswith(")")
+        steps.append((name.strip(), _parse(body[:-1], b.subs)))
     rec_t = storage_type(rt)
     pt = storage_type(p_t)
-    return Plan(rules=rules, params=param_types, record_type=rec_t, params_type=pt, query=query,
+    return Plan(rules=rules, params=param_types, record_type=rec_t, params_type=pt, steps=steps, final=final,
                 windows={r.id: f"w_{i}" for i, r in window_rules})
 
 

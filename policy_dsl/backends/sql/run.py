@@ -44,6 +44,18 @@ def sql_for(ev: Evaluator, dialect: str) -> str:
     return hit
 
 
+_STEPS: dict[tuple[str, int, str], list[tuple[str, str]]] = {}
+
+
+def steps_for(ev: Evaluator, dialect: str) -> list[tuple[str, str]]:
+    """The query as named steps, each to be materialised in turn (cached like `sql_for`)."""
+    key = (ev.program.content_hash, id(ev.program), dialect)
+    hit = _STEPS.get(key)
+    if hit is None:
+        hit = _STEPS[key] = plan_for(ev).step_sql(dialect)
+    return hit
+
+
 @dataclass
 class Inputs:
     """The records and epochs files for one batch (removed by `close`)."""
