@@ -133,8 +133,9 @@ class SqlRun:
         self.kind = kind
         self.threads = threads
         self.master = master
-        self.plan = run.plan_for(engine.ev)
-        self.feeder = run.Feeder(engine.ev, self.plan)
+        from checker.engine.policy_cache import cache_dir
+
+        self.feeder = run.Feeder(engine.ev, run.shape_for(engine.ev), cache_dir())
         self.rebuild = Rebuilder(engine)
 
     def rows(self, items: Iterable[tuple[int, dict]], history: list[dict]) -> tuple[Iterator[tuple], list[int]]:

@@ -19,8 +19,7 @@ def finding_key(rule: str, element: str | None) -> str:
 def sql_answers(ev: Evaluator, records: Sequence[dict], history: Sequence[dict] = (),
                 engine: str = "duckdb") -> dict[str, Answer]:
     """Record id → the SQL backend's answer (records are judged at positions 0…n−1)."""
-    plan = run.plan_for(ev)
-    feeder = run.Feeder(ev, plan)
+    feeder = run.Feeder(ev, run.shape_for(ev))
     items = [(i - len(history), h) for i, h in enumerate(history)] + list(enumerate(records))
     inputs = feeder.write(items)
     try:

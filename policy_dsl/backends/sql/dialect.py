@@ -184,8 +184,10 @@ def _spark_list_get(self, e):
 
 def _spark_list_sum(self, e):
     xs, zero = self.sql(e, "this"), self.sql(e, "zero")
+    z = e.args["zero"]
+    t = self.sql(z, "to") if isinstance(z, exp.Cast) else "DECIMAL(38, 12)"
     return (f"(CASE WHEN ({xs}) IS NULL THEN NULL WHEN exists({xs}, x__ -> x__ IS NULL) THEN NULL "
-            f"ELSE aggregate({xs}, {zero}, (a__, x__) -> a__ + x__) END)")
+            f"ELSE aggregate({xs}, {zero}, (a__, x__) -> CAST(a__ + x__ AS {t})) END)")
 
 
 def _spark_range(self, e):

@@ -44,7 +44,7 @@ def load(con: Any, feeder: Feeder, inputs: Inputs) -> None:
 def findings(con: Any, feeder: Feeder, batch: int = 10_000) -> Iterator[tuple]:
     """The final findings rows (`seq` then `program.FINDING_COLUMNS` + tolerated_by, covered),
     ordered by record and finding."""
-    cur = con.execute(sql_for(feeder.ev, "duckdb"))
+    cur = con.execute(sql_for(feeder.ev, "duckdb", feeder.cache))
     while True:
         rows = cur.fetchmany(batch)
         if not rows:

@@ -310,7 +310,15 @@ def _or(lo: Lowering, e: ir.Or, s: Scope) -> exp.Expression:
 _CMP = {"==": exp.EQ, "!=": exp.NEQ, "<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE}
 
 
+def _empty(e: ir.Expr) -> bool:
+    return isinstance(e, ir.ListExpr) and not e.items
+
+
 def _cmp(lo: Lowering, e: ir.Cmp, s: Scope) -> exp.Expression:
+    if e.op in ("==", "!=") and (_empty(e.left) or _empty(e.right)):  # `xs == []`: by its length
+        other = e.right if _empty(e.left) else e.left
+        n = d.ListLen(this=lo.value(other, s))
+        return exp.paren(_CMP[e.op](this=n, expression=exp.Literal.number(0)), copy=False)
     a, b = lo.value(e.left, s), lo.value(e.right, s)
     if e.left.type.kind == "datetime" or e.right.type.kind == "datetime":
         a, b = d.Instant(this=a), d.Instant(this=b)

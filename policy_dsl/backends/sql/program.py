@@ -243,11 +243,25 @@ class _Builder:
         return branches
 
 
-def plan(program: ir.ProgramIR, record_t: ir.Expr | object) -> Plan:
-    """Lower `program` (raises NotLowerable for a construct the SQL backend lacks)."""
-    from ...types import record_type
+@dataclass
+class Shape:
+    """What an engine's inputs look like for a program (cheap: no lowering)."""
 
-    rt = record_type(program.schema)
+    rules: list[ir.RuleIR]  # position i ↔ column on_i of `epochs`
+    params: dict[str, object]  # parameter name → its type, the fields of `p`
+    record_type: exp.DataType
+    params_type: exp.DataType
+
+
+def shape(program: ir.ProgramIR) -> Shape:
+    from ...types import T, record_type
+
+    params = _param_types(program)
+    p_t = T("object", fields=dict(sorted(params.items()))) if params else T("object", fields={"none__": T("bool")})
+    return Shape(list(program.rules), params, storage_type(record_type(program.schema)), storage_type(p_t))
+
+
+def _param_types(program: ir.ProgramIR) -> dict[str, object]:
     param_types: dict[str, object] = {}
     for r in program.rules:
         for e in ir.rule_exprs(r):
@@ -258,8 +272,16 @@ def plan(program: ir.ProgramIR, record_t: ir.Expr | object) -> Plan:
             for node in ir.walk(q.cond):
                 if isinstance(node, ir.ParamRef):
                     param_types[node.name] = node.type
-    from ...types import T
-    p_t = T("object", fields=dict(sorted(param_types.items()))) if param_types else T("object", fields={"none__": T("bool")})
+    return param_types
+
+
+def plan(program: ir.ProgramIR) -> Plan:
+    """Lower `program` (raises NotLowerable for a construct the SQL backend lacks)."""
+    from ...types import record_type
+
+    rt = record_type(program.schema)
+    sh = shape(program)
+    param_types = sh.params
     b = _Builder(program, rt, param_types)
     b.subs = {}
     rules = b.rules
@@ -440,9 +462,8 @@ def plan(program: ir.ProgramIR, record_t: ir.Expr | object) -> Plan:
         name, body = c.split(" AS (", 1)
         assert body.endswith(")")
         steps.append((name.strip(), _parse(body[:-1], b.subs)))
-    rec_t = storage_type(rt)
-    pt = storage_type(p_t)
-    return Plan(rules=rules, params=param_types, record_type=rec_t, params_type=pt, steps=steps, final=final,
+    return Plan(rules=rules, params=param_types, record_type=sh.record_type, params_type=sh.params_type,
+                steps=steps, final=final,
                 windows={r.id: f"w_{i}" for i, r in window_rules})
 
 

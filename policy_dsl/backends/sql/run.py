@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import os
 import tempfile
+from pathlib import Path
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,37 +24,63 @@ from . import program as prog
 from .shape import representable, stored
 
 _PLANS: dict[tuple[str, int], prog.Plan] = {}
-_SQL: dict[tuple[str, int, str], str] = {}
+_SHAPES: dict[tuple[str, int], prog.Shape] = {}
+_STEPS: dict[tuple[str, int, str], list[tuple[str, str]]] = {}
+CACHE_FORMAT = 1  # bump when the generated SQL changes for the same program
+
+
+def _key(ev: Evaluator) -> tuple[str, int]:
+    return (ev.program.content_hash, id(ev.program))
 
 
 def plan_for(ev: Evaluator) -> prog.Plan:
-    """The lowered program of an evaluator (cached by content hash and program)."""
-    key = (ev.program.content_hash, id(ev.program))
-    hit = _PLANS.get(key)
-    if hit is None or hit.rules[:1] != list(ev.program.rules)[:1]:
-        hit = _PLANS[key] = prog.plan(ev.program, None)
-    return hit
-
-
-def sql_for(ev: Evaluator, dialect: str) -> str:
-    """The query text for a dialect (generated once per program content hash)."""
-    key = (ev.program.content_hash, id(ev.program), dialect)
-    hit = _SQL.get(key)
+    """The lowered program of an evaluator (kept per program)."""
+    hit = _PLANS.get(_key(ev))
     if hit is None:
-        hit = _SQL[key] = plan_for(ev).sql(dialect)
+        hit = _PLANS[_key(ev)] = prog.plan(ev.program)
     return hit
 
 
-_STEPS: dict[tuple[str, int, str], list[tuple[str, str]]] = {}
+def shape_for(ev: Evaluator) -> prog.Shape:
+    hit = _SHAPES.get(_key(ev))
+    if hit is None:
+        hit = _SHAPES[_key(ev)] = prog.shape(ev.program)
+    return hit
 
 
-def steps_for(ev: Evaluator, dialect: str) -> list[tuple[str, str]]:
-    """The query as named steps, each to be materialised in turn (cached like `sql_for`)."""
-    key = (ev.program.content_hash, id(ev.program), dialect)
+def steps_for(ev: Evaluator, dialect: str, cache: Path | None = None) -> list[tuple[str, str]]:
+    """The query as named steps, the last named `final`. Generated once per program and
+    dialect, and kept in `cache` (a folder) by the program's content hash when given."""
+    key = (*_key(ev), dialect)
     hit = _STEPS.get(key)
+    if hit is not None:
+        return hit
+    digest = ev.program.content_hash
+    path = cache / f"sql-{CACHE_FORMAT}-{digest}-{dialect}.json" if cache is not None and digest else None
+    if path is not None:
+        try:
+            hit = [tuple(x) for x in orjson.loads(path.read_bytes())]  # type: ignore[misc]
+        except (OSError, ValueError):
+            hit = None
     if hit is None:
-        hit = _STEPS[key] = plan_for(ev).step_sql(dialect)
-    return hit
+        hit = plan_for(ev).step_sql(dialect)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(f".{os.getpid()}.tmp")
+                tmp.write_bytes(orjson.dumps(hit))
+                os.replace(tmp, path)
+            except OSError:
+                pass
+    _STEPS[key] = hit  # type: ignore[assignment]
+    return hit  # type: ignore[return-value]
+
+
+def sql_for(ev: Evaluator, dialect: str, cache: Path | None = None) -> str:
+    """One statement: the steps as common table expressions, then the final query."""
+    steps = steps_for(ev, dialect, cache)
+    body = ", ".join(f"{name} AS ({sql})" for name, sql in steps[:-1])
+    return f"WITH {body} {steps[-1][1]}"
 
 
 @dataclass
@@ -82,9 +109,10 @@ class Inputs:
 class Feeder:
     """Turns records into the engine's inputs (epochs worked out with the evaluator)."""
 
-    def __init__(self, ev: Evaluator, plan: prog.Plan):
+    def __init__(self, ev: Evaluator, plan: prog.Shape, cache: Path | None = None):
         self.ev = ev
         self.plan = plan
+        self.cache = cache  # where the generated SQL is kept (see steps_for)
         self.rtype = record_type(ev.program.schema)
         self.ptypes = plan.params
         self.pos = {r.id: i for i, r in enumerate(plan.rules)}
@@ -146,4 +174,4 @@ def type_of_params(ptypes: dict[str, T]) -> T:
     return T("object", fields=dict(ptypes))
 
 
-__all__ = ["Feeder", "Inputs", "ir", "plan_for", "sql_for"]
+__all__ = ["Feeder", "Inputs", "ir", "plan_for", "shape_for", "sql_for", "steps_for"]

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .run import Feeder, Inputs, steps_for
+from .run import Feeder, Inputs, sql_for, steps_for
+
+ONE_STATEMENT = 60_000  # characters: a larger program runs step by step
 
 _SESSIONS: dict[str, Any] = {}
 CONF = {
@@ -63,11 +65,23 @@ def findings_rows(feeder: Feeder, inputs: Inputs, master: str | None = None) -> 
     """The final findings rows (as `duck.findings`), computed on Spark."""
     spark = session(master or "local[*]")
     load(spark, feeder, inputs)
-    # Each step materialised before the next is planned: Spark's optimiser works on one rule's
-    # branch at a time instead of the whole program at once.
-    for name, sql in steps_for(feeder.ev, "spark"):
-        if name == "final":
-            rows = spark.sql(sql).collect()
-            break
-        spark.sql(sql).localCheckpoint().createOrReplaceTempView(name)
+    steps = steps_for(feeder.ev, "spark", feeder.cache)
+    cached = []
+    try:
+        if sum(len(sql) for _, sql in steps) <= ONE_STATEMENT:
+            rows = spark.sql(sql_for(feeder.ev, "spark", feeder.cache)).collect()
+        else:
+            # Each step materialised (cached) before the next is planned: Spark's optimiser then
+            # works on one rule's branch at a time instead of the whole program at once.
+            for name, sql in steps:
+                if name == "final":
+                    rows = spark.sql(sql).collect()
+                    break
+                df = spark.sql(sql).cache()
+                df.count()
+                cached.append(df)
+                df.createOrReplaceTempView(name)
+    finally:
+        for df in cached:
+            df.unpersist()
     return [tuple(list(x) if isinstance(x, list) else x for x in row) for row in rows]
