@@ -10,18 +10,23 @@ schemas (never inferred); ANSI mode is off so that an operation outside a type's
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from typing import Any
 
 from .run import Feeder, Inputs, sql_for, steps_for
 
 ONE_STATEMENT = 60_000  # characters: a larger program runs step by step
+PARTITIONS = 4  # files per intermediate step
 
 _SESSIONS: dict[str, Any] = {}
 CONF = {
     "spark.sql.ansi.enabled": "false",
     "spark.sql.session.timeZone": "UTC",
-    "spark.sql.shuffle.partitions": "8",
+    "spark.sql.shuffle.partitions": "4",
     "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
     "spark.sql.legacy.sizeOfNull": "false",
     "spark.driver.memory": "6g",
 }
@@ -66,22 +71,21 @@ def findings_rows(feeder: Feeder, inputs: Inputs, master: str | None = None) -> 
     spark = session(master or "local[*]")
     load(spark, feeder, inputs)
     steps = steps_for(feeder.ev, "spark", feeder.cache)
-    cached = []
-    try:
-        if sum(len(sql) for _, sql in steps) <= ONE_STATEMENT:
-            rows = spark.sql(sql_for(feeder.ev, "spark", feeder.cache)).collect()
-        else:
-            # Each step materialised (cached) before the next is planned: Spark's optimiser then
-            # works on one rule's branch at a time instead of the whole program at once.
+    if sum(len(sql) for _, sql in steps) <= ONE_STATEMENT:
+        rows = spark.sql(sql_for(feeder.ev, "spark", feeder.cache)).collect()
+    else:
+        # Each step is written to Parquet and read back before the next is planned: Spark's
+        # optimiser then sees one rule's branch at a time, never the whole program (or a cache
+        # of it). The folder must be one every executor reaches (QINQING_SPARK_WORKDIR).
+        work = tempfile.mkdtemp(prefix="qinqing-spark-", dir=os.environ.get("QINQING_SPARK_WORKDIR"))
+        try:
             for name, sql in steps:
                 if name == "final":
                     rows = spark.sql(sql).collect()
                     break
-                df = spark.sql(sql).cache()
-                df.count()
-                cached.append(df)
-                df.createOrReplaceTempView(name)
-    finally:
-        for df in cached:
-            df.unpersist()
+                path = os.path.join(work, name)
+                spark.sql(sql).coalesce(PARTITIONS).write.mode("overwrite").parquet(path)
+                spark.read.parquet(path).createOrReplaceTempView(name)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
     return [tuple(list(x) if isinstance(x, list) else x for x in row) for row in rows]
