@@ -84,3 +84,16 @@ def test_explain_needs_the_python_engine() -> None:
     proc = qinqing(RECORDS / "planned_meal.yaml", "--engine", "duckdb", "--explain", "--lang", "en")
     assert proc.returncode == 2
     assert proc.stderr.decode().strip() == "Error: --explain needs --engine python"
+
+
+def test_python_engine_imports_no_sql_backend() -> None:
+    """A self-check's cold start does not pay for the SQL engines: nothing of sqlglot, duckdb
+    or pyspark is imported by `check --engine python`."""
+    env = {**os.environ, "QINQING_CACHE_DIR": str(CACHE)}
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "checker.cli", "check",
+                           str(RECORDS / "planned_meal.yaml"), "--format", "json"], capture_output=True,
+                          cwd=ROOT, env=env, timeout=120, check=False)
+    assert proc.returncode in (0, 1), proc.stderr.decode()[-2000:]
+    imported = proc.stderr.decode()
+    for name in ("sqlglot", "duckdb", "pyspark", "policy_dsl.backends.sql"):
+        assert f" {name}" not in imported, name

@@ -39,7 +39,7 @@ from sqlglot import exp
 
 from ... import ir
 from . import dialect as d
-from .lower import Bound, Lowering, NotLowerable, Scope, lit, storage_type
+from .lower import Bound, Lowering, NotLowerable, Scope, _elem_stored, lit, storage_type
 
 FINDING_COLUMNS = ("g", "o1", "o2", "rule", "via", "winner", "kind", "outcome", "severity", "cpath", "idx",
                    "n", "undecided", "cref", "miss", "wst", "pend_rule", "pend_cref", "pend_idx",
@@ -184,7 +184,6 @@ class _Builder:
             elem = exp.column("x__")
             path = exp.Concat(expressions=[lit(cp + "["), exp.Cast(this=exp.column("idx"), to=exp.DataType.build("VARCHAR")),
                                            lit("]")], safe=False, coalesce=False)
-            from .lower import _elem_stored
             stored = _elem_stored(self.lo, coll, base_scope)
             scope = base_scope.bind(var, Bound(elem, stored, path))
             source = (f"(SELECT seq, rec, p, {wcol if rule.window is not None else 'NULL'} AS {wcol}, coll__, "
@@ -450,7 +449,6 @@ def plan(program: ir.ProgramIR) -> Plan:
             cur = f"t{j}_b"
             if j == 0:
                 prev_cols = prev_cols + ", covered"
-                ctes[-2] = ctes[-2]  # (t0_a has no covered column yet)
                 ctes[-1] = ctes[-1].replace(f"SELECT {fcols2}, tolerated_by FROM {nxt}",
                                             f"SELECT {fcols2}, tolerated_by, CAST(NULL AS VARCHAR[]) AS covered FROM {nxt}")
         tol_cols = ", tolerated_by, covered"
