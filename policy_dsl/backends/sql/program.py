@@ -81,6 +81,22 @@ def cond_of(rule: ir.RuleIR) -> ir.Expr | None:
     return ir.And((rule.when, ir.Not(rule.unless, rule.when.type)), rule.when.type)
 
 
+def _window_free(cond: ir.Expr | None) -> ir.Expr | None:
+    """The conjuncts of a condition that do not read the window (None: there are none)."""
+    items: list[ir.Expr] = []
+    todo = [cond]
+    while todo:
+        e = todo.pop()
+        if isinstance(e, ir.And):
+            todo.extend(reversed(e.items))
+        elif e is not None:
+            items.append(e)
+    free = [e for e in items if not any(isinstance(n, ir.WindowRef) for n in ir.walk(e))]
+    if not free or len(free) == len(items):
+        return None
+    return free[0] if len(free) == 1 else ir.And(tuple(free), free[0].type)
+
+
 def _parse(sql: str, subs: dict[str, exp.Expression]) -> exp.Expression:
     """A DuckDB-syntax skeleton, its `__name__` placeholders replaced by expression trees."""
     tree = sqlglot.parse_one(sql, read="duckdb")
@@ -138,14 +154,19 @@ class _Builder:
         subs["lo"] = d.AddDays(this=exp.column("d", table="a"), expression=exp.Literal.number(-rule.window.days))
         subs["list"] = d.SortedList(this=exp.column("rec", table="b"),
                                     expression=_struct(d=exp.column("d", table="b"), s=exp.column("seq", table="b")))
+        # Only records that need the window get one: the rule is in force and the part of its
+        # condition that does not read the window is not false (as evaluate.py's prefilter).
+        free = _window_free(cond_of(rule))
+        subs["pf"] = self.lo.value(free, s) if free is not None else exp.true()
         cols = ", ".join(f"__k{j}__ AS k{j}" for j in range(len(keys)))
         on = " AND ".join(f"a.k{j} = b.k{j}" for j in range(len(keys)))
         self.subs.update({f"w{i}_{k}": v for k, v in subs.items()})
         cols = cols.replace("__k", f"__w{i}_k")
-        return [f"keys_{i} AS (SELECT recs.seq, recs.rec, recs.rec.\"date\" AS d, {cols} FROM recs JOIN epochs "
+        return [f"keys_{i} AS (SELECT recs.seq, recs.rec, recs.rec.\"date\" AS d, {cols}, "
+                f"(epochs.on_{i} AND coalesce(__w{i}_pf__, TRUE)) AS need__ FROM recs JOIN epochs "
                 f"ON recs.epoch = epochs.epoch)",
                 f"win_{i} AS (SELECT a.seq, __w{i}_list__ AS w FROM keys_{i} a JOIN keys_{i} b ON {on} "
-                f"AND b.d BETWEEN __w{i}_lo__ AND a.d WHERE a.seq >= 0 GROUP BY a.seq)"]
+                f"AND b.d BETWEEN __w{i}_lo__ AND a.d WHERE a.seq >= 0 AND a.need__ GROUP BY a.seq)"]
 
     def put(self, e: exp.Expression) -> str:
         key = f"e{len(self.subs)}"

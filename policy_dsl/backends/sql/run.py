@@ -26,7 +26,7 @@ from .shape import representable, stored
 _PLANS: dict[tuple[str, int], prog.Plan] = {}
 _SHAPES: dict[tuple[str, int], prog.Shape] = {}
 _STEPS: dict[tuple[str, int, str], list[tuple[str, str]]] = {}
-CACHE_FORMAT = 1  # bump when the generated SQL changes for the same program
+CACHE_FORMAT = 2  # bump when the generated SQL changes for the same program
 
 
 def _key(ev: Evaluator) -> tuple[str, int]:
@@ -118,6 +118,7 @@ class Feeder:
         self.pos = {r.id: i for i, r in enumerate(plan.rules)}
         self._epochs: dict[tuple[str, int], int] = {}
         self._epoch_rows: list[bytes] = []
+        self._params_ok: dict[tuple[str, int], bool] = {}
 
     def epoch(self, r: dict) -> int:
         code, day = r["jurisdiction"], r["date"]
@@ -135,8 +136,14 @@ class Feeder:
         return e
 
     def params_ok(self, r: dict) -> bool:
-        inf = self.ev.in_force(r["jurisdiction"], r["date"])
-        return all(representable(inf.params.get(n), t) for n, t in self.ptypes.items())  # type: ignore[arg-type]
+        """Whether the parameter values in force for the record fit the SQL types (per epoch)."""
+        key = (r["jurisdiction"], bisect.bisect_right(self.ev._change_dates, r["date"]))
+        ok = self._params_ok.get(key)
+        if ok is None:
+            inf = self.ev.in_force(r["jurisdiction"], r["date"])
+            ok = self._params_ok[key] = all(representable(inf.params.get(n), t)  # type: ignore[arg-type]
+                                            for n, t in self.ptypes.items())
+        return ok
 
     def write(self, records: Iterable[tuple[int, dict]]) -> Inputs:
         """Write the records (seq, record) to a JSONL file; records whose numbers the SQL types
