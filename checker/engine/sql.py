@@ -127,7 +127,18 @@ class SqlRun:
     """One batch on an SQL engine: feed, run, then entries in input order."""
 
     def __init__(self, engine: Engine, kind: str, threads: int | None = None, master: str | None = None):
+        import importlib.util
+
+        from checker.run.check import CheckError
         from policy_dsl.backends.sql import run
+        from policy_dsl.backends.sql.lower import NotLowerable
+
+        module = "pyspark" if kind == "spark" else "duckdb"
+        if importlib.util.find_spec(module) is None:
+            extra = "pip install 'qinqing[spark]'" if kind == "spark" else "pip install duckdb"
+            raise CheckError(f"--engine {kind} 需要 {module}：{extra}", f"--engine {kind} needs {module}: {extra}")
+        self._not_lowerable = NotLowerable
+        self._error = CheckError
 
         self.engine = engine
         self.kind = kind
@@ -142,6 +153,12 @@ class SqlRun:
         hist = [(i - len(history), h) for i, h in enumerate(history)]
         inputs = self.feeder.write([*hist, *items])
         try:
+            from policy_dsl.backends.sql import run as sql_run
+            try:
+                sql_run.steps_for(self.engine.ev, "duckdb" if self.kind == "duckdb" else "spark", self.feeder.cache)
+            except self._not_lowerable as exc:
+                raise self._error(f"这些规则无法在 SQL 引擎上运行（{exc}），请用 --engine python",
+                                  f"these policies cannot run on the SQL engines ({exc}); use --engine python") from None
             if self.kind == "duckdb":
                 from policy_dsl.backends.sql import duck
                 con = duck.connect(self.threads)

@@ -97,3 +97,13 @@ def test_python_engine_imports_no_sql_backend() -> None:
     imported = proc.stderr.decode()
     for name in ("sqlglot", "duckdb", "pyspark", "policy_dsl.backends.sql"):
         assert f" {name}" not in imported, name
+
+
+def test_a_program_the_sql_engines_cannot_run(tmp_path: Path) -> None:
+    (tmp_path / "t.policy").write_text(
+        'policy t.nl "测试" / "Test"\n\nforbid X1 "晚到" / "Late"\n  severity low\n  cite "t"\n'
+        "  when start_at + 1 day < end_at\n", encoding="utf-8")
+    proc = qinqing(RECORDS / "planned_meal.yaml", "--rules", tmp_path, "--engine", "duckdb", "--lang", "en")
+    assert proc.returncode == 2
+    assert proc.stderr.decode().strip() == ("Error: these policies cannot run on the SQL engines (duration "
+                                            "arithmetic other than date ± duration); use --engine python")
