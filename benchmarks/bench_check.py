@@ -172,6 +172,7 @@ def stages(path: Path, rules: str | None, limit: int) -> dict:
         index.freeze()
     t_index = clock() - t
     ev = policy.evaluator
+    renderer = policy.renderer("zh")
     t = clock()
     results = []
     for seq, it in enumerate(items):
@@ -195,7 +196,7 @@ def stages(path: Path, rules: str | None, limit: int) -> dict:
     t_entries = t_write = 0.0
     for b in range(0, len(items), 500):
         t = clock()
-        entries = [record_entry(it, res, ev, "zh", False) if res is not None else invalid_entry(it, "zh")
+        entries = [record_entry(it, res, renderer, False) if res is not None else invalid_entry(it, "zh")
                    for it, res in zip(items[b:b + 500], results[b:b + 500], strict=True)]
         t_entries += clock() - t
         t = clock()

@@ -1,1 +1,5 @@
-import policy_dsl  # noqa: F401  (installs the finder of compiled modules, policy_dsl/native.py)
+"""The qinqing checker: inputs, evaluation of batches, findings, reports, storage, service and CLI."""
+
+from policy_dsl import native
+
+native.install(__name__)  # this package's compiled modules, if any (policy_dsl/native.py)

@@ -163,8 +163,40 @@ class If:
     span: Span
 
 
+@dataclass(frozen=True, slots=True)
+class MemberList:
+    """`x in L` / `x not in L` with a list (a set or table parameter, a field): membership."""
+
+    item: Expr
+    coll: Expr
+    negated: bool
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ScaledDuration:
+    """`n days` (also weeks, months, years) with `n` an expression: a duration."""
+
+    amount: Expr
+    unit: str  # days | weeks | months | years
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    """`records(x in KIND where condition)`: the records of another kind (or this one) that
+    the run knows, related to this record by the keys `x.path == value` of the condition."""
+
+    var: str
+    kind: str
+    kind_span: Span
+    where: Expr
+    span: Span
+
+
 Expr = (Num | Str | Bool | DateLit | DurationLit | Name | Param | Attr | Index | Call | Quant |
-        Aggregate | ListLit | Member | Compare | Arith | Neg | Not | BoolOp | IsKnown | If)
+        Aggregate | ListLit | Member | Compare | Arith | Neg | Not | BoolOp | IsKnown | If |
+        MemberList | ScaledDuration | Related)
 
 
 # ---- bilingual text with {placeholders} ---------------------------------------
@@ -200,6 +232,12 @@ class InForce:
 
 
 @dataclass(frozen=True, slots=True)
+class KindRef:
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     name: str
     title: Text
@@ -208,6 +246,7 @@ class Policy:
     in_force: InForce | None
     applies_to: tuple[str, ...] | None  # None = all jurisdictions
     span: Span
+    judges: tuple[KindRef, ...] | None = None  # None = interaction records
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,10 +271,30 @@ class ForEach:
 
 
 @dataclass(frozen=True, slots=True)
+class WidthParam:
+    """A window width from a parameter: `within param.NAME` (a duration) or
+    `within param.NAME days` (a number of days)."""
+
+    name: str
+    unit: str | None  # days | weeks, or None for a duration parameter
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class Window:
     keys: tuple[Expr, ...]
-    within: DurationLit
+    within: DurationLit | WidthParam
     span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Let:
+    """`let name = expression`: a name for a value inside one rule."""
+
+    name: str
+    value: Expr
+    span: Span
+    name_span: Span
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +335,8 @@ class Rule:
     say: Text | None = None
     remedy: Text | None = None
     outcome: str | None = None  # violation | review (what firing yields)
+    judges: tuple[KindRef, ...] | None = None  # the kind it judges (one of its pack's)
+    lets: tuple[Let, ...] = ()
     clause_spans: dict = field(default_factory=dict, compare=False, hash=False)
 
 

@@ -97,6 +97,27 @@ _TABLE: tuple[tuple[str, str, str], ...] = (
     _entry("E115", "override cycle",
      "Rules override each other in a cycle (A overrides B and B overrides A), so neither can "
      "win. Decide which rule is the exception and keep only its `overrides`."),
+    _entry("E116", "rule in force outside its pack",
+     "A rule's `in force` period does not meet its pack's, so the rule never applies. Correct "
+     "the dates, or move the rule to a pack in force then."),
+    _entry("E117", "`let` hides a name",
+     "A `let` gives a name that is already a variable of the rule or a field of the record: "
+     "choose another name."),
+    _entry("E118", "`let` used where its variable is rebound",
+     "A `let` reads a variable that an inner `some`/`all`/`count`/`sum` binds again where the "
+     "`let` is used; rename the inner variable."),
+    _entry("E120", "unknown record kind",
+     "`judges`, `lookup` or `records` names a record kind that no schema describes (bundled, "
+     "shipped beside the packs as `<kind>.schema.json`, or given with `--schema`)."),
+    _entry("E122", "invalid record schema file",
+     "A `*.schema.json` beside the packs cannot be read, is not a JSON Schema of an object, "
+     "names its kind badly, or repeats another file's kind."),
+    _entry("E123", "`records` without a key",
+     "`records(x in KIND where …)` must relate the records by at least one `x.field == value` "
+     "(the lookup is by key)."),
+    _entry("E124", "rule kind not declared",
+     "In a pack that judges several kinds, a rule must say which one it judges (`judges KIND`), "
+     "and only one of the pack's."),
     # ---- types and values
     _entry("E201", "unknown field",
      "A field path does not exist in the record schema."),
@@ -127,6 +148,14 @@ _TABLE: tuple[tuple[str, str, str], ...] = (
      "The pattern of `matches` is not a literal string or not a valid regular expression."),
     _entry("E212", "division by constant zero",
      "`/` or `%` by the constant 0: the result would always be unknown."),
+    _entry("E213", "table parameter misuse",
+     "A table, set or calendar parameter used as a single value, or `row` on something other "
+     "than a table parameter with a key column."),
+    _entry("E214", "no working-day calendar",
+     "`add_working_days`, `working_days_between` and `is_working_day` need the parameter "
+     "`working_calendar` of type `calendar`."),
+    _entry("E215", "membership in something that is not a list",
+     "`x in …` without braces needs a list: a `set` parameter, a list field or a table column."),
     # ---- parameter files
     _entry("E301", "invalid parameter file",
      "A parameter file cannot be read, is not valid YAML, lacks `jurisdiction`, has a malformed "
@@ -142,6 +171,8 @@ _TABLE: tuple[tuple[str, str, str], ...] = (
      "A boundary without `when` is only reached through `require … else`; none uses it."),
     _entry("W103", "missing English text",
      "A title or message has only Chinese text; write `\"中文\" / \"English\"`."),
+    _entry("W104", "rule partly outside its pack's period",
+     "Part of a rule's `in force` period lies outside its pack's; only the days inside apply."),
     _entry("N301", "assumed parameter value",
      "A parameter value is marked `assumed: true`: replace it with a sourced value when the "
      "local rule is known."),

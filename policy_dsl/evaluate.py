@@ -19,36 +19,51 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from . import ir
 from .backends.python import Fn
 from .explain import Closures, Explainer
 from .params import ParamSet
+from .values import add_duration
+
+STORE = "$store"  # bindings key of the record store (`policy_dsl.store`)
 
 PRECEDENCE = ("invalid", "violation", "review", "tolerated", "compliant", "unlisted")
+_NO_BINDINGS: dict = {}  # read-only: closures never change their bindings
 RANK = {o: i for i, o in enumerate(PRECEDENCE)}
 
 
-@dataclass(slots=True, kw_only=True)
 class Finding:
-    rule: ir.RuleIR  # the rule whose id is reported (the boundary, for a failed require)
-    kind: str  # forbid | permit | boundary | tolerance | conflict
-    outcome: str  # violation | review | tolerated | compliant
-    severity: str
-    via: ir.RuleIR | None = None  # the permit whose `require` produced this finding
-    scope: tuple | None = None  # (collection path, index) for `for each` rules
-    bindings: dict = field(default_factory=dict)
-    paths: dict = field(default_factory=dict)
-    cond: ir.Expr | None = None  # decides `missing` for review findings
-    tolerated_by: str | None = None
-    suppressed_by: str | None = None
-    conflict: tuple[str, str] | None = None
-    covered: tuple[str, ...] = ()
-    require: ir.RequireIR | None = None  # the failed/undecided `require`, for boundary findings
-    undecided: bool = False  # its condition (or require) is unknown: `cond` names what is missing
-    pending: str | None = None  # an exception (overrides) or tolerance that may apply but is undecided
+    """One finding of one rule on one record (or element). Constructed with keywords; what is
+    rarely set (conflicts, tolerance, suppression, pending exceptions) keeps its default."""
+
+    __slots__ = ("bindings", "cond", "conflict", "covered", "kind", "outcome", "paths", "pending",
+                 "require", "rule", "scope", "severity", "suppressed_by", "tolerated_by", "undecided",
+                 "via")
+
+    def __init__(self, *, rule: ir.RuleIR, kind: str, outcome: str, severity: str,
+                 via: ir.RuleIR | None = None, scope: tuple | None = None, bindings: dict = _NO_BINDINGS,
+                 paths: dict = _NO_BINDINGS, cond: ir.Expr | None = None, require: ir.RequireIR | None = None,
+                 undecided: bool = False, conflict: tuple[str, str] | None = None,
+                 covered: tuple[str, ...] = ()):
+        self.rule = rule  # the rule whose id is reported (the boundary, for a failed require)
+        self.kind = kind  # forbid | permit | boundary | tolerance | conflict
+        self.outcome = outcome  # violation | review | tolerated | compliant
+        self.severity = severity
+        self.via = via  # the permit whose `require` produced this finding
+        self.scope = scope  # (collection path, index) for `for each` rules
+        self.bindings = bindings  # the variables bound (read-only: shared with the evaluation)
+        self.paths = paths  # variable → concrete path of the element it is bound to (read-only)
+        self.cond = cond  # decides `missing` for review findings
+        self.require = require  # the failed/undecided `require`, for boundary findings
+        self.undecided = undecided  # its condition (or require) is unknown: `cond` names what is missing
+        self.conflict = conflict  # (permit, forbid) of a conflict finding
+        self.covered = covered  # the rules a tolerance finding tolerated
+        self.tolerated_by: str | None = None
+        self.suppressed_by: str | None = None
+        self.pending: str | None = None  # an exception (overrides) or tolerance that may apply but is undecided
 
     @property
     def evidence(self) -> tuple[tuple[str, ir.Expr], ...]:
@@ -88,8 +103,8 @@ class RecordResult:
 class CompiledRule:
     """A rule with its condition, requires, list and window keys compiled."""
 
-    __slots__ = ("coll", "coll_ir", "coll_path", "cond", "cond_ir", "ir", "keys", "prefilter",
-                 "requires", "scopes", "var")
+    __slots__ = ("coll", "coll_ir", "coll_path", "cond", "cond_ir", "ir", "keys", "requires", "scopes",
+                 "uses_store", "var", "width")
 
     def __init__(self, rule: ir.RuleIR, closures: Closures):
         self.ir = rule
@@ -104,34 +119,28 @@ class CompiledRule:
         self.var = rule.foreach[0] if rule.foreach else None
         self.coll_path = _coll_path(rule.foreach[1]) if rule.foreach else None
         self.keys = tuple(closures(k) for k in rule.window.keys) if rule.window else ()
-        self.prefilter = _window_free_part(self.cond_ir, closures) if rule.window and self.coll is None else None
+        self.width = closures(rule.window.width) if rule.window and rule.window.width is not None else None
+        self.uses_store = any(isinstance(n, (ir.Lookup, ir.Related))
+                              for e in ir.rule_exprs(rule) for n in ir.walk(e))
         # (scope, paths) of the first elements, shared by their findings (read-only, like paths)
         self.scopes = [self.scope(i) for i in range(16)] if self.var else []
+
+    def first_day(self, record: dict, params: dict) -> dt.date | None:
+        """The first day of this window rule's window for `record` (None: its width is unknown)."""
+        day = record["date"]
+        if self.width is None:
+            return day - dt.timedelta(days=self.ir.window.days)  # type: ignore[union-attr]
+        width = self.width(record, params, _NO_BINDINGS)
+        if width is None:
+            return None
+        try:
+            return add_duration(day, width, -1)
+        except (OverflowError, ValueError):
+            return None
 
     def scope(self, index: int) -> tuple[tuple, dict]:
         """The scope and paths of a finding on element `index` of this rule's list."""
         return (self.coll_path, index), {self.var: f"{self.coll_path}[{index}]"}
-
-
-_NO_BINDINGS: dict = {}  # read-only: closures never change their bindings
-
-
-def _window_free_part(cond: ir.Expr | None, closures: Closures) -> Fn | None:
-    """For a window rule's condition `a and b and …`: the items that do not read the window,
-    compiled (None when there are none, or nothing else). When they are False the condition is
-    False whatever the window holds, so the window need not be looked up."""
-    items: list[ir.Expr] = []
-    todo = [cond]
-    while todo:
-        e = todo.pop()
-        if isinstance(e, ir.And):
-            todo.extend(reversed(e.items))
-        elif e is not None:
-            items.append(e)
-    free = [e for e in items if not any(isinstance(n, ir.WindowRef) for n in ir.walk(e))]
-    if not free or len(free) == len(items):
-        return None
-    return closures(free[0] if len(free) == 1 else ir.And(tuple(free), free[0].type))
 
 
 def _no_condition(r: dict, p: dict, v: dict) -> None:
@@ -196,20 +205,24 @@ class Evaluator:
         self.by_id = {c.ir.id: c for c in self.rules}
         self.packs = {p.name: p for p in program.packs}
         self.window_rules = [c for c in self.rules if c.ir.window is not None]
+        self.uses_store = any(c.uses_store for c in self.rules)
+        self.params_read = frozenset(n.name for r in program.rules for e in ir.rule_exprs(r)
+                                     for n in ir.walk(e) if isinstance(n, ir.ParamRef))
         self._change_dates = change_dates(program, params)
-        self._in_force: dict[tuple[str, int], InForce] = {}
+        self._in_force: dict[tuple, InForce] = {}
         kinds = {c.ir.kind for c in self.rules}
         self._overridden = frozenset(o for c in self.rules for o in c.ir.overrides)
         self._conflicts_possible = "permit" in kinds and "forbid" in kinds
 
-    def in_force(self, code: str, day: dt.date) -> InForce:
-        """Parameter values and rules in force for a jurisdiction and date. Nothing changes
-        between two consecutive change dates, so they are worked out once per such interval."""
-        key = (code, bisect.bisect_right(self._change_dates, day))
+    def in_force(self, code: str, day: dt.date, kind: str = ir.DEFAULT_KIND) -> InForce:
+        """Parameter values and rules in force for a jurisdiction, date and record kind. Nothing
+        changes between two consecutive change dates, so they are worked out once per interval."""
+        key = (code, bisect.bisect_right(self._change_dates, day), kind)
         hit = self._in_force.get(key)
         if hit is None:
             active = [c for c in self.rules
                       if c.ir.in_force(day) and self.packs[c.ir.pack].in_force(day)
+                      and c.ir.record_kind == kind
                       and covers_jurisdiction(self.packs[c.ir.pack].applies_to, code)]
             hit = InForce(self.params.values_for(code, day),
                           [c for c in active if c.ir.when is not None and c.ir.kind != "tolerance"],
@@ -222,17 +235,23 @@ class Evaluator:
     def params_for(self, code: str, day: dt.date) -> dict:
         return self.in_force(code, day).params
 
-    def evaluate(self, r: dict, window: WindowLookup | None = None, *, trace: bool = False) -> RecordResult:
-        p, rules, tolerances = self.in_force(r["jurisdiction"], r["date"])
+    def evaluate(self, r: dict, window: WindowLookup | None = None, *, trace: bool = False,
+                 store: Any = None) -> RecordResult:
+        """The findings and outcome of one record. `window(rule, record, params)`: the records of
+        a window rule's window; `store`: the records lookups may find (`policy_dsl.store`)."""
+        p, rules, tolerances = self.in_force(r["jurisdiction"], r["date"], r.get("record_kind") or ir.DEFAULT_KIND)
+        with_store = {STORE: store} if store is not None else _NO_BINDINGS
         findings: list[Finding] = []
         sizes: dict[str, int] = {}  # elements of each `for each` rule's list
         entries: list[TraceEntry] | None = [] if trace else None
         instance = self._instance
         for c in rules:
             if c.keys:
-                if c.prefilter is not None and entries is None and c.prefilter(r, p, _NO_BINDINGS) is False:
-                    continue  # False whatever the window holds: not looked up
                 v: dict = {"$window": window(c, r, p) if window is not None else None}
+                if c.uses_store and store is not None:
+                    v[STORE] = store
+            elif c.uses_store:
+                v = with_store
             else:
                 v = _NO_BINDINGS
             if c.coll is None:
@@ -265,13 +284,14 @@ class Evaluator:
         if self._conflicts_possible:
             findings.extend(_conflicts(findings))
         for t in tolerances:
-            status = t.cond(r, p, _NO_BINDINGS)
+            tv = with_store if t.uses_store else _NO_BINDINGS
+            status = t.cond(r, p, tv)
             if entries is not None:
                 entries.append(TraceEntry(t.ir, None, status))
             if status is True:
                 findings = _tolerate(t.ir, findings)
             elif status is None:
-                _tolerance_undecided(t, findings)
+                _tolerance_undecided(t, findings, tv)
         outcome = "unlisted"
         for f in findings:
             if RANK[f.outcome] < RANK[outcome]:
@@ -323,12 +343,19 @@ class Evaluator:
     def explainer(self, r: dict, f: Finding, params: dict) -> Explainer:
         """An explainer of the finding's record and element, its witnesses bound."""
         rule = f.via or f.rule
-        keys = rule.window.keys if rule.window is not None else ()
+        keys = window_facts(rule)
         t = Explainer(self.closures, r, params, f.bindings, f.paths, keys)
         for w in rule.witnesses:
             if w.var not in t.v:  # a binding from the finding (its element) comes first
                 t.witness(w)
         return t
+
+
+def window_facts(rule: ir.RuleIR) -> tuple[ir.Expr, ...]:
+    """What an unknown window lacks: its keys, and its width when a parameter gives it."""
+    if rule.window is None:
+        return ()
+    return rule.window.keys + ((rule.window.width,) if rule.window.width is not None else ())
 
 
 def _fired(f: Finding) -> bool:
@@ -455,7 +482,7 @@ def _tolerable(t: ir.RuleIR, f: Finding) -> bool:
     return rid not in t.covers_except and (f.via is None or f.via.id not in t.covers_except)
 
 
-def _tolerance_undecided(t: CompiledRule, findings: list[Finding]) -> None:
+def _tolerance_undecided(t: CompiledRule, findings: list[Finding], bindings: dict = _NO_BINDINGS) -> None:
     """A tolerance that may apply (its condition is unknown): the violations it would cover
     become reviews naming the facts that decide it."""
     rule, cond = t.ir, t.cond_ir
@@ -464,6 +491,8 @@ def _tolerance_undecided(t: CompiledRule, findings: list[Finding]) -> None:
             f.outcome = "review"
             f.pending = rule.id
             f.cond = cond
+            if STORE in bindings:
+                f.bindings = {**f.bindings, STORE: bindings[STORE]}
 
 
 def _tolerate(t: ir.RuleIR, findings: list[Finding]) -> list[Finding]:

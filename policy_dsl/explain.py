@@ -23,10 +23,11 @@ from collections.abc import Callable
 from typing import Any
 
 from . import ir
-from .backends.python import NOTES, Fn, compile_expr
+from .backends.python import NOTES, STORE, Fn, compile_expr
 from .values import format_value
 
 NONE: frozenset[str] = frozenset()
+CALENDAR_FNS = frozenset({"add_working_days", "working_days_between", "is_working_day"})
 
 
 class Closures:
@@ -82,6 +83,8 @@ class Explainer:
         if isinstance(e, ir.IndexExpr):
             base = self.path_of(e.base)
             return f"{base}[{self.value(e.index)}]" if base else None
+        if isinstance(e, ir.Lookup):
+            return f"{e.kind}[{self.value(e.id)}]"
         return None
 
     def bind(self, var: str, coll: ir.Expr, i: int, item: Any) -> tuple:
@@ -90,6 +93,8 @@ class Explainer:
         self.v[var] = item
         if isinstance(coll, ir.WindowRef):
             self.paths[var] = f"window[{item.get('id')}]" if isinstance(item, dict) else f"window[{i}]"
+        elif isinstance(coll, ir.Related):  # records of another kind, by their ids
+            self.paths[var] = f"{coll.kind}[{item.get('id')}]" if isinstance(item, dict) else f"{coll.kind}[{i}]"
         else:
             base = self.path_of(coll)
             self.paths[var] = f"{base}[{i}]" if base else f"[{i}]"
@@ -126,7 +131,7 @@ class Explainer:
             return frozenset({self.path_of(e) or e.path})
         if isinstance(e, ir.ParamRef):
             return frozenset({f"param.{e.name}"})
-        if isinstance(e, ir.WindowRef):  # unknown when a key of this record is
+        if isinstance(e, ir.WindowRef):  # unknown when a key of this record is, or the width
             return frozenset().union(*(self.missing(k) for k in self.window_keys))
         if isinstance(e, ir.If):
             c = self.value(e.cond)
@@ -137,11 +142,41 @@ class Explainer:
             return self._missing(e.item)
         if isinstance(e, (ir.Quant, ir.Agg)):
             return self._comprehension(e)
+        if isinstance(e, ir.Lookup):  # the id is known: the record is not among those known
+            return self._missing(e.id) if self.value(e.id) is None else frozenset({self.path_of(e) or e.kind})
+        if isinstance(e, ir.Related):
+            return self._related(e)
+        if isinstance(e, ir.Builtin) and e.fn in CALENDAR_FNS and all(
+                self.value(a) is not None for a in e.args):  # a day the calendar does not cover
+            return frozenset({f"param.{e.args[0].name}"})  # type: ignore[union-attr]
         out: set[str] = set()  # strict: the missing facts of its unknown operands
         for c in ir.children(e):
             if self.value(c) is None:
                 out |= self._missing(c)
         return frozenset(out)
+
+    def _related(self, e: ir.Related) -> frozenset[str]:
+        """Unknown: a key value of this record is, or the records are not available, or the
+        filter is unknown for a candidate (the first one, in order)."""
+        keys: set[str] = set()
+        for x in e.values:
+            if self.value(x) is None:
+                keys |= self._missing(x)
+        if keys or any(self.value(x) is None for x in e.values):
+            return frozenset(keys)
+        store = self.v.get(STORE)
+        if store is None or e.where is None:
+            return frozenset({f"records({e.kind})"})
+        for x in store.related(e.kind, e.paths, tuple(self.value(k) for k in e.values)):
+            saved = (self.v.get(e.var, _UNSET), self.paths.get(e.var, _UNSET))
+            self.v[e.var] = x
+            self.paths[e.var] = f"{e.kind}[{x.get('id')}]"
+            try:
+                if self.value(e.where) is None:
+                    return self._missing(e.where)
+            finally:
+                self.unbind(e.var, saved)
+        return NONE
 
     def _comprehension(self, e: ir.Quant | ir.Agg) -> frozenset[str]:
         if self.value(e.coll) is None:

@@ -37,8 +37,8 @@ from .unparse import _prec, needs_group, quote, unparse
 
 WIDTH = 100
 INDENT = "  "
-CLAUSE_ORDER = ("severity", "cite", "basis", "in_force", "outcome", "foreach", "window", "when", "unless",
-                "require", "overrides", "covers", "say", "remedy")
+CLAUSE_ORDER = ("severity", "cite", "basis", "in_force", "judges", "outcome", "foreach", "window", "let",
+                "when", "unless", "require", "overrides", "covers", "say", "remedy")
 
 
 def width(s: str) -> int:
@@ -80,7 +80,7 @@ class _Notes:
     end: list = field(default_factory=list)  # comments after the last declaration
 
 
-_POLICY_CLAUSE = re.compile(r"\b(version|source|applies|in\s+force)\b")
+_POLICY_CLAUSE = re.compile(r"\b(version|source|applies|judges|in\s+force)\b")
 
 
 class _Formatter:
@@ -128,6 +128,8 @@ class _Formatter:
                 for j, q in enumerate(it.requires):
                     self._add(("clause", i, f"require{j}"), q.span, 1)
                     self._ops(("clause", i, f"require{j}"), q.cond)
+                for j, x in enumerate(it.lets):
+                    self._add(("clause", i, f"let{j}"), x.span, 1)
                 self._ops(("clause", i, "when"), it.when)
                 self._ops(("clause", i, "unless"), it.unless)
             elif isinstance(it, A.Define):
@@ -144,7 +146,7 @@ class _Formatter:
             for m in _POLICY_CLAUSE.finditer(src[:cut], start):
                 if _in_string(src, m.start()):
                     continue
-                name = m.group(1) if m.group(1) in ("version", "source", "applies") else "in_force"
+                name = m.group(1) if m.group(1) in ("version", "source", "applies", "judges") else "in_force"
                 self.policy_clauses.setdefault(name, (line, m.start() + 1))
         names = sorted(self.policy_clauses, key=lambda n: self.policy_clauses[n])
         for k, name in enumerate(names):
@@ -274,6 +276,8 @@ class _Formatter:
         if "applies" in self.policy_clauses or p.applies_to is not None:
             target = "all" if p.applies_to is None else ", ".join(quote(c) for c in p.applies_to)
             clauses.append(("applies", f"applies to {target}"))
+        if p.judges:
+            clauses.append(("judges", f"judges {', '.join(k.name for k in p.judges)}"))
         for name, line in clauses:
             key = ("pclause", i, name)
             out.extend(self._lead(key, INDENT))
@@ -288,6 +292,13 @@ class _Formatter:
                 for j, q in enumerate(r.requires):
                     key = ("clause", i, f"require{j}")
                     out.extend(self._clause(key, self._require(q, key)))
+                continue
+            if name == "let":
+                for j, x in enumerate(r.lets):
+                    key = ("clause", i, f"let{j}")
+                    head = f"{INDENT}let {x.name} = "
+                    body = self._expr(x.value, len(head))
+                    out.extend(self._clause(key, [head + body[0], *body[1:]]))
                 continue
             if name not in cs and name != "covers":
                 continue
@@ -316,7 +327,12 @@ class _Formatter:
             return [f"{INDENT}for each {r.foreach.var} in {unparse(r.foreach.coll)}"]
         if name == "window":
             keys = ", ".join(unparse(k) for k in r.window.keys)
-            return [f"{INDENT}window same {keys} within {unparse(r.window.within)}"]
+            w = r.window.within
+            width_text = (unparse(w) if not isinstance(w, A.WidthParam) else
+                          f"param.{w.name}" + (f" {w.unit}" if w.unit else ""))
+            return [f"{INDENT}window same {keys} within {width_text}"]
+        if name == "judges":
+            return [f"{INDENT}judges {', '.join(k.name for k in r.judges or ())}"]
         if name in ("when", "unless"):
             expr = r.when if name == "when" else r.unless
             head = f"{INDENT}{name} "

@@ -20,6 +20,8 @@ from typing import Any, ClassVar
 from .errors import Span
 from .types import T
 
+DEFAULT_KIND = "interaction"  # the kind of a record without `record_kind`
+
 
 @dataclass(frozen=True, slots=True)
 class Const:
@@ -35,6 +37,25 @@ class Duration:
 
     def __str__(self) -> str:
         return f"{self.amount} {self.unit}"
+
+
+@dataclass(frozen=True, slots=True)
+class Calendar:
+    """A working-day calendar (the value of a `calendar` parameter for one jurisdiction: its
+    versions and those it inherits, merged): the days it covers (`[from, until)` spans), its
+    public holidays and its make-up working days (调休上班)."""
+
+    spans: tuple[tuple[dt.date, dt.date], ...]
+    holidays: frozenset
+    makeup_workdays: frozenset
+
+    def covers(self, day: dt.date) -> bool:
+        return any(a <= day < b for a, b in self.spans)
+
+    def __str__(self) -> str:
+        if not self.spans:
+            return "calendar (empty)"
+        return f"calendar {self.spans[0][0]}..{self.spans[-1][1]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,8 +208,38 @@ class Builtin:
     type: T
 
 
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """`lookup(KIND, id)`: the record of kind `kind` with this id, from the records the run
+    knows (the batch, `--history`, the ledger; `$store` in the bindings); unknown when it is
+    not among them or has another kind. SQL: a left join on (record_kind, id)."""
+
+    CHILDREN: ClassVar = ("id",)
+    kind: str
+    id: Expr
+    type: T
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    """`records(x in KIND where x.a == e1 and … and rest)`: the records of `kind` the run knows
+    whose key paths equal this record's key values, and for which `where` holds, in (date, id)
+    order. `keys` are the equality conjuncts: a record whose key path is unknown is not a
+    candidate; an unknown key value of this record makes the result unknown. `where` (the other
+    conjuncts, `var` bound to a candidate) is Kleene: unknown for a candidate makes the result
+    unknown. SQL: a correlated sub-select on (record_kind, key columns) with the filter."""
+
+    CHILDREN: ClassVar = ("values", "where")
+    kind: str
+    var: str
+    paths: tuple[str, ...]  # key paths in the other records ("unit.id")
+    values: tuple[Expr, ...]  # this record's key values, one per path
+    where: Expr | None
+    type: T
+
+
 Expr = (Const | Field | Var | ParamRef | WindowRef | Not | And | Or | Cmp | Arith | Neg |
-        InSet | IsKnown | If | Quant | Agg | ListExpr | IndexExpr | Builtin)
+        InSet | IsKnown | If | Quant | Agg | ListExpr | IndexExpr | Builtin | Lookup | Related)
 
 
 # ---- rules -------------------------------------------------------------------------
@@ -228,6 +279,8 @@ class Witness:
 class WindowIR:
     keys: tuple[Expr, ...]
     days: int  # the window covers [date - days, date], both ends inclusive
+    width: Expr | None = None  # a width from a parameter (a duration or a number of days):
+    # the window covers [date - width, date]; `days` is then 0 and unused
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +309,7 @@ class RuleIR:
     witnesses: tuple[Witness, ...]
     evidence: tuple[tuple[str, Expr], ...]  # (label, expression) of `when`/`unless` facts
     span: Span
+    record_kind: str = "interaction"  # the kind of record the rule judges
 
     def in_force(self, day: dt.date) -> bool:
         return (self.start is None or self.start <= day) and (self.until is None or day < self.until)
@@ -273,6 +327,7 @@ class PackIR:
     imports: tuple[str, ...]
     rules: tuple[RuleIR, ...]
     file: str
+    kinds: tuple[str, ...] = ("interaction",)  # the record kinds its rules judge
 
     def in_force(self, day: dt.date) -> bool:
         return (self.start is None or self.start <= day) and (self.until is None or day < self.until)
@@ -282,11 +337,19 @@ class PackIR:
 class ProgramIR:
     packs: tuple[PackIR, ...]
     content_hash: str  # sha256 over the policy and parameter sources
-    schema: dict  # the record JSON Schema the rules were checked against
+    schemas: dict  # record kind → the JSON Schema its rules were checked against
 
     @property
     def rules(self) -> tuple[RuleIR, ...]:
         return tuple(r for p in self.packs for r in p.rules)
+
+    @property
+    def schema(self) -> dict:
+        """The interaction schema (else the first kind's): what single-kind callers use."""
+        return self.schemas.get(DEFAULT_KIND) or next(iter(self.schemas.values()), {})
+
+    def schema_of(self, kind: str) -> dict | None:
+        return self.schemas.get(kind)
 
 
 def children(e: Expr) -> tuple[Expr, ...]:
@@ -340,6 +403,8 @@ def rule_exprs(r: RuleIR):
         yield r.foreach[1]
     if r.window:
         yield from r.window.keys
+        if r.window.width is not None:
+            yield r.window.width
     for x in (r.when, r.unless):
         if x is not None:
             yield x

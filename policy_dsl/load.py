@@ -11,10 +11,11 @@ from . import ast as A
 from . import ir
 from . import types as ty
 from .errors import Diagnostic, Span, did_you_mean
+from .kinds import as_kinds, discover_schemas, load_schema_files
 from .lower import RuleLowerer
 from .params import ParamSet, _line_span, load_params
 from .parser import parse
-from .typecheck import Checker, Scope
+from .typecheck import CALENDAR_BUILTINS, CALENDAR_PARAM, Checker, Scope
 
 POLICY_SUFFIX = ".policy"
 
@@ -75,11 +76,13 @@ def _unique(paths: list[Path]) -> list[Path]:
     return out
 
 
-def content_hash(sources: dict[str, str], param_paths: list[Path]) -> str:
+def content_hash(sources: dict[str, str], param_paths: list[Path], extra: list[Path] = ()) -> str:
     h = hashlib.sha256()
     for name in sorted(n for n in sources if n.endswith(POLICY_SUFFIX)):
         h.update(Path(name).name.encode() + b"\0" + sources[name].encode("utf-8") + b"\0")
-    for p in sorted(param_paths):
+    # CSV files of table parameters (beside the profiles) and local record schemas
+    tables = sorted({c for p in param_paths for c in p.parent.glob("*.csv")})
+    for p in sorted(param_paths) + tables + sorted(extra):
         try:
             h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
         except OSError:
@@ -88,9 +91,13 @@ def content_hash(sources: dict[str, str], param_paths: list[Path]) -> str:
 
 
 def load(paths: list[str | Path], schema: dict) -> LoadResult:
-    """Load the packs under `paths`, type-checked against the record JSON Schema `schema`."""
+    """Load the packs under `paths`, type-checked against the record JSON Schemas: `schema` is
+    one schema (the kind it names, else `interaction`) or a mapping of record kind → schema.
+    Schema files beside the packs (`*.schema.json`) add kinds (or replace one)."""
     policy_paths, param_paths, diags = discover(paths)
     sources: dict[str, str] = {}  # policy and parameter file texts, for diagnostics
+    schema_paths = discover_schemas(paths)
+    schemas = {**as_kinds(schema), **load_schema_files(schema_paths, diags, sources)}
     params = load_params(param_paths, diags, sources)
     files: list[A.PolicyFile] = []
     for path in policy_paths:
@@ -114,15 +121,16 @@ def load(paths: list[str | Path], schema: dict) -> LoadResult:
         diags.extend(d)
         if pf is not None:
             files.append(pf)
-    program = compile_files(files, params, diags, schema)
+    program = compile_files(files, params, diags, schemas)
     if program is not None:
-        program = ir.ProgramIR(program.packs, content_hash(sources, param_paths), schema)
+        program = ir.ProgramIR(program.packs, content_hash(sources, param_paths, schema_paths), schemas)
     diags.extend(_lint_notes(params))
     return LoadResult(program, params, diags, sources, files)
 
 
 def compile_files(files: list[A.PolicyFile], params: ParamSet, diags: list[Diagnostic],
                   schema: dict) -> ir.ProgramIR | None:
+    schemas = as_kinds(schema)
     packs: dict[str, A.PolicyFile] = {}
     for pf in files:
         if pf.policy is None:
@@ -163,7 +171,9 @@ def compile_files(files: list[A.PolicyFile], params: ParamSet, diags: list[Diagn
             rules_by_id[r.id] = r
             owner[r.id] = pack_name
     _check_override_cycles(rules_by_id, diags)
-    checker = Checker(ty.record_type(schema))
+    kinds = {k: ty.record_type(s) for k, s in schemas.items()}
+    first = ir.DEFAULT_KIND if ir.DEFAULT_KIND in kinds else next(iter(kinds), ir.DEFAULT_KIND)
+    checker = Checker(kinds.get(first, ty.T("object")), kinds or {first: ty.T("object")}, first)
     lowerer = RuleLowerer(checker, rules_by_id, diags)
     out_packs = []
     failed = False  # a rule could not be lowered: no program
@@ -182,12 +192,16 @@ def compile_files(files: list[A.PolicyFile], params: ParamSet, diags: list[Diagn
                 defines[d.name] = d
         visible_rules = {rid for rid, p in owner.items() if p in visible_packs}
         scope = Scope(defines=defines, params=params, diags=diags)
+        header = pf.policy
+        pack_kinds = _pack_kinds(header, checker, diags)
         rules = []
-        for r in pf.rules:
+        if not pack_kinds:  # no kind it judges is known (E120): its rules are not checked
+            failed = True
+        for r in pf.rules if pack_kinds else ():
             if owner.get(r.id) != name or rules_by_id.get(r.id) is not r:
                 continue
             try:
-                lowered = lowerer.lower(r, name, scope, visible_rules)
+                lowered = lowerer.lower(r, name, scope, visible_rules, header)
             except RecursionError:
                 lowered = None
             if lowered is None or any(_ir_depth(e) > MAX_IR_DEPTH for e in ir.rule_exprs(lowered)):
@@ -196,7 +210,8 @@ def compile_files(files: list[A.PolicyFile], params: ParamSet, diags: list[Diagn
                 continue
             rules.append(lowered)
         try:
-            _check_defines(pf, checker, scope)
+            if pack_kinds:
+                _check_defines(pf, checker.for_kind(pack_kinds[0]), scope)
         except RecursionError:
             diags.append(_too_deep(Span(pf.path, 1, 1, 1, 2)))
             failed = True
@@ -208,10 +223,28 @@ def compile_files(files: list[A.PolicyFile], params: ParamSet, diags: list[Diagn
             start=p.in_force.start if p.in_force else None,
             until=p.in_force.until if p.in_force else None,
             applies_to=p.applies_to, imports=tuple(i.name for i in pf.imports),
-            rules=tuple(rules), file=pf.path))
-    program = ir.ProgramIR(tuple(out_packs), "", schema)
+            rules=tuple(rules), file=pf.path, kinds=tuple(pack_kinds) or (ir.DEFAULT_KIND,)))
+    program = ir.ProgramIR(tuple(out_packs), "", schemas)
     _check_program(program, packs, params, diags)
     return None if failed else program
+
+
+def _pack_kinds(header: A.Policy | None, checker: Checker, diags: list[Diagnostic]) -> list[str]:
+    """The kinds a pack judges (its `judges`, default `interaction`); unknown ones reported."""
+    if header is None or not header.judges:
+        return [checker.kind if ir.DEFAULT_KIND not in checker.kinds else ir.DEFAULT_KIND]
+    out: list[str] = []
+    for k in header.judges:
+        if k.name in checker.kinds:
+            if k.name not in out:
+                out.append(k.name)
+            continue
+        best = did_you_mean(k.name, checker.kinds)
+        diags.append(Diagnostic("E120", f"unknown record kind `{k.name}`", k.span,
+                                f"did you mean `{best}`?" if best else
+                                f"record kinds: {', '.join(sorted(checker.kinds))} (a pack may ship "
+                                "its own schema as `<kind>.schema.json` beside it)"))
+    return out
 
 
 def _check_defines(pf: A.PolicyFile, checker: Checker, scope: Scope) -> None:
@@ -263,6 +296,9 @@ def _param_gap(params: ParamSet, name: str, code: str, start: dt.date | None,
                 for v in params.profiles[prof].values.get(name, ())]
     if not versions:
         return dt.date.min
+    decl = params.decls.get(name)
+    if decl is not None and decl.type.kind == "calendar":
+        return None  # a calendar covers the days its versions list; other days are unknown
     first = start or min(v.start for v in versions)
     days = {first} | {v.until for v in versions if v.until is not None and v.until > first}
     for day in sorted(days):
@@ -282,6 +318,8 @@ def _param_span(rule: A.Rule | None, name: str, default: Span) -> Span:
     def visit(node) -> None:
         if isinstance(node, A.Param) and node.name == name:
             found.append(node.span)
+        elif isinstance(node, A.Call) and name == CALENDAR_PARAM and node.fn in CALENDAR_BUILTINS:
+            found.append(node.fn_span)  # the calendar is the implicit argument of these
         elif isinstance(node, (tuple, list)):
             for x in node:
                 visit(x)

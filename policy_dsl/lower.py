@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from . import ast as A
 from . import ir
+from . import types as ty
 from .errors import Diagnostic, Span, did_you_mean
 from .typecheck import Checker, Scope
 
@@ -41,8 +44,43 @@ class RuleLowerer:
                    f"did you mean `{best}`?" if best else "check the rule id, or add an `import`")
         return False
 
-    def lower(self, r: A.Rule, pack: str, scope: Scope, visible: set[str]) -> ir.RuleIR:
+    def lower(self, r: A.Rule, pack: str, scope: Scope, visible: set[str],
+              header: A.Policy | None = None) -> ir.RuleIR:
+        kind = self._kind(r, header)
+        outer = self.checker
+        if kind in outer.kinds and kind != outer.kind:
+            self.checker = outer.for_kind(kind)
+        try:
+            return self._lower(r, pack, scope, visible, header, kind)
+        finally:
+            self.checker = outer
+
+    def _kind(self, r: A.Rule, header: A.Policy | None) -> str:
+        """The record kind a rule judges: its own `judges` (one of its pack's), else its pack's
+        one kind. Unknown kinds are reported (E120) and checked as interactions."""
+        pack_kinds = [k.name for k in header.judges] if header is not None and header.judges else \
+            [ir.DEFAULT_KIND]
+        if r.judges:
+            if len(r.judges) > 1:
+                self.error("E124", f"rule {r.id} judges one kind of record", r.judges[1].span,
+                           "write one rule per kind")
+            k = r.judges[0]
+            if k.name not in pack_kinds:
+                self.error("E124", f"rule {r.id} judges `{k.name}`, which its pack does not declare", k.span,
+                           f"add it to the pack's `judges` ({', '.join(pack_kinds)})")
+                return k.name if k.name in self.checker.kinds else ir.DEFAULT_KIND
+            return k.name if k.name in self.checker.kinds else ir.DEFAULT_KIND
+        if len(pack_kinds) > 1:
+            self.error("E124", f"rule {r.id} does not say which kind of record it judges", r.id_span,
+                       f"its pack judges {', '.join(pack_kinds)}: add `judges {pack_kinds[0]}` (or another) "
+                       "to the rule")
+        k0 = pack_kinds[0]
+        return k0 if k0 in self.checker.kinds else ir.DEFAULT_KIND
+
+    def _lower(self, r: A.Rule, pack: str, scope: Scope, visible: set[str], header: A.Policy | None,
+               kind: str) -> ir.RuleIR:
         cs = r.clause_spans
+        self._period(r, header)
         if r.severity is None and r.kind in REQUIRED_SEVERITY:
             self.error("E104", f"rule {r.id} has no `severity`", r.id_span,
                        "add `severity critical|high|medium|low`")
@@ -77,16 +115,23 @@ class RuleLowerer:
         window = None
         if r.window is not None:
             keys = tuple(self.checker.check(k, scope) for k in r.window.keys)
-            if r.window.within.unit not in ("days", "weeks"):
-                self.error("E203", "a window is measured in days or weeks", r.window.within.span,
-                           "write e.g. `within 30 days`")
-            days = r.window.within.amount * (7 if r.window.within.unit == "weeks" else 1)
-            window = ir.WindowIR(keys, days)
+            window = self._window(r.window, keys, scope)
         has_window = window is not None
         evidence: list[tuple[str, ir.Expr]] = []
         witnesses = _witness_vars(r.when)
+        lets: dict[str, dict] = {}
+        for let in r.lets:
+            if let.name in vars_ or let.name in self.checker.record.fields or let.name == "window":
+                what = "a variable of this rule" if let.name in vars_ else "a field of the record"
+                self.error("E117", f"`let {let.name}` hides {what}", let.name_span,
+                           "choose another name")
+                continue
+            lscope = scope.child(vars={**scope.vars, **vars_}, window=has_window, lets=dict(lets))
+            value = self.checker.check(let.value, lscope)
+            lets[let.name] = dict(lscope.vars)
+            vars_[let.name] = value
         base = scope.child(vars={**scope.vars, **vars_}, window=has_window, evidence=evidence,
-                           witness_vars=frozenset(q.var for q in witnesses))
+                           witness_vars=frozenset(q.var for q in witnesses), lets=lets)
 
         when = self.checker.check_bool(r.when, base, "`when`") if r.when is not None else None
         unless = self.checker.check_bool(r.unless, base, "`unless`") if r.unless is not None else None
@@ -148,7 +193,54 @@ class RuleLowerer:
             covers=tuple(c.id for c in r.covers) if r.covers is not None else None,
             covers_except=tuple(c.id for c in r.covers_except),
             outcome=r.outcome or "violation", say=say, remedy=remedy, witnesses=tuple(wit_ir),
-            evidence=tuple(evidence), span=r.span)
+            evidence=tuple(evidence), span=r.span, record_kind=kind)
+
+    def _window(self, w: A.Window, keys: tuple[ir.Expr, ...], scope: Scope) -> ir.WindowIR:
+        within = w.within
+        if isinstance(within, A.WidthParam):
+            decl = scope.params.decls.get(within.name)
+            if decl is None:
+                best = did_you_mean(within.name, scope.params.decls)
+                self.error("E207", f"unknown parameter `param.{within.name}`", within.span,
+                           f"did you mean `param.{best}`?" if best else
+                           "declare it (with its `type`) in the baseline parameter file params/000000.yaml")
+                return ir.WindowIR(keys, 0)
+            ref = ir.ParamRef(within.name, decl.type)
+            if within.unit is None:
+                if decl.type.kind != "duration":
+                    self.error("E203", f"`param.{within.name}` is {decl.type}, not a duration", within.span,
+                               f"write `within param.{within.name} days` for a number of days")
+                return ir.WindowIR(keys, 0, ref)
+            if within.unit not in ("days", "weeks") or decl.type.kind != "int":
+                self.error("E203", "a window is measured in days or weeks of an integer parameter",
+                           within.span, f"write `within param.{within.name} days` with an integer "
+                           "parameter, or `within param.NAME` with a duration")
+            return ir.WindowIR(keys, 0, ir.Builtin(within.unit, (ref,), ty.DURATION))
+        if within.unit not in ("days", "weeks"):
+            self.error("E203", "a window is measured in days or weeks", within.span,
+                       "write e.g. `within 30 days`")
+        return ir.WindowIR(keys, within.amount * (7 if within.unit == "weeks" else 1))
+
+    def _period(self, r: A.Rule, header: A.Policy | None) -> None:
+        """A rule in force outside its pack's period never applies there (E116 when the two do
+        not meet; W104 when only part of the rule's period is inside the pack's)."""
+        if r.in_force is None or header is None or header.in_force is None:
+            return
+        if dt.date(1, 1, 1) in (r.in_force.start, header.in_force.start):
+            return  # an invalid date, reported already (E008)
+        ps, pu = header.in_force.start, header.in_force.until
+        rs, ru = r.in_force.start, r.in_force.until
+        lo = max(ps, rs)
+        hi = min(d for d in (pu, ru) if d is not None) if (pu or ru) else None
+        pack_text = f"{ps}" + (f" until {pu}" if pu else "")
+        if hi is not None and hi <= lo:
+            self.error("E116", f"rule {r.id} is in force only outside its pack's period (from {pack_text})",
+                       r.in_force.span, "the rule would never apply: correct its dates, or move it to a "
+                       "pack in force then")
+        elif rs < ps or (pu is not None and (ru is None or ru > pu)):
+            self.error("W104", f"part of rule {r.id}'s period lies outside its pack's (from {pack_text})",
+                       r.in_force.span, "only the days inside the pack's period apply; align the dates",
+                       severity="warning")
 
     def _misplaced(self, r: A.Rule) -> None:
         """Clauses that mean nothing in this kind of rule (they would be silently ignored)."""

@@ -1,5 +1,11 @@
 """Parameters by jurisdiction and date (OpenFisca-style), each value with its provenance.
 
+Besides scalars (money, integer, number, boolean, string, duration, date, enum), a parameter
+may be a `set` (a list of values of one type), a `table` (rows with typed columns and a key
+column, given inline or as a CSV file beside the profile) or a `calendar` (public holidays and
+make-up working days; the versions of every profile in the chain are merged: a local calendar
+adds its days to the national one). Tables and calendars are in `policy_dsl/param_tables.py`.
+
 A profile file (`rules/params/<code>.yaml`) gives values for one jurisdiction. The
 national baseline `000000` declares every parameter (type, unit, titles). A profile
 inherits, in order: the profiles it names in `inherits`, then its GB/T 2260 parents
@@ -21,12 +27,13 @@ import yaml
 
 from . import types as ty
 from .errors import Diagnostic, Span, did_you_mean
-from .ir import Duration
+from .ir import Calendar, Duration
+from .param_tables import SCALARS, compound_type, convert_compound, read_csv_value
 
 BASELINE = "000000"
 MAX_PARAM_BYTES = 512 * 1024
-PARAM_TYPES = {"money": ty.MONEY, "integer": ty.INT, "number": ty.NUMBER, "boolean": ty.BOOL,
-               "string": ty.STRING, "duration": ty.DURATION, "date": ty.DATE}
+PARAM_TYPES = SCALARS
+COMPOUND_TYPES = ("set", "table", "calendar")  # declared with more than a type name
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,7 @@ class ParamDecl:
     unit: str | None
     title: tuple[str, str]
     line: int
+    key: str | None = None  # a table's key column (`row(param.t, key)`)
 
 
 @dataclass
@@ -82,12 +90,20 @@ class ParamSet:
         self.profiles = profiles
         base = profiles.get(BASELINE)
         self.decls: dict[str, ParamDecl] = dict(base.decls) if base else {}
+        # A profile may declare a parameter of its own (with `type`): packs applying elsewhere
+        # that use it have no value there (E208).
+        for code in sorted(profiles):
+            for name, decl in profiles[code].decls.items():
+                self.decls.setdefault(name, decl)
         self._cache: dict[tuple[str, dt.date], dict[str, Any]] = {}
 
     def chain(self, code: str) -> list[str]:
         return _chain(code, self.profiles)
 
     def resolve(self, name: str, code: str, day: dt.date) -> Resolved | None:
+        decl = self.decls.get(name)
+        if decl is not None and decl.type.kind == "calendar":
+            return self._calendar(name, code, day)
         for prof_code in self.chain(code):
             versions = self.profiles[prof_code].values.get(name)
             if not versions:
@@ -100,6 +116,25 @@ class ParamSet:
             if best is not None:
                 return Resolved(name, best.value, prof_code, best.start, best.source, best.assumed)
         return None
+
+    def _calendar(self, name: str, code: str, day: dt.date) -> Resolved | None:
+        """A calendar: every version of every profile in the chain, merged (a local version adds
+        days to the national ones); its provenance is the version covering `day`, if any."""
+        found = [(prof, v) for prof in self.chain(code) for v in self.profiles[prof].values.get(name, ())]
+        if not found:
+            return None
+        spans: list[tuple[dt.date, dt.date]] = []
+        holidays: set[dt.date] = set()
+        makeup: set[dt.date] = set()
+        for _, v in found:
+            cal: Calendar = v.value
+            spans.extend(cal.spans)
+            holidays |= cal.holidays
+            makeup |= cal.makeup_workdays
+        merged = Calendar(_merge_spans(spans), frozenset(holidays), frozenset(makeup))
+        prof, best = next(((p, v) for p, v in found if v.start <= day and (v.until is None or day < v.until)),
+                          found[0])
+        return Resolved(name, merged, prof, best.start, best.source, best.assumed)
 
     def resolve_all(self, code: str, day: dt.date) -> dict[str, Resolved]:
         out = {}
@@ -129,6 +164,16 @@ class ParamSet:
                     if v.assumed:
                         out.append((prof, name, v))
         return out
+
+
+def _merge_spans(spans: list[tuple[dt.date, dt.date]]) -> tuple[tuple[dt.date, dt.date], ...]:
+    out: list[list[dt.date]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return tuple((a, b) for a, b in out)
 
 
 def _chain(code: str, profiles: dict[str, Profile]) -> list[str]:
@@ -211,10 +256,14 @@ def _text_pair(value: Any, fallback: str) -> tuple[str, str]:
     return fallback, fallback
 
 
-def convert_value(raw: Any, t: ty.T) -> Any:
-    """A YAML value as the language's value of type `t`; raises ValueError."""
+def convert_value(raw: Any, t: ty.T, key: str | None = None,
+                  period: tuple[dt.date, dt.date | None] | None = None) -> Any:
+    """A YAML value as the language's value of type `t`; raises ValueError. `key`: a table's
+    key column; `period`: the version's [from, until) (a calendar's days must lie in it)."""
     if raw is None:
         return None
+    if t.kind in ("list", "calendar"):
+        return convert_compound(raw, t, key, period, convert_value)
     if t.kind in ("money", "number"):
         if isinstance(raw, bool):
             raise ValueError("expected a number")
@@ -223,10 +272,14 @@ def convert_value(raw: Any, t: ty.T) -> Any:
         except InvalidOperation:
             raise ValueError(f"`{raw}` is not a number")
     if t.kind == "int":
+        if isinstance(raw, str) and re.fullmatch(r"-?\d{1,18}", raw.strip()):
+            return int(raw)  # a CSV cell
         if isinstance(raw, bool) or not isinstance(raw, int):
             raise ValueError(f"`{raw}` is not an integer")
         return raw
     if t.kind == "bool":
+        if isinstance(raw, str) and raw.strip().lower() in _CSV_BOOLS:
+            return _CSV_BOOLS[raw.strip().lower()]  # a CSV cell
         if not isinstance(raw, bool):
             raise ValueError(f"`{raw}` is not true/false")
         return raw
@@ -245,6 +298,9 @@ def convert_value(raw: Any, t: ty.T) -> Any:
             raise ValueError(f"`{raw}` is not one of {', '.join(t.values)}")
         return raw
     return str(raw)
+
+
+_CSV_BOOLS = {"true": True, "false": False, "是": True, "否": False}
 
 
 def load_profile(path: Path, diags: list[Diagnostic],
@@ -320,17 +376,24 @@ def load_profile(path: Path, diags: list[Diagnostic],
                 diags.append(Diagnostic("E302", f"`values_allowed` of `{name}` must be a list", sp,
                                         "write `values_allowed: [approval, report]`"))
                 continue
+            key = None
             if tname == "enum":
                 ptype = ty.T("enum", path=f"param.{name}", values=tuple(str(v) for v in allowed))
             elif tname in PARAM_TYPES:
                 ptype = PARAM_TYPES[tname]
+            elif tname in COMPOUND_TYPES:
+                compound = compound_type(name, tname, spec, sp, diags)
+                if compound is None:
+                    continue
+                ptype, key = compound
             else:
                 tline = getattr(spec, "_key_lines", {}).get("type", line)
                 diags.append(Diagnostic("E302", f"unknown parameter type `{tname}`",
                                         _line_span(file, lines, tline),
-                                        f"use one of: {', '.join(sorted(PARAM_TYPES) + ['enum'])}"))
+                                        f"use one of: {', '.join(sorted(PARAM_TYPES) + ['enum'] + list(COMPOUND_TYPES))}"))
                 continue
-            prof.decls[name] = ParamDecl(name, ptype, spec.get("unit"), _text_pair(spec.get("title"), name), line)
+            prof.decls[name] = ParamDecl(name, ptype, spec.get("unit"), _text_pair(spec.get("title"), name), line,
+                                         key)
         versions = []
         raw_values = spec.get("values") or []
         if not isinstance(raw_values, list):
@@ -340,8 +403,14 @@ def load_profile(path: Path, diags: list[Diagnostic],
         for v in raw_values:
             vline = _line_of(v, line)
             vsp = _line_span(file, lines, vline)
+            if isinstance(v, dict) and "csv" in v and "value" not in v:
+                v = _LineDict(v)
+                v._line = vline
+                v["value"] = read_csv_value(path.parent, v["csv"], _line_span(file, lines, vline), diags)
+                if v["value"] is None:
+                    continue
             if not isinstance(v, dict) or "from" not in v or "value" not in v:
-                diags.append(Diagnostic("E301", f"each value of `{name}` needs `from` and `value`", vsp))
+                diags.append(Diagnostic("E301", f"each value of `{name}` needs `from` and `value` (or `csv`)", vsp))
                 continue
             try:
                 start = v["from"] if isinstance(v["from"], dt.date) else dt.date.fromisoformat(str(v["from"]))
@@ -353,7 +422,8 @@ def load_profile(path: Path, diags: list[Diagnostic],
                 continue
             src = v.get("source")
             if isinstance(src, dict):
-                src = ", ".join(str(src[k]) for k in ("document", "clause", "ref") if src.get(k))
+                src = ", ".join(str(src[k]) for k in ("document", "clause", "published", "url", "ref")
+                                if src.get(k))
             assumed = bool(v.get("assumed", False))
             if not src and not assumed:
                 diags.append(Diagnostic("E303", f"value of `{name}` from {start} has no source", vsp,
@@ -391,7 +461,7 @@ def load_params(paths: list[Path], diags: list[Diagnostic],
             converted = []
             for v in versions:
                 try:
-                    value = convert_value(v.value, decl.type)
+                    value = convert_value(v.value, decl.type, decl.key, (v.start, v.until))
                 except ValueError as exc:
                     diags.append(Diagnostic("E302", f"value of `{name}` does not fit type {decl.type}: {exc}",
                                             _line_span(prof.file, prof.text_lines, v.line),

@@ -1,53 +1,30 @@
-"""Text → AST. Lark LALR parser with positions, plus friendly parse errors."""
+"""Text → AST: the Lark parse tree transformed into AST nodes with their spans (syntax errors: `syntax_errors.py`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from contextvars import ContextVar
 from decimal import Decimal
-from functools import lru_cache
-from importlib import resources
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Token, Transformer, v_args
 from lark.exceptions import (
-    UnexpectedCharacters,
-    UnexpectedEOF,
     UnexpectedInput,
-    UnexpectedToken,
     VisitError,
 )
 
 from . import ast as A
-from .errors import Diagnostic, Span, did_you_mean
-
-MAX_POLICY_BYTES = 2 * 1024 * 1024
-
-# Full-width punctuation that Chinese input methods produce, with the ASCII it stands for.
-FULL_WIDTH = {
-    "，": ",", "：": ":", "“": '"', "”": '"', "（": "(", "）": ")", "＝": "=", "！": "!",
-    "；": ";", "。": ".", "【": "[", "】": "]", "｛": "{", "｝": "}", "＜": "<", "＞": ">",
-    "‘": "'", "’": "'", "、": ",",
-}
-
-
-# Comments are collected by a lexer callback into the list of the parse in progress
-# (a context variable, so concurrent parses in threads do not mix their comments).
-_COMMENTS: ContextVar[list | None] = ContextVar("qinqing_policy_comments", default=None)
-
-
-def _keep_comment(tok: Token) -> Token:
-    sink = _COMMENTS.get()
-    if sink is not None:
-        sink.append(A.Comment(tok.line or 1, tok.column or 1, str(tok)))
-    return tok
-
-
-@lru_cache(maxsize=1)
-def _lark() -> Lark:
-    grammar = resources.files("policy_dsl").joinpath("grammar.lark").read_text("utf-8")
-    return Lark(grammar, parser="lalr", start=["start", "expr"], propagate_positions=True,
-                maybe_placeholders=True, lexer_callbacks={"COMMENT": _keep_comment})
+from .errors import Diagnostic, Span
+from .grammar import COMMENTS, lark_parser
+from .limits import (
+    MAX_NESTING,
+    MAX_POLICY_BYTES,
+    deepest_bracket,
+    depth,
+    expressions,
+    size,
+    too_deep,
+)
+from .syntax_errors import friendly
 
 
 def _span(file: str, meta) -> Span:
@@ -85,93 +62,6 @@ def _unquote_cols(tok: str) -> tuple[str, list[int]]:
         i += 1
     cols.append(len(body))  # one past the end
     return "".join(out), cols
-
-
-MAX_NESTING = 100  # levels of an expression; later stages recurse over expressions
-
-
-def _too_deep(span: Span) -> Diagnostic:
-    return Diagnostic("E012", "expression nested too deeply", span,
-                      f"at most {MAX_NESTING} levels: give parts of it names with `define`")
-
-
-def _deepest_bracket(text: str, file: str) -> Span:
-    """Where brackets nest deepest (outside strings and comments): the likely culprit."""
-    depth = best = 0
-    where = (1, 1)
-    line, col = 1, 0
-    in_string = in_comment = escaped = False
-    for ch in text:
-        col += 1
-        if ch == "\n":
-            line, col, in_comment, in_string = line + 1, 0, False, False
-        elif in_comment:
-            continue
-        elif in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == "#":
-            in_comment = True
-        elif ch == '"':
-            in_string = True
-        elif ch in "([{":
-            depth += 1
-            if depth > best:
-                best, where = depth, (line, col)
-        elif ch in ")]}":
-            depth -= 1
-    return Span(file, where[0], where[1], where[0], where[1] + 1)
-
-
-def _depth(e) -> int:
-    """Nesting depth of an AST expression (iterative: any depth is measured safely)."""
-    best = 0
-    stack = [(e, 1)]
-    while stack:
-        node, d = stack.pop()
-        best = max(best, d)
-        for f in getattr(node, "__dataclass_fields__", ()):
-            if f.endswith("span"):
-                continue
-            child = getattr(node, f)
-            kids = child if isinstance(child, tuple) else (child,)
-            for k in kids:
-                if hasattr(k, "__dataclass_fields__") and not isinstance(k, Span):
-                    stack.append((k, d + 1))
-    return best
-
-
-def _expressions(items) -> list:
-    """The top expressions of parsed declarations (conditions, definitions, placeholders)."""
-    out: list = []
-    for it in items:
-        if isinstance(it, A.Define):
-            out.append(it.body)
-        elif isinstance(it, A.Rule):
-            out.extend(x for x in (it.when, it.unless) if x is not None)
-            out.extend(q.cond for q in it.requires)
-            if it.foreach is not None:
-                out.append(it.foreach.coll)
-            if it.window is not None:
-                out.extend(it.window.keys)
-            for text in (it.say, it.remedy, it.title):
-                if text is not None:
-                    for tpl in (text.zh, text.en):
-                        if tpl is not None:
-                            out.extend(p.expr for p in tpl.parts if isinstance(p, A.Placeholder))
-    return out
-
-
-def _size(n: int) -> str:
-    if n >= 1024 * 1024 and n % (1024 * 1024) == 0:
-        return f"{n // (1024 * 1024)} MiB"
-    if n >= 1024 and n % 1024 == 0:
-        return f"{n // 1024} KiB"
-    return f"{n} bytes"
 
 
 class _ParseFailure(Exception):
@@ -247,6 +137,19 @@ class _ToAst(Transformer):
     def total(self, meta, ch):
         return A.Aggregate("sum", str(ch[0]), ch[1], ch[2], ch[3], self.s(meta))
 
+    def related(self, meta, ch):
+        return A.Related(str(ch[0]), str(ch[1]), self.t(ch[1]), ch[2], self.s(meta))
+
+    def member_list(self, meta, ch):
+        return A.MemberList(ch[0], ch[1], False, self.s(meta))
+
+    def not_member_list(self, meta, ch):
+        return A.MemberList(ch[0], ch[1], True, self.s(meta))
+
+    def scaled_duration(self, meta, ch):
+        unit = str(ch[1])
+        return A.ScaledDuration(ch[0], unit if unit.endswith("s") else unit + "s", self.s(meta))
+
     def list_lit(self, meta, ch):
         return A.ListLit(tuple(c for c in ch if c is not None), self.s(meta))
 
@@ -306,10 +209,29 @@ class _ToAst(Transformer):
     def text(self, meta, ch):
         return self._text(meta, ch)
 
+    def strs(self, meta, ch):
+        return list(ch)
+
     def _text(self, meta, ch):
-        zh = self._template(ch[0])
-        en = self._template(ch[1]) if len(ch) > 1 and ch[1] is not None else None
+        zh = self._templates(ch[0])
+        en = self._templates(ch[1]) if len(ch) > 1 and ch[1] is not None else None
         return A.Text(zh, en, self.s(meta))
+
+    def _templates(self, toks: list[Token]) -> A.Template:
+        """Adjacent literals are one text: their templates joined."""
+        if len(toks) == 1:
+            return self._template(toks[0])
+        parts: list = []
+        for t in (self._template(tok) for tok in toks):
+            for part in t.parts:
+                if isinstance(part, str) and parts and isinstance(parts[-1], str):
+                    parts[-1] += part
+                else:
+                    parts.append(part)
+        first, last = _tok_span(self.file, toks[0]), _tok_span(self.file, toks[-1])
+        raw = "".join(unquote(str(tok)) for tok in toks)
+        return A.Template(tuple(parts), raw, Span(self.file, first.line, first.column, last.end_line,
+                                                  last.end_column))
 
     def _template(self, tok: Token) -> A.Template:
         text, cols = _unquote_cols(str(tok))
@@ -326,7 +248,7 @@ class _ToAst(Transformer):
 
     def policy_decl(self, meta, ch):
         name, title, *clauses = ch
-        kw: dict = {"version": None, "source": None, "in_force": None, "applies_to": None}
+        kw: dict = {"version": None, "source": None, "in_force": None, "applies_to": None, "judges": None}
         seen: set[str] = set()
         for key, value, span in clauses:
             if key in seen:
@@ -342,7 +264,13 @@ class _ToAst(Transformer):
         return ("version", unquote(ch[0]), self.s(meta))
 
     def source_clause(self, meta, ch):
-        return ("source", unquote(ch[0]), self.s(meta))
+        return ("source", _joined(ch[0]), self.s(meta))
+
+    def judges_clause(self, meta, ch):
+        return ("judges", tuple(A.KindRef(str(c), self.t(c)) for c in ch), self.s(meta))
+
+    def let_clause(self, meta, ch):
+        return ("let", A.Let(str(ch[0]), ch[1], self.s(meta), self.t(ch[0])), self.s(meta))
 
     def applies_clause(self, meta, ch):
         return ("applies_to", ch[0], self.s(meta))
@@ -386,13 +314,19 @@ class _ToAst(Transformer):
         return ("severity", str(ch[0]), self.s(meta))
 
     def cite_clause(self, meta, ch):
-        return ("cite", unquote(ch[0]), self.s(meta))
+        return ("cite", _joined(ch[0]), self.s(meta))
 
     def basis_clause(self, meta, ch):
         return ("basis", (str(ch[0]), unquote(ch[1]) if ch[1] is not None else None), self.s(meta))
 
     def foreach_clause(self, meta, ch):
         return ("foreach", A.ForEach(str(ch[0]), ch[1], self.s(meta)), self.s(meta))
+
+    def width_param(self, meta, ch):
+        unit = str(ch[1]) if ch[1] is not None else None
+        if unit is not None and not unit.endswith("s"):
+            unit += "s"
+        return A.WidthParam(str(ch[0]), unit, self.s(meta))
 
     def window_clause(self, meta, ch):
         return ("window", A.Window(tuple(ch[:-1]), ch[-1], self.s(meta)), self.s(meta))
@@ -432,10 +366,14 @@ class _ToAst(Transformer):
         kw: dict = {}
         spans: dict = {}
         requires: list[A.Require] = []
+        lets: list[A.Let] = []
         dups: list[Diagnostic] = []
         for key, value, span in clauses:
             if key == "require":
                 requires.append(value)
+                continue
+            if key == "let":
+                lets.append(value)
                 continue
             if key in spans:
                 dups.append(Diagnostic("E105", f"`{_CLAUSE_WORD.get(key, key)}` given twice in rule {rid}",
@@ -456,12 +394,16 @@ class _ToAst(Transformer):
         if not covers_all and "covers" not in kw:
             kw["covers"] = ()
         rule = A.Rule(str(kind), str(rid), title, self.s(meta), self.t(rid),
-                      requires=tuple(requires), clause_spans=spans, **kw)
+                      requires=tuple(requires), lets=tuple(lets), clause_spans=spans, **kw)
         if dups:
             self.dups.extend(dups)
         return rule
 
     dups: list  # diagnostics found while building the AST (parsing goes on)
+
+
+def _joined(toks: list[Token]) -> str:
+    return "".join(unquote(str(t)) for t in toks)
 
 
 _CLAUSE_WORD = {"foreach": "for each", "in_force": "in force", "covers_all": "covers",
@@ -523,9 +465,9 @@ def parse_template(text: str, tok: Token | None, file: str, cols: list[int] | No
 def parse_expression(source: str, file: str = "<expr>", line_offset: int = 0,
                      col_offset: int = 0) -> A.Expr:
     try:
-        tree = _lark().parse(source, start="expr")
+        tree = lark_parser().parse(source, start="expr")
     except UnexpectedInput as exc:
-        diag = _friendly(exc, source, file, expression=True)
+        diag = friendly(exc, source, file, expression=True)
         sp = diag.span
         raise _ParseFailure(Diagnostic(
             "E011", f"invalid placeholder `{{{source}}}`: {diag.message}",
@@ -539,11 +481,11 @@ def parse_expression(source: str, file: str = "<expr>", line_offset: int = 0,
         if isinstance(exc.orig_exc, _ParseFailure):
             raise exc.orig_exc
         if isinstance(exc.orig_exc, RecursionError):
-            raise _ParseFailure(_too_deep(Span(file, line_offset + 1, col_offset, line_offset + 1,
+            raise _ParseFailure(too_deep(Span(file, line_offset + 1, col_offset, line_offset + 1,
                                                col_offset + 1))) from None
         raise
     except RecursionError:
-        raise _ParseFailure(_too_deep(Span(file, line_offset + 1, col_offset, line_offset + 1,
+        raise _ParseFailure(too_deep(Span(file, line_offset + 1, col_offset, line_offset + 1,
                                            col_offset + 1))) from None
     if tr.dups:
         raise _ParseFailure(tr.dups[0])
@@ -553,16 +495,16 @@ def parse_expression(source: str, file: str = "<expr>", line_offset: int = 0,
 def parse(text: str, file: str = "<policy>") -> tuple[A.PolicyFile | None, list[Diagnostic]]:
     """Parse one policy file. Returns the AST (None on a syntax error) and diagnostics."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_POLICY_BYTES:
-        return None, [Diagnostic("E009", f"policy file larger than {_size(MAX_POLICY_BYTES)}",
+        return None, [Diagnostic("E009", f"policy file larger than {size(MAX_POLICY_BYTES)}",
                                  Span(file, 1, 1, 1, 1), "split the pack into several files")]
     comments: list[A.Comment] = []
-    token = _COMMENTS.set(comments)
+    token = COMMENTS.set(comments)
     try:
-        tree = _lark().parse(text, start="start")
+        tree = lark_parser().parse(text, start="start")
     except UnexpectedInput as exc:
-        return None, [_friendly(exc, text, file)]
+        return None, [friendly(exc, text, file)]
     finally:
-        _COMMENTS.reset(token)
+        COMMENTS.reset(token)
     tr = _ToAst(file)
     tr.dups = []
     try:
@@ -571,15 +513,15 @@ def parse(text: str, file: str = "<policy>") -> tuple[A.PolicyFile | None, list[
         if isinstance(exc.orig_exc, _ParseFailure):
             return None, [exc.orig_exc.diag]
         if isinstance(exc.orig_exc, RecursionError):
-            return None, [_too_deep(_deepest_bracket(text, file))]
+            return None, [too_deep(deepest_bracket(text, file))]
         raise
     except _ParseFailure as exc:
         return None, [exc.diag]
     except RecursionError:
-        return None, [_too_deep(_deepest_bracket(text, file))]
-    deep = [e for e in _expressions(items) if _depth(e) > MAX_NESTING]
+        return None, [too_deep(deepest_bracket(text, file))]
+    deep = [e for e in expressions(items) if depth(e) > MAX_NESTING]
     if deep:
-        return None, [_too_deep(e.span) for e in deep]
+        return None, [too_deep(e.span) for e in deep]
     diags = list(tr.dups)
     policy = None
     for it in items:
@@ -599,244 +541,3 @@ def parse(text: str, file: str = "<policy>") -> tuple[A.PolicyFile | None, list[
         items=tuple(items),
     )
     return pf, diags
-
-
-# ---- friendly syntax errors --------------------------------------------------------
-# A syntax error is named in three steps: characters the lexer rejects (full-width
-# punctuation, an unclosed string, `&&`, Chinese words outside quotes); parser states
-# recognised from example mistakes (Lark's `match_examples`); then the tokens the parser
-# expected at that point.
-
-CLAUSE_WORDS = ("severity", "cite", "basis", "in force", "for each", "window", "when", "unless",
-                "require", "overrides", "covers", "say", "remedy", "outcome")
-_CLAUSE_TERMINALS = {"__ANON_0", "CITE", "__ANON_1", "IN", "FOR", "WINDOW", "WHEN", "UNLESS",
-                     "REQUIRE", "OVERRIDES", "COVERS", "SAY", "REMEDY", "__ANON_2"}
-_EXPR_START = {"NAME", "SOME", "ALL", "NOT", "LPAR", "NUMBER", "PARAM", "DATE", "STRING", "TRUE",
-               "FALSE", "MINUS", "COUNT", "SUM", "LSQB", "IF", "DURATION", "RULE_ID"}
-_CHAR_HINTS = {
-    "&": "write `and` to combine conditions",
-    "|": "write `or` to combine conditions",
-    "!": "write `not` to negate a condition, or `!=` for \"not equal\"",
-    "'": "strings are written in double quotes: \"text\"",
-    ";": "clauses need no separator: start the next clause with its keyword",
-    "\\": "a backslash is only allowed inside a string",
-}
-
-# Example mistakes, by the name of the error they show (see Lark's examples/advanced/
-# error_reporting_lalr.py). A failing parse in the same parser state gets that name. Each
-# example is tried as the file's first declaration and after another one (the parser
-# state includes the depth of its stack, which differs).
-_EXAMPLE_BODIES: dict[str, list[str]] = {
-    "rule_id": ['forbid "t"', 'permit p3 "t"', 'boundary "t"', 'tolerance "t"', "forbid severity"],
-    "rule_title": ["forbid N1 severity high", "permit P1 when x", "boundary B1 cite",
-                   "forbid N1 / \"t\""],
-    "pack_name": ['policy "t"', "policy version"],
-    "pack_title": ["policy a.b version", "policy a.b applies", "policy a.b forbid"],
-}
-_EXAMPLES: dict[str, list[str]] = {
-    name: [pre + body for pre in ("", 'policy a.b "t"\n') for body in bodies]
-    for name, bodies in _EXAMPLE_BODIES.items()
-}
-# Expected-token sets that name an error on their own.
-_BY_EXPECTED: tuple[tuple[frozenset[str], str], ...] = (
-    (frozenset({"SEVERITY"}), "severity_value"),
-    (frozenset({"OUTCOME"}), "outcome_value"),
-    (frozenset({"LBRACE"}), "set_braces"),
-    (frozenset({"KNOWN", "MISSING"}), "is_what"),
-    (frozenset({"IN"}), "foreach_in"),
-    (frozenset({"EACH"}), "foreach_in"),
-)
-_NAMED: dict[str, tuple[str, str, str | None]] = {
-    # name: (code, message, hint); `{tok}` is the token found
-    "rule_id": ("E001", "expected a rule id such as `N1`, found `{tok}`",
-                "rule ids start with a capital letter and contain a number: N1, P3, B11, XXT2"),
-    "rule_title": ("E001", "expected the rule's title in quotes, found `{tok}`",
-                   'write the title after the id: `forbid N1 "中文标题" / "English title"`'),
-    "pack_name": ("E001", "expected the pack's name, found `{tok}`",
-                  'write `policy city.list "中文名" / "English name"`'),
-    "pack_title": ("E001", "expected the pack's title in quotes, found `{tok}`",
-                   'write `policy city.list "中文名" / "English name"`'),
-    "severity_value": ("E001", "`{tok}` is not a severity",
-                       "write one of: critical, high, medium, low (without quotes)"),
-    "outcome_value": ("E001", "`{tok}` is not an outcome a rule can yield",
-                      "write `outcome review` (or `outcome violation`, the default)"),
-    "require_else": ("E001", "`require` needs `else` and the boundary it breaches, found `{tok}`",
-                     "write `require <condition> else B1`"),
-    "else_target": ("E001", "expected a boundary id after `else`, found `{tok}`",
-                    "write `else B1`: the id of a `boundary` rule"),
-    "foreach_in": ("E001", "`for each` is written `for each x in list`, found `{tok}`",
-                   "write e.g. `for each m in meals`"),
-    "set_braces": ("E001", "a set of values is written in braces, found `{tok}`",
-                   "write `x in {a, b}`"),
-    "is_what": ("E001", "`is` is followed by `known` or `missing`, found `{tok}`",
-                "write `x is missing` (or `x is known`); compare values with `==`"),
-}
-
-
-def _end_position(text: str) -> tuple[int, int]:
-    """Line and column just after the last non-blank character (comments count as blank)."""
-    lines = text.splitlines() or [""]
-    for n in range(len(lines), 0, -1):
-        stripped = re.sub(r"#[^\n]*$", "", lines[n - 1]).rstrip()
-        if stripped:
-            return n, len(stripped) + 1
-    return 1, 1
-
-
-def _last_word(text: str, words: tuple[str, ...]) -> str | None:
-    """Which of `words` occurs last (as a whole word) in `text`."""
-    best, pos = None, -1
-    for w in words:
-        for m in re.finditer(rf"\b{w}\b", text):
-            if m.start() > pos:
-                best, pos = w, m.start()
-    return best
-
-
-def _named(exc: UnexpectedInput, start: str) -> str | None:
-    if start != "start" or getattr(exc, "state", None) is None:
-        return None
-
-    def parse_fn(example: str):
-        return _lark().parse(example, start="start")
-    try:
-        return exc.match_examples(parse_fn, _EXAMPLES, use_accepts=True)
-    except (AssertionError, AttributeError, TypeError, UnexpectedInput):
-        return None  # a parser state without example support
-
-
-def _friendly(exc: UnexpectedInput, text: str, file: str, *, expression: bool = False) -> Diagnostic:
-    line, col = exc.line, exc.column
-    is_eof = isinstance(exc, UnexpectedEOF) or (
-        isinstance(exc, UnexpectedToken) and exc.token.type == "$END")
-    if is_eof or line in (None, -1) or col in (None, -1):
-        line, col = _end_position(text)
-    span = Span(file, line, col, line, col + 1)
-    if isinstance(exc, UnexpectedCharacters):
-        return _bad_character(exc, text, file, line, col)
-    if is_eof:
-        at_end = sorted(getattr(exc, "expected", None) or getattr(exc, "accepts", None) or [])
-        if expression:
-            desc = _describe(at_end) if at_end else "an expression"
-            return Diagnostic("E006", "the expression ends too early", span,
-                              "complete the expression" +
-                              (f"; expected {desc}" if desc != "an expression" else ""))
-        return Diagnostic("E006", "unexpected end of file", span,
-                          "the last rule or expression is incomplete" +
-                          (f"; expected {_describe(at_end)}" if at_end else ""))
-    assert isinstance(exc, UnexpectedToken)
-    tok = exc.token
-    tline, tcol = tok.line or line, tok.column or col
-    span = Span(file, tline, tcol, tok.end_line or tline, tok.end_column or tcol + max(1, len(str(tok))))
-    expected: set[str] = set(exc.accepts or exc.expected or [])
-    if tok.type == "EQUAL" or str(tok) == "=":
-        return Diagnostic("E003", "`=` is not a comparison", span, "write `==` to compare values")
-    name = _named(exc, "expr" if expression else "start")
-    if name is None:
-        name = next((n for exp, n in _BY_EXPECTED if expected == exp), None)
-    if name is not None:
-        code, msg, hint = _NAMED[name]
-        return Diagnostic(code, msg.format(tok=tok), span, hint)
-    before = text[:tok.start_pos] if tok.start_pos is not None else ""
-    if "ELSE" in expected and _last_word(before, ("require", "if")) == "require":
-        code, msg, hint = _NAMED["require_else"]
-        return Diagnostic(code, msg.format(tok=tok), span, hint)
-    if expected == {"RULE_ID"} and _last_word(before, ("else",)) == "else":
-        code, msg, hint = _NAMED["else_target"]
-        return Diagnostic(code, msg.format(tok=tok), span, hint)
-    if "COLON" in expected and _last_word(before, ("some", "all", "sum")) in ("some", "all"):
-        return Diagnostic("E001", f"expected `:` before the condition, found `{tok}`", span,
-                          "write `some x in list: condition` (or `all x in list: …`)")
-    if not expression and "WHEN" in expected and "REQUIRE" in expected:
-        # Inside a rule, where a clause keyword may come next.
-        if tok.type == "NAME":
-            best = did_you_mean(str(tok), [w.split()[0] for w in CLAUSE_WORDS] + ["policy", "import",
-                                                                                  "define"])
-            if best is not None and best != str(tok):
-                return Diagnostic("E001", f"unknown clause `{tok}`", span, f"did you mean `{best}`?")
-        if tok.type in _EXPR_START:
-            return Diagnostic("E005", f"expected a clause keyword, found `{tok}`", span,
-                              "did you forget `when` before the condition?")
-        return Diagnostic("E001", f"unexpected `{tok}`: expected a clause keyword", span,
-                          f"clauses are: {', '.join(CLAUSE_WORDS)}")
-    if expression and tok.type not in ("$END",):
-        return Diagnostic("E001", f"unexpected `{tok}` in the expression", span,
-                          f"expected {_describe(sorted(expected))}" if expected else None)
-    return Diagnostic("E001", f"unexpected `{tok}`", span,
-                      f"expected {_describe(sorted(expected))}" if expected else None)
-
-
-def _bad_character(exc: UnexpectedCharacters, text: str, file: str, line: int, col: int) -> Diagnostic:
-    span = Span(file, line, col, line, col + 1)
-    pos = exc.pos_in_stream or 0
-    ch = text[pos] if pos < len(text) else ""
-    if ch in FULL_WIDTH:
-        return Diagnostic("E004", f"full-width character `{ch}` is not allowed here", span,
-                          f"replace `{ch}` with the ASCII `{FULL_WIDTH[ch]}` (switch the input "
-                          "method to half-width); Chinese text belongs inside \"quotes\"")
-    if ch == '"':
-        end = text.find("\n", pos)
-        end_col = col + ((end if end >= 0 else len(text)) - pos)
-        return Diagnostic("E002", "unclosed string", Span(file, line, col, line, max(end_col, col + 1)),
-                          'close the string with `"` on the same line')
-    if ch == "=":
-        return Diagnostic("E003", "`=` is not a comparison", span, "write `==` to compare values")
-    if ch in _CHAR_HINTS:
-        return Diagnostic("E007", f"unexpected character `{ch}`", span, _CHAR_HINTS[ch])
-    if ch.isalpha() and not ch.isascii():
-        # A run of non-ASCII letters: Chinese written where a name or keyword belongs.
-        j = pos
-        while j < len(text) and text[j].isalpha() and not text[j].isascii():
-            j += 1
-        word = text[pos:j]
-        return Diagnostic("E007", f"unexpected text `{word}` outside quotes",
-                          Span(file, line, col, line, col + len(word)),
-                          "names and keywords are English (`m.total_cny`); Chinese text belongs "
-                          "inside \"quotes\"")
-    if ch.isupper():
-        m = re.match(r"[A-Za-z_]\w*", text[pos:])
-        word = m.group(0) if m else ch
-        hint = ("write `true`/`false` in lower case" if word.lower() in ("true", "false") else
-                "names start with a lower-case letter; rule ids are a capital and a number (N1)")
-        return Diagnostic("E007", f"unexpected `{word}`", Span(file, line, col, line, col + len(word)),
-                          hint)
-    shown = ch if ch.isprintable() and ch.strip() else f"U+{ord(ch):04X}" if ch else "end of file"
-    return Diagnostic("E007", f"unexpected character `{shown}`", span,
-                      "check for a stray symbol or a missing quote")
-
-
-_TERMINAL_WORDS = {
-    "STRING": "a \"string\"", "NAME": "a name", "RULE_ID": "a rule id such as N1", "NUMBER": "a number",
-    "DATE": "a date (YYYY-MM-DD)", "COMP_OP": "a comparison", "SEVERITY": "critical|high|medium|low",
-    "DURATION": "a duration (30 days)", "RULE_KIND": "forbid|permit|boundary|tolerance",
-    "OUTCOME": "violation|review", "BASIS": "sourced|inferred", "ADD_OP": "`+` or `-`",
-    "MUL_OP": "`*`, `/` or `%`", "$END": "the end of the file",
-}
-
-
-@lru_cache(maxsize=1)
-def _literal_terminals() -> dict[str, str]:
-    """Terminal name → its literal text, for keywords and punctuation (`WHEN` → `when`)."""
-    out = {}
-    for t in _lark().terminals:
-        if type(t.pattern).__name__ == "PatternStr":
-            out[t.name] = t.pattern.value
-    return out
-
-
-def _describe(expected: list[str]) -> str:
-    literals = _literal_terminals()
-    words = []
-    if {"NAME", "NUMBER"} <= set(expected):
-        # Where any expression may start, say so instead of listing its first tokens.
-        words.append("an expression")
-        expected = [e for e in expected if e not in _EXPR_START]
-    for e in expected:
-        if e in _TERMINAL_WORDS:
-            words.append(_TERMINAL_WORDS[e])
-        elif e in literals:
-            words.append(f"`{literals[e]}`")
-    words = sorted(set(words))
-    if len(words) > 8:
-        words = words[:8] + ["…"]
-    return ", ".join(words) if words else "something else"

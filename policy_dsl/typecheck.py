@@ -15,6 +15,7 @@ from . import ir
 from . import types as ty
 from .errors import Diagnostic, Span, did_you_mean
 from .params import ParamSet
+from .typecheck_kinds import CALENDAR_BUILTINS, CALENDAR_PARAM, SPECIAL  # noqa: F401 (re-exported)
 from .unparse import unparse
 
 T = ty.T
@@ -34,6 +35,7 @@ class Scope:
     expanding: tuple[str, ...] = ()
     evidence: list[tuple[str, ir.Expr]] | None = None  # collected (label, expr), when enabled
     witness_vars: frozenset[str] = frozenset()
+    lets: dict[str, dict] = field(default_factory=dict)  # let name → the variables where defined
 
     def child(self, **changes) -> Scope:
         s = replace(self, **changes)
@@ -74,6 +76,13 @@ BUILTINS: dict[str, tuple[tuple[Callable[[T], bool], ...], Callable[[list[T]], T
     "max": ((_want(*ty.NUMERIC, "date", "datetime", "duration"),) * 2, _same, "max(a, b)"),
     "range": ((_INT, _INT), lambda a: ty.list_of(ty.INT), "range(start, stop)"),
     "coalesce": ((lambda t: True, lambda t: True), _same, "coalesce(value, fallback)"),
+    "contains": ((_want("list"), lambda t: True), lambda a: ty.BOOL, "contains(list, value)"),
+    "rank": ((_want(*ty.NUMERIC, "date", "duration"), _want("list")), lambda a: ty.INT,
+             "rank(value, list of values)"),
+    "days": ((_INT,), lambda a: ty.DURATION, "days(n)"),
+    "weeks": ((_INT,), lambda a: ty.DURATION, "weeks(n)"),
+    "months": ((_INT,), lambda a: ty.DURATION, "months(n)"),
+    "years": ((_INT,), lambda a: ty.DURATION, "years(n)"),
 }
 
 
@@ -98,8 +107,24 @@ def unify(a: T, b: T) -> T | None:
 
 
 class Checker:
-    def __init__(self, record: T):
+    def __init__(self, record: T, kinds: dict[str, T] | None = None, kind: str = ir.DEFAULT_KIND):
         self.record = record
+        self.kind = kind
+        self.kinds = kinds if kinds is not None else {kind: record}
+
+    def for_kind(self, kind: str) -> Checker:
+        return Checker(self.kinds[kind], self.kinds, kind)
+
+    def _other_kinds_with(self, name: str) -> list[str]:
+        """The other record kinds whose records have a top-level field `name`."""
+        return sorted(k for k, t in self.kinds.items() if k != self.kind and name in t.fields)
+
+    def _wrong_kind_hint(self, name: str) -> str | None:
+        others = self._other_kinds_with(name)
+        if not others:
+            return None
+        return (f"`{name}` is a field of {', '.join(others)} records, but this rule judges "
+                f"{self.kind} records (see its pack's `judges`)")
 
     # ---- entry points
     def check(self, e: A.Expr, scope: Scope, expect: T | None = None) -> ir.Expr:
@@ -151,7 +176,11 @@ class Checker:
     # ---- names
     def _Name(self, e: A.Name, scope: Scope, expect):
         if e.id in scope.vars:
-            return scope.vars[e.id]
+            out = scope.vars[e.id]
+            if e.id in scope.lets:
+                self._check_capture(e, out, scope)
+                self._note_evidence(scope, e, out)
+            return out
         if expect is not None and expect.kind == "enum" and e.id in expect.values:
             return ir.Const(e.id, expect)
         if e.id == "window":
@@ -187,8 +216,8 @@ class Checker:
         best = did_you_mean(e.id, candidates)
         code = "E209" if scope.placeholder else "E106"
         self.error(scope, code, f"unknown name `{e.id}`", e.span,
-                   f"did you mean `{best}`?" if best else
-                   "names are record fields, variables bound by `for each`/`some`, or `define`d names")
+                   f"did you mean `{best}`?" if best else self._wrong_kind_hint(e.id) or
+                   "names are record fields, variables bound by `for each`/`some`/`let`, or `define`d names")
         return ir.Const(None, ty.ANY)
 
     def _bad_enum(self, scope: Scope, value: str, t: T, span: Span) -> None:
@@ -223,9 +252,11 @@ class Checker:
         if e.name not in bt.fields:
             best = did_you_mean(e.name, bt.fields)
             code = "E209" if scope.placeholder else "E201"
-            where = bt.path or "the record"
+            where = bt.path or next((f"a {k} record" for k, t in self.kinds.items()
+                                     if t is bt and bt is not self.record), "the record")
+            wrong = self._wrong_kind_hint(e.name) if bt is self.record and not best else None
             self.error(scope, code, f"unknown field `{e.name}` in {where}", e.name_span,
-                       f"did you mean `{best}`?" if best else
+                       f"did you mean `{best}`?" if best else wrong or
                        f"fields of {where}: {', '.join(sorted(bt.fields))}")
             return ir.Const(None, ty.ANY)
         ft = bt.fields[e.name]
@@ -246,6 +277,8 @@ class Checker:
 
     # ---- calls and definitions
     def _Call(self, e: A.Call, scope: Scope, expect):
+        if e.fn in SPECIAL and e.fn not in scope.defines:
+            return self._special(e, scope)
         if e.fn in scope.defines:
             d = scope.defines[e.fn]
             params = d.params or ()
@@ -259,9 +292,10 @@ class Checker:
             self._note_evidence(scope, e, out)
             return out
         if e.fn not in BUILTINS:
-            best = did_you_mean(e.fn, list(BUILTINS) + list(scope.defines))
+            best = did_you_mean(e.fn, list(BUILTINS) + list(SPECIAL) + list(scope.defines))
             self.error(scope, "E205", f"unknown function `{e.fn}`", e.fn_span,
-                       f"did you mean `{best}`?" if best else f"functions: {', '.join(sorted(BUILTINS))}")
+                       f"did you mean `{best}`?" if best else
+                       f"functions: {', '.join(sorted([*BUILTINS, *SPECIAL]))}")
             return ir.Const(None, ty.ANY)
         checks, result, sig = BUILTINS[e.fn]
         if len(e.args) != len(checks):
@@ -301,6 +335,15 @@ class Checker:
                       placeholder=False, expanding=scope.expanding + (d.name,), evidence=None)
         return self.check(d.body, inner)
 
+    from .typecheck_kinds import (  # noqa: E402  (methods of the checker, in their own module)
+        _check_capture,
+        _Compare_table,
+        _MemberList,
+        _Related,
+        _ScaledDuration,
+        _special,
+    )
+
     # ---- operators
     def _Not(self, e: A.Not, scope, expect):
         return ir.Not(self.check_bool(e.operand, scope, "the operand of `not`"), ty.BOOL)
@@ -326,6 +369,8 @@ class Checker:
 
     def _Compare(self, e: A.Compare, scope, expect):
         left, right = self._operands(e.left, e.right, scope)
+        if self._Compare_table(e, left, right, scope):
+            return ir.Cmp(e.op, left, right, ty.BOOL)
         if not ty.comparable(left.type, right.type):
             self.error(scope, "E203", f"cannot compare {left.type} with {right.type}", e.span,
                        _mismatch_hint(left.type, right.type))

@@ -97,6 +97,10 @@ def from_schema(node: Mapping, defs: Mapping, path: str = "") -> T:
         props = node.get("properties", {})
         fields = {k: from_schema(v, defs, f"{path}.{k}" if path else k) for k, v in props.items()}
         return T("object", path=path, fields=fields)
+    if node.get("x-normalise") == "decimal":
+        return MONEY if node.get("x-error-code") == "money" else NUMBER
+    if kind == "string" and node.get("format") in ("date", "date-time"):
+        return DATE if node["format"] == "date" else DATETIME  # normalised to dates (checker)
     return {"boolean": BOOL, "integer": INT, "number": NUMBER, "string": STRING}.get(kind or "", ANY)
 
 

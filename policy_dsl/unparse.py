@@ -18,8 +18,10 @@ def _prec(e: A.Expr) -> int:
         return _PREC[e.op]
     if isinstance(e, A.Not):
         return 3
-    if isinstance(e, (A.Compare, A.Member, A.IsKnown)):
+    if isinstance(e, (A.Compare, A.Member, A.MemberList, A.IsKnown)):
         return 4
+    if isinstance(e, A.ScaledDuration):
+        return 7
     if isinstance(e, A.Arith):
         return _PREC[e.op]
     if isinstance(e, A.Neg):
@@ -75,6 +77,14 @@ def unparse(e: A.Expr) -> str:
     if isinstance(e, A.Member):
         op = "not in" if e.negated else "in"
         return f"{wrap(e.item, 5)} {op} {{{', '.join(unparse(o) for o in e.options)}}}"
+    if isinstance(e, A.MemberList):
+        op = "not in" if e.negated else "in"
+        return f"{wrap(e.item, 5)} {op} {wrap(e.coll, 8)}"
+    if isinstance(e, A.ScaledDuration):
+        unit = e.unit[:-1] if isinstance(e.amount, A.Num) and e.amount.value == 1 else e.unit
+        return f"{wrap(e.amount, 8)} {unit}"
+    if isinstance(e, A.Related):
+        return f"records({e.var} in {e.kind} where {unparse(e.where)})"
     if isinstance(e, A.Compare):
         return f"{wrap(e.left, 5)} {e.op} {wrap(e.right, 5)}"
     if isinstance(e, A.Arith):

@@ -102,8 +102,117 @@ def total(fn):
     return call
 
 
+def _contains(items, x):
+    """`x in items`: true if an element equals it, else unknown if an element is unknown."""
+    unknown = False
+    for y in items:
+        if y is None:
+            unknown = True
+        elif y == x:
+            return True
+    return None if unknown else False
+
+
+def _row(rows, column, key):
+    """The first row of a table whose key column equals `key` (unknown when none does)."""
+    for row in rows:
+        if row.get(column) == key:
+            return row
+    return None
+
+
+def _rank(x, values):
+    """1 + how many values are greater than `x` (competition ranking: ties share a rank)."""
+    n = 1
+    for y in values:
+        if y is None:
+            return None
+        if y > x:
+            n += 1
+    return n
+
+
+MAX_WORKING_DAYS = 3660  # a working-day count beyond ten years is unknown (bounded work)
+
+
+def is_working_day(cal, d):
+    """Monday–Friday that is not a holiday, or a make-up working day; unknown outside the
+    days the calendar covers."""
+    d = as_date(d)
+    if not cal.covers(d):
+        return None
+    if d in cal.makeup_workdays:
+        return True
+    if d in cal.holidays:
+        return False
+    return d.weekday() < 5
+
+
+def add_working_days(cal, d, n):
+    """The n-th working day after `d` (`d` itself not counted); before it for negative n."""
+    d = as_date(d)
+    if abs(n) > MAX_WORKING_DAYS:
+        return None
+    step = dt.timedelta(days=1 if n >= 0 else -1)
+    left = abs(n)
+    while left:
+        d = d + step
+        w = is_working_day(cal, d)
+        if w is None:
+            return None
+        if w:
+            left -= 1
+    return d
+
+
+def working_days_between(cal, a, b):
+    """The working days in (a, b] (negative: those in (b, a]); `add_working_days(a, k)` is
+    then the last working day on or before b."""
+    a, b = as_date(a), as_date(b)
+    sign = 1
+    if b < a:
+        a, b, sign = b, a, -1
+    if (b - a).days > MAX_WORKING_DAYS * 2:
+        return None
+    n = 0
+    d = a
+    while d < b:
+        d = d + dt.timedelta(days=1)
+        w = is_working_day(cal, d)
+        if w is None:
+            return None
+        n += w
+    return sign * n
+
+
+def _days(n):
+    return Duration(n, "days")
+
+
+def _weeks(n):
+    return Duration(n, "weeks")
+
+
+def _months(n):
+    return Duration(n, "months")
+
+
+def _years(n):
+    return Duration(n, "years")
+
+
 # Builtins that return unknown when any argument is unknown.
 STRICT_BUILTINS = {name: total(fn) for name, fn in {
+    "contains": _contains,
+    "row": _row,
+    "rank": _rank,
+    "add_working_days": add_working_days,
+    "working_days_between": working_days_between,
+    "is_working_day": is_working_day,
+    "days": _days,
+    "weeks": _weeks,
+    "months": _months,
+    "years": _years,
     "length": len,
     "upper": str.upper,
     "char_at": _char_at,

@@ -1,0 +1,1 @@
+"""Tools for policy authors: rule tests and coverage, the rule catalogue, diffs between rule sets."""

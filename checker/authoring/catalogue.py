@@ -86,6 +86,7 @@ class PackInfo:
     applies_to: str
     file: str
     rules: list[RuleInfo] = field(default_factory=list)
+    kinds: str = ""  # the record kinds it judges, when not (only) interactions
 
 
 @dataclass
@@ -109,6 +110,10 @@ def show(value: Any) -> str:
         return format(value, "f")
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
+    if isinstance(value, dict):  # a table row
+        return ", ".join(f"{k}={show(v)}" for k, v in value.items())
+    if isinstance(value, list):  # a set or a table
+        return ("; " if any(isinstance(v, dict) for v in value) else ", ").join(show(v) for v in value)
     return str(value)
 
 
@@ -190,7 +195,8 @@ def build(result: LoadResult, tests: list | None = None, base: Path | None = Non
             continue
         pf = files.get(p.name)
         info = PackInfo(p.name, p.title, p.version, p.source, show(p.start), show(p.until),
-                        "all" if p.applies_to is None else ", ".join(p.applies_to), _rel(p.file, base))
+                        "all" if p.applies_to is None else ", ".join(p.applies_to), _rel(p.file, base),
+                        kinds="" if p.kinds == (ir.DEFAULT_KIND,) else ", ".join(p.kinds))
         ast_rules = {r.id: r for r in pf.rules} if pf is not None else {}
         for r in p.rules:
             text, notes = texts.get(r.id, ("", ""))
@@ -253,6 +259,22 @@ def _param_rows(cat: Catalogue, names: list[str]) -> list[tuple[str, ParamValue]
     return [(n, v) for n in names if n in cat.params for v in cat.params[n].values]
 
 
+def assumed_values(cat: Catalogue) -> list[tuple[str, ParamValue]]:
+    """The values the rules use that no published source supports yet (`assumed: true`): the
+    numbers an author should replace first."""
+    used = sorted({n for r in cat.rules for n in r.params})
+    return [(n, v) for n, v in _param_rows(cat, used) if v.source == "assumed"]
+
+
+_ASSUMED_HEAD = ("## 仍为假定的参数值 / Parameter values still assumed",
+                 "下列取值没有找到公开依据，为假定值（`assumed: true`），`qinqing lint` 以 N301 列出；"
+                 "找到本地文件后应替换。其余取值均注明文件、条款，能找到时还注明发布日期和网址。",
+                 "No published source was found for these values: they are assumptions (`assumed: "
+                 "true`, listed by `qinqing lint` as N301) to replace when the local document is "
+                 "found. Every other value names its document and clause, and its publication date "
+                 "and URL where one was found.")
+
+
 def to_markdown(cat: Catalogue) -> str:
     out = ["# 规则目录 / Rule catalogue", ""]
     src = f" `{cat.root}`" if cat.root else ""
@@ -273,7 +295,7 @@ def to_markdown(cat: Catalogue) -> str:
         out += ["", f"## {p.title[0]} / {p.title[1]} (`{p.name}`)", ""]
         facts = [("版本 / Version", p.version), ("出处 / Source", p.source),
                  ("生效 / In force", _in_force(p.start, p.until)), ("适用地区 / Applies to", p.applies_to),
-                 ("文件 / File", f"`{p.file}`")]
+                 ("判断的记录 / Judges", p.kinds), ("文件 / File", f"`{p.file}`")]
         out += [f"- {k}: {v}" for k, v in facts if v]
         for r in p.rules:
             out += _md_rule(cat, r)
@@ -292,6 +314,14 @@ def to_markdown(cat: Catalogue) -> str:
                 out.append(f"| {v.jurisdiction} {_cell(v.place)} | {v.start} | {v.until} | {_cell(v.value)} | "
                            f"{_cell(v.source)} | {_cell(v.note)} |")
             out.append("")
+    assumed = assumed_values(cat)
+    if assumed:
+        out += ["", _ASSUMED_HEAD[0], "", _ASSUMED_HEAD[1], _ASSUMED_HEAD[2], "",
+                "| 参数 / Parameter | 地区 / Jurisdiction | 自 / From | 至 / Until | 值 / Value | 说明 / Note |",
+                "|---|---|---|---|---|---|"]
+        for n, v in assumed:
+            out.append(f"| `{n}` | {v.jurisdiction} {_cell(v.place)} | {v.start} | {v.until} | "
+                       f"{_cell(v.value)} | {_cell(v.note)} |")
     while out and not out[-1]:
         out.pop()
     return "\n".join(out) + "\n"
@@ -371,7 +401,7 @@ _TOKEN = re.compile(
     r"|(?P<k>\b(?:policy|version|source|in|force|from|until|applies|to|import|define|forbid|permit|boundary"
     r"|tolerance|severity|cite|basis|sourced|inferred|for|each|window|same|within|when|unless|require|else"
     r"|as|overrides|covers|all|except|say|remedy|outcome|violation|review|critical|high|medium|low|and|or"
-    r"|not|is|known|missing|some|if|then|count|sum|where|true|false)\b)")
+    r"|not|is|known|missing|some|if|then|count|sum|where|true|false|judges|let|records)\b)")
 
 
 def highlight(src: str) -> str:
@@ -407,10 +437,18 @@ def to_html(cat: Catalogue) -> str:
         parts.append(f"<h2>{e(p.title[0])} / {e(p.title[1])} <code>{e(p.name)}</code></h2>")
         facts = [("版本 / Version", p.version), ("出处 / Source", p.source),
                  ("生效 / In force", _in_force(p.start, p.until)), ("适用地区 / Applies to", p.applies_to),
-                 ("文件 / File", p.file)]
+                 ("判断的记录 / Judges", p.kinds), ("文件 / File", p.file)]
         parts.append("<dl>" + "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in facts if v) + "</dl>")
         for r in p.rules:
             parts.append(_html_rule(cat, r))
+    assumed = assumed_values(cat)
+    if assumed:
+        parts += [f"<h2>{e(_ASSUMED_HEAD[0][3:])}</h2>", f"<p>{e(_ASSUMED_HEAD[1])}<br>{e(_ASSUMED_HEAD[2])}</p>",
+                  "<table><thead><tr><th>参数 / Parameter</th><th>地区 / Jurisdiction</th><th>自 / From</th>"
+                  "<th>至 / Until</th><th>值 / Value</th><th>说明 / Note</th></tr></thead><tbody>"]
+        parts += [f"<tr><td><code>{e(n)}</code></td><td>{e(v.jurisdiction)} {e(v.place)}</td><td>{e(v.start)}</td>"
+                  f"<td>{e(v.until)}</td><td>{e(v.value)}</td><td>{e(v.note)}</td></tr>" for n, v in assumed]
+        parts.append("</tbody></table>")
     parts += ["</main>", f"<script>{_JS}</script>", "</body>", "</html>"]
     return "\n".join(parts) + "\n"
 
@@ -457,5 +495,5 @@ def _html_rule(cat: Catalogue, r: RuleInfo) -> str:
     return "\n".join(out)
 
 
-__all__ = ["Catalogue", "PackInfo", "ParamInfo", "ParamValue", "RuleInfo", "build", "highlight", "to_html",
+__all__ = ["Catalogue", "PackInfo", "assumed_values", "ParamInfo", "ParamValue", "RuleInfo", "build", "highlight", "to_html",
            "to_markdown"]

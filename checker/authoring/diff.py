@@ -15,9 +15,9 @@ import subprocess
 import tarfile
 import tempfile
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from collections.abc import Iterable, Sequence
 from typing import Any
 
 _REV = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/~^@{}+-]{0,199}$")
@@ -166,12 +166,11 @@ def evaluate_sides(old: Side, new: Side, records: Sequence[str], jurisdiction: s
             text = render_all(exc.result.errors, exc.result.sources)
             raise DiffError(f"{side.label} 的规则加载失败：\n{text}", f"the policies of {side.label} did not load:\n{text}") \
                 from None
-    validator = None
+    validator: Any = policies[1].validator()  # each record against its kind's schema (the new side's)
     if jurisdiction:
         from checker.run.check import FillingValidator
-        from checker.input.validate import default_validator
 
-        validator = FillingValidator(default_validator(), jurisdiction)
+        validator = FillingValidator(validator, jurisdiction)
     loaded = list(iter_records(list(records), input_format=input_format, encoding=encoding, validator=validator))
     entries = []
     for pol in policies:

@@ -95,6 +95,7 @@ class TestResult:
     result: Any = None  # policy_dsl.evaluate.RecordResult (with trace), for coverage
     record: dict | None = None  # the normalised record that was evaluated
     window: Callable | None = None  # the window lookup used (cross-record rules)
+    store: Any = None  # the records lookups could find (the test's history and record)
 
 
 RuleTest.__test__ = False  # type: ignore[attr-defined]
@@ -356,9 +357,8 @@ def run(tests: list[RuleTest], policy: Policy, lang: str = "zh") -> list[TestRes
     """Evaluate each test's record. Messages are rendered in the test's own language (what its
     `details` expect); `lang` is the language of the differences reported."""
     from checker.findings.entry import record_entry
-    from checker.input.validate import default_validator
 
-    validator = default_validator()
+    validator = policy.validator()  # each record against its kind's schema
     ev = policy.evaluator
     engine = Engine(policy, Options(lang=lang, explain=False))
     results = []
@@ -389,11 +389,13 @@ def run(tests: list[RuleTest], policy: Policy, lang: str = "zh") -> list[TestRes
         if index is not None:
             index.add(data, 0)
             window = _lookup(index)
-        result = ev.evaluate(data, window, trace=True)
+        store = engine.new_store(history, [data]) if engine.needs_store else None
+        result = ev.evaluate(data, window, trace=True, store=store)
         entry = record_entry(_Item(data, t), result, policy.renderer(t.lang), False)
         rules = sorted({f["rule"] for f in entry["findings"]})
         diffs = compare(t.expect, entry, lang)
-        results.append(TestResult(t, not diffs, entry["outcome"], rules, diffs, entry, result, data, window))
+        results.append(TestResult(t, not diffs, entry["outcome"], rules, diffs, entry, result, data, window,
+                                  store))
     return results
 
 

@@ -6,8 +6,8 @@ import xml.etree.ElementTree as ET
 from collections import OrderedDict
 from collections.abc import Iterable
 
-from checker.reports.labels import OUTCOME, SEVERITY
 from checker.authoring.ruletests import TestResult
+from checker.reports.labels import OUTCOME, SEVERITY
 
 _WORDS = {
     "zh": {"summary": "{n} 个测试：{p} 通过，{f} 失败", "got": "实际发现：", "none": "（无）",

@@ -17,6 +17,19 @@ class Fmt(str, Enum):
     html = "html"
 
 
+class Lang(str, Enum):
+    zh = "zh"
+    en = "en"
+
+
+class InputFormat(str, Enum):
+    jsonl = "jsonl"
+    json = "json"
+    yaml = "yaml"
+    csv = "csv"
+    xlsx = "xlsx"
+
+
 def register(app: typer.Typer) -> None:
     @app.command("diff")
     def diff(
@@ -28,16 +41,18 @@ def register(app: typer.Typer) -> None:
         repo: Optional[Path] = typer.Option(None, "--repo", help="git 仓库（默认当前目录）/ git repository (default: current folder)"),
         jurisdiction: Optional[str] = typer.Option(None, "--jurisdiction", help="缺省行政区划代码 / jurisdiction for records that lack one"),
         examples: int = typer.Option(3, "--examples", min=0, max=50, help="每组示例数 / examples per group"),
-        input_format: Optional[str] = typer.Option(None, "--input-format", help="jsonl|json|yaml|csv|xlsx"),
+        input_format_opt: Optional[InputFormat] = typer.Option(
+            None, "--input-format", help="输入格式（默认按扩展名）/ input format (default: by extension)"),
         encoding: str = typer.Option("utf-8", "--encoding", help="文本编码 / text encoding"),
-        lang: str = typer.Option("zh", "--lang", help="zh|en"),
+        lang_opt: Lang = typer.Option(Lang.zh, "--lang", help="语言 / language"),
     ) -> None:
         """比较两版规则对同一批记录的结论 / Compare the verdicts of two versions of the packs on a batch."""
         from checker.authoring.diff import DiffError, render_html, render_text, to_data
         from checker.authoring.diff import diff as run_diff
         from checker.input.records import InputError
 
-        lang = lang if lang in ("zh", "en") else "zh"
+        lang = lang_opt.value
+        input_format = input_format_opt.value if input_format_opt else None
         try:
             res = run_diff(old, new, records, repo, jurisdiction, input_format, encoding)
         except DiffError as exc:

@@ -34,10 +34,10 @@ def catalogue_for(path: Path, rules: list[Path] | None = None):
     from checker.authoring.catalogue import build
     from checker.authoring.ruletests import RuleTestError, discover, load_tests
     from checker.commands.test import pack_roots
-    from checker.schema import record_schema
+    from checker.engine.policy import all_schemas
     from policy_dsl.load import load
 
-    result = load(rules or pack_roots([path]), record_schema())
+    result = load(rules or pack_roots([path]), all_schemas())
     if not result.ok:
         return None, result
     tests = []

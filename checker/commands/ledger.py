@@ -64,13 +64,20 @@ def add(
     from checker.input.records import InputError, iter_records
 
     lang = _lang(lang)
+    from checker.input.kinds import kind_validator
+    from checker.schema import bundled_schemas
+
+    validator = kind_validator(bundled_schemas())  # records of every bundled kind
     added = rejected = unreadable = records_added = 0
     with _open(ledger, lang, create=True) as store:
         for path in files:
             name = "<stdin>" if str(path) == "-" else str(path)
+            warnings: list = []
             try:
                 count = store.add_records(
-                    iter_records([str(path)], input_format=input_format), source=name
+                    iter_records([str(path)], input_format=input_format, validator=validator,
+                                 warnings=warnings),
+                    source=name,
                 )
             except LedgerError as exc:
                 rejected += 1
@@ -86,6 +93,8 @@ def add(
                     err=True,
                 )
             else:
+                for w in warnings:  # unknown spreadsheet columns, respelt values
+                    typer.echo(_t(lang, f"注意：{w.message_zh}", f"Note: {w.message_en}"), err=True)
                 added += 1
                 records_added += count
                 typer.echo(

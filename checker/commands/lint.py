@@ -9,10 +9,23 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import List, Optional
 
 import typer
+
+from checker.commands.schemas import SCHEMA_HELP
+
+
+class Fmt(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class Lang(str, Enum):
+    zh = "zh"
+    en = "en"
 
 
 def _today() -> dt.date:
@@ -31,7 +44,7 @@ def register(app: typer.Typer) -> None:
         paths: Optional[List[Path]] = typer.Argument(
             None, help="规则文件或目录（默认：内置规则）/ policy files or folders (default: the bundled rules)"),
         strict: bool = typer.Option(False, "--strict", help="警告也返回非零 / warnings exit 1"),
-        fmt: str = typer.Option("text", "--format", help="text|json"),
+        fmt: Fmt = typer.Option(Fmt.text, "--format", help="输出格式 / output format"),
         quiet_notes: bool = typer.Option(False, "--no-notes", help="不列出假定参数 / hide notes such as assumed parameters"),
         analyze: bool = typer.Option(False, "--analyze", help="分析冲突、遗漏与死规则 / find conflicts, gaps and dead rules"),
         jurisdiction: str = typer.Option("000000", "--jurisdiction", help="分析所用行政区划代码 / jurisdiction to analyse"),
@@ -39,15 +52,16 @@ def register(app: typer.Typer) -> None:
         counterexamples: Optional[Path] = typer.Option(None, "--counterexamples", help="反例记录写入此目录 / write counterexample records here"),
         list_bound: int = typer.Option(3, "--list-bound", min=1, max=6, help="每个列表的元素上限 / elements per list in the search"),
         gap_fields: Optional[List[str]] = typer.Option(None, "--gap-field", help="检查遗漏的枚举字段（可重复）/ enum field to check for gaps (repeatable)"),
-        lang: str = typer.Option("zh", "--lang", help="zh|en"),
+        schema_files: Optional[List[Path]] = typer.Option(None, "--schema", help=SCHEMA_HELP),
+        lang_opt: Lang = typer.Option(Lang.zh, "--lang", help="语言 / language"),
     ) -> None:
         """检查规则文件 / Check policy files: syntax, names, types, parameters."""
-        from checker.schema import record_schema
+        from checker.commands.schemas import read_schemas
+        from checker.engine.policy import all_schemas
         from policy_dsl.errors import render_all, to_json
         from policy_dsl.load import load
 
-        if lang not in ("zh", "en"):
-            lang = "zh"
+        lang = lang_opt.value
         day = None
         if analyze:
             if len(jurisdiction) != 6 or not jurisdiction.isdigit():
@@ -63,7 +77,7 @@ def register(app: typer.Typer) -> None:
             from checker.engine.policy import default_rules_path
 
             paths = [default_rules_path()]
-        result = load(list(paths), record_schema())
+        result = load(list(paths), all_schemas(read_schemas(schema_files, lang)))
         diags = [d for d in result.diagnostics if not (quiet_notes and d.severity == "note")]
         errors = [d for d in diags if d.severity == "error"]
         warnings = [d for d in diags if d.severity == "warning"]
@@ -76,7 +90,7 @@ def register(app: typer.Typer) -> None:
                 from policy_dsl.analysis.report import write_counterexamples
 
                 files = write_counterexamples(analysis, counterexamples)
-        if fmt == "json":
+        if fmt is Fmt.json:
             if analyze:
                 from policy_dsl.analysis.report import to_data
 
@@ -113,6 +127,6 @@ def _run_analysis(result, jurisdiction: str, day: dt.date, list_bound: int, gap_
                               f"cannot analyse: z3-solver is missing (pip install z3-solver): {exc}") + "\n")
         raise typer.Exit(2) from None
     opts = Options(jurisdiction, day, list_bound, gap_fields=tuple(gap_fields) if gap_fields else DEFAULT_GAP_FIELDS)
-    from checker.input.validate import default_validator
+    from checker.input.kinds import kind_validator
 
-    return analyze(result.program, result.params, opts, default_validator().validate)
+    return analyze(result.program, result.params, opts, kind_validator(result.program.schemas).validate)

@@ -58,7 +58,7 @@ def run_tests(paths: list[Path], rules: list[Path] | None, fmt: str, output: Pat
               coverage: bool, coverage_min: float | None, coverage_format: str,
               coverage_output: Path | None, lang: str, quiet: bool) -> int:
     from checker.authoring import coverage as cov_mod
-    from checker.authoring import testreport
+    from checker.authoring import coverage_report, testreport
     from checker.authoring.ruletests import RuleTestError, discover, load_tests, run
     from checker.engine.policy import PolicyLoadError, default_rules_path, load_policy
     from policy_dsl.errors import render_all
@@ -107,13 +107,13 @@ def run_tests(paths: list[Path], rules: list[Path] | None, fmt: str, output: Pat
         if coverage_format == "json":
             import json
 
-            data = cov_mod.to_json(cov)
+            data = coverage_report.to_json(cov)
             data["tests"] = {"total": len(results), "passed": sum(1 for r in results if r.passed),
                              "failed": [{"name": r.test.name, "location": r.test.location, "diffs": r.diffs}
                                         for r in results if not r.passed]}
             cov_text = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
         else:
-            cov_text = cov_mod.to_text(cov, lang)
+            cov_text = coverage_report.to_text(cov, lang)
         if coverage_min is not None and cov.percent < coverage_min:
             code = 1
             _say(f"规则覆盖率 {cov.percent}% 低于下限 {coverage_min:g}%。",

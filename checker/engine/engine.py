@@ -49,6 +49,25 @@ class Engine:
         self.options = options or Options()
         self.renderer = policy.renderer(self.options.lang)
         self._versions: dict = {}
+        self.store: Any = None  # the records lookups may find (`new_store`), when the rules look up
+
+    @property
+    def needs_store(self) -> bool:
+        """Whether a rule looks other records up (`lookup`, `records`): then the whole batch,
+        the history and the ledger's records are known before any record is decided."""
+        return self.ev.uses_store
+
+    def new_store(self, *sources: Iterable[dict | None]) -> Any:
+        """A store of the valid records of `sources`, in order (a later record with the id of
+        an earlier one supersedes it: the ledger or history first, then the batch)."""
+        from policy_dsl.store import MemoryStore
+
+        store = MemoryStore()
+        for source in sources:
+            for x in source:
+                if x is not None:
+                    store.add(x)
+        return store
 
     @property
     def needs_windows(self) -> bool:
@@ -81,17 +100,21 @@ class Engine:
         for seq, item in enumerate(loaded, start):
             yield self.check_one(item, index, seq)
 
-    def check(self, loaded: Iterable[Any], history: Iterable[dict] = (), summary: Summary | None = None
-              ) -> Iterator[dict]:
+    def check(self, loaded: Iterable[Any], history: Iterable[dict] = (), summary: Summary | None = None,
+              store: Any = None) -> Iterator[dict]:
         """Evaluate loaded records (checker.records.LoadedRecord) in order; yield report entries.
 
         One pass: with cross-record rules the batch is held in memory to build the windows;
         otherwise the input streams through in bounded memory."""
         summary = summary if summary is not None else Summary()
+        history = list(history)
         index = self.new_index(history)
-        if index is not None:
+        if index is not None or self.needs_store:
             loaded = list(loaded)
+        if index is not None:
             self.index_items(loaded, index)
+        if self.needs_store:  # `store`: a store given (it knows the batch), else one of these
+            self.store = store if store is not None else self.new_store(history, (i.data for i in loaded))
         for entry in self.entries(loaded, index):
             summary.add(entry["outcome"])
             yield entry
@@ -110,7 +133,7 @@ class Engine:
         window = None
         if index is not None:
             window = lambda c, r, p: index.lookup(c, r, p, seq)
-        result = self.ev.evaluate(item.data, window, trace=self.options.explain)
+        result = self.ev.evaluate(item.data, window, trace=self.options.explain, store=self.store)
         if self.options.values:
             return self.values_entry(item, result.outcome, result.findings, result.params)
         return record_entry(item, result, self.renderer, self.options.explain)

@@ -50,12 +50,21 @@ class Policy:
     result: LoadResult | CachedResult
     evaluator: Evaluator
     _renderers: dict[str, Renderer] = field(default_factory=dict, repr=False)
+    _validator: Any = field(default=None, repr=False)
+
+    def validator(self) -> Any:
+        """The validator of this policy's record kinds (`checker.input.kinds`)."""
+        from checker.input.kinds import kind_validator
+        if self._validator is None:
+            self._validator = kind_validator(self.program.schemas)
+        return self._validator
 
     def renderer(self, lang: str) -> Renderer:
         """What writes this policy's findings in `lang` (kept: it compiles plans as it goes)."""
         hit = self._renderers.get(lang)
         if hit is None:
-            hit = self._renderers[lang] = Renderer(self.evaluator, lang, FieldLabels(self.program.schema))
+            hit = self._renderers[lang] = Renderer(self.evaluator, lang,
+                                                          FieldLabels(self.program.schema, self.program.schemas))
         return hit
 
     @property
@@ -76,6 +85,13 @@ class Policy:
         }
 
 
+def all_schemas(extra: dict | None = None) -> dict:
+    """The bundled record schemas, with `extra` (kind → schema) added or replacing."""
+    from checker.schema import bundled_schemas
+
+    return {**bundled_schemas(), **(extra or {})}
+
+
 def default_rules_path() -> Path:
     """The bundled packs: `$QINQING_RULES`, else `rules/` beside the package (a checkout or an
     editable install), else `rules/` in the working directory (an installed copy run from a
@@ -87,24 +103,27 @@ def default_rules_path() -> Path:
     return Path.cwd() / "rules"
 
 
-def load_policy(paths: Sequence[str | Path] | None = None, cache: bool = False) -> Policy:
+def load_policy(paths: Sequence[str | Path] | None = None, cache: bool = False,
+                schemas: dict | None = None) -> Policy:
     """Load packs (default: the bundled `rules/`); raises PolicyLoadError on any error.
 
-    With `cache`, a compiled policy is reused between runs (`checker/engine/policy_cache.py`); the
-    result then carries the program and parameters only (no sources, syntax trees or notes)."""
+    The rules are checked against the bundled record schemas, the `*.schema.json` files beside
+    the packs, and `schemas` (record kind → schema, e.g. from `--schema`), later ones replacing
+    earlier ones of the same kind. With `cache`, a compiled policy is reused between runs
+    (`checker/engine/policy_cache.py`); the result then carries the program and parameters only
+    (no sources, syntax trees or notes)."""
     targets: list[str | Path] = list(paths) if paths else [default_rules_path()]
     key = None
     if cache:
         from checker.engine import policy_cache
-        key = policy_cache.cache_key(targets)
+        key = policy_cache.cache_key(targets, schemas)
         hit = policy_cache.read(key) if key else None
         if hit is not None:
             program, params = hit
             return Policy(CachedResult(program, params), Evaluator(program, params))
-    from checker.schema import record_schema
     from policy_dsl.load import load
 
-    result = load(targets, record_schema())
+    result = load(targets, all_schemas(schemas))
     if not result.ok:
         raise PolicyLoadError(result)
     assert result.program is not None  # ok

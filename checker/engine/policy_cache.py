@@ -103,7 +103,31 @@ class _Encoder:
         return self.ref(v)
 
 
+def _bundled_marks(program: Any) -> Any:
+    """The program with each bundled record schema replaced by its name (read again from the
+    package on decoding, not copied into every cache file)."""
+    from checker.schema import KINDS, kind_schema
+
+    marked = {k: ({"$bundled": k} if k in KINDS and s is kind_schema(k) else s)
+              for k, s in program.schemas.items()}
+    return dataclasses.replace(program, schemas=marked)
+
+
+def _unmark(program: Any) -> Any:
+    from checker.schema import KINDS, kind_schema
+
+    schemas = {}
+    for k, s in program.schemas.items():
+        if isinstance(s, dict) and set(s) == {"$bundled"}:
+            if s["$bundled"] not in KINDS:
+                raise Unsupported("schema")
+            s = kind_schema(s["$bundled"])
+        schemas[k] = s
+    return dataclasses.replace(program, schemas=schemas)
+
+
 def encode(program: Any, params: Any) -> bytes:
+    program = _bundled_marks(program)
     enc = _Encoder()
     root = {"program": enc.value(program), "params": enc.value(params)}
     return orjson.dumps({"format": FORMAT, "table": enc.table, "root": root})
@@ -152,7 +176,7 @@ def decode(data: bytes) -> tuple[Any, Any]:
             raise Unsupported("class")
         built.append(cls(**{k: value(x) for k, x in node["f"].items()}))
     root = doc["root"]
-    return value(root["program"]), value(root["params"])
+    return _unmark(value(root["program"])), value(root["params"])
 
 
 # ---- the cache folder ---------------------------------------------------------------------------
@@ -169,26 +193,30 @@ def cache_dir() -> Path | None:
 
 
 def _inputs(paths: list[str | Path]) -> list[Path] | None:
-    """Every file a load of `paths` may read (a superset: all policy and YAML files under the
-    folders, and the nearest `params/` folder of a file); None if a path does not exist."""
+    """Every file a load of `paths` may read (a superset: all policy, YAML, CSV and record schema
+    files under the folders, and the nearest `params/` folder of a file); None if a path does
+    not exist."""
     found: set[Path] = set()
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            found.update(q for q in p.rglob("*") if q.suffix in (".policy", ".yaml") and q.is_file())
+            found.update(q for q in p.rglob("*") if q.is_file() and (
+                q.suffix in (".policy", ".yaml", ".csv") or q.name.endswith(".schema.json")))
         elif p.is_file():
             found.add(p)
             for parent in p.resolve().parents:
                 if (parent / "params").is_dir():
                     found.update((parent / "params").glob("*.yaml"))
+                    found.update((parent / "params").glob("*.csv"))
                     break
         else:
             return None
     return sorted(found, key=lambda q: str(q.resolve()))
 
 
-def cache_key(paths: list[str | Path]) -> str | None:
-    """SHA-256 over what a compiled policy depends on; None if the inputs are not all there."""
+def cache_key(paths: list[str | Path], extra: dict | None = None) -> str | None:
+    """SHA-256 over what a compiled policy depends on (`extra`: record schemas given besides the
+    bundled ones); None if the inputs are not all there."""
     import importlib.util
 
     files = _inputs(paths)
@@ -203,7 +231,11 @@ def cache_key(paths: list[str | Path]) -> str | None:
         for p in sorted([*code.rglob("*.py"), *code.rglob("*.lark")]):
             h.update(str(p.relative_to(code)).encode() + b"\0" + p.read_bytes() + b"\0")
         from importlib import resources
-        h.update((resources.files("checker") / "schema" / "record.schema.json").read_bytes())
+        for schema in sorted((resources.files("checker") / "schema").iterdir(), key=lambda p: p.name):
+            if schema.name.endswith(".json"):
+                h.update(schema.name.encode() + b"\0" + schema.read_bytes())
+        if extra:
+            h.update(b"extra\0" + orjson.dumps(extra, option=orjson.OPT_SORT_KEYS))
     except OSError:
         return None
     return h.hexdigest()

@@ -42,8 +42,8 @@ class Rebuilder:
         self.ev = engine.ev
         self.by_id = self.ev.by_id
         self.rules = {r.id: r for r in self.ev.program.rules}
-        from policy_dsl.types import record_type
-        self.rtype = record_type(self.ev.program.schema)
+        from policy_dsl.backends.sql.run import shape_for
+        self.rtype = shape_for(self.ev).record_t
 
     def cond(self, cref: str | None) -> ir.Expr | None:
         if cref is None:
@@ -137,28 +137,24 @@ class SqlRun:
         if importlib.util.find_spec(module) is None:
             extra = "pip install 'qinqing[spark]'" if kind == "spark" else "pip install duckdb"
             raise CheckError(f"--engine {kind} 需要 {module}：{extra}", f"--engine {kind} needs {module}: {extra}")
-        self._not_lowerable = NotLowerable
-        self._error = CheckError
-
         self.engine = engine
         self.kind = kind
         self.threads = threads
         self.master = master
         from checker.engine.policy_cache import cache_dir
 
-        self.feeder = run.Feeder(engine.ev, run.shape_for(engine.ev), cache_dir())
+        try:  # lowered before any record is read: a construct it lacks is refused at once
+            self.feeder = run.Feeder(engine.ev, run.shape_for(engine.ev), cache_dir())
+            run.steps_for(engine.ev, "duckdb" if kind == "duckdb" else "spark", self.feeder.cache)
+        except NotLowerable as exc:
+            raise CheckError(f"这些规则无法在 SQL 引擎上运行（{exc}），请用 --engine python",
+                             f"these policies cannot run on the SQL engines ({exc}); use --engine python") from None
         self.rebuild = Rebuilder(engine)
 
     def rows(self, items: Iterable[tuple[int, dict]], history: list[dict]) -> tuple[Iterator[tuple], list[int]]:
         hist = [(i - len(history), h) for i, h in enumerate(history)]
         inputs = self.feeder.write([*hist, *items])
         try:
-            from policy_dsl.backends.sql import run as sql_run
-            try:
-                sql_run.steps_for(self.engine.ev, "duckdb" if self.kind == "duckdb" else "spark", self.feeder.cache)
-            except self._not_lowerable as exc:
-                raise self._error(f"这些规则无法在 SQL 引擎上运行（{exc}），请用 --engine python",
-                                  f"these policies cannot run on the SQL engines ({exc}); use --engine python") from None
             if self.kind == "duckdb":
                 from policy_dsl.backends.sql import duck
                 con = duck.connect(self.threads)

@@ -165,7 +165,7 @@ class WindowIndex:
         self.rules = list(rules)
         self.params_for = params_for
         # window keys rarely read parameters: then filing need not resolve them per record
-        self._keyed = tuple((c.ir.id, c.keys) for c in self.rules)
+        self._keyed = tuple((c.ir.id, c.keys, c.ir.record_kind) for c in self.rules)
         self._key_params = bool(self.rules) and any(isinstance(n, ir.ParamRef) for c in self.rules if c.ir.window
                                for k in c.ir.window.keys for n in ir.walk(k))
         self.tree = _path_tree(paths) if paths is not None else None
@@ -204,7 +204,10 @@ class WindowIndex:
         are all known for it."""
         out = []
         p = self.params_for(record) if self._key_params else _NO_BINDINGS
-        for rule_id, keys in self._keyed:
+        kind = record.get("record_kind") or ir.DEFAULT_KIND
+        for rule_id, keys, rule_kind in self._keyed:
+            if rule_kind != kind:
+                continue  # a window holds records of its rule's kind only
             slot = [rule_id]
             for k in keys:
                 v = k(record, p, _NO_BINDINGS)
@@ -228,6 +231,7 @@ class WindowIndex:
         if self.tree is None:
             return None
         tree = {k: dict(v) for k, v in self.tree.items()}
+        tree.setdefault("record_kind", {})  # a window holds records of its rule's kind only
         for c in self.rules:
             assert c.ir.window is not None
             for key in c.ir.window.keys:
@@ -388,7 +392,14 @@ class WindowIndex:
             hi, lo = _slot_hash(slot)
         day = record["date"].toordinal()
         assert c.ir.window is not None  # only window rules are indexed
-        i, end = self._range(hi, lo, day - c.ir.window.days, day)
+        if c.width is None:
+            first = day - c.ir.window.days
+        else:
+            start = c.first_day(record, params)
+            if start is None:
+                return None  # its width is unknown
+            first = start.toordinal()
+        i, end = self._range(hi, lo, first, day)
         if i == end:
             return [record]  # a planned record is always in its own window
         found, placed = [], False

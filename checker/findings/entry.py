@@ -9,24 +9,41 @@ from checker.findings.labels import fact_key, fact_path, json_value
 from checker.findings.render import Renderer
 from policy_dsl.evaluate import RecordResult
 from policy_dsl.explain import Explainer
+from policy_dsl.ir import Calendar
 
 
 def record_entry(item: Any, result: RecordResult, renderer: Renderer, explain: bool) -> dict:
     r = item.data
     params = result.params
+    kind = r.get("record_kind")
     entry = {
         "id": r["id"],
         "outcome": result.outcome,
         "jurisdiction": r["jurisdiction"],
         "date": r["date"].isoformat(),
-        "department": (r.get("official") or {}).get("department"),
+        "department": (r.get("official") or {}).get("department") if kind in (None, "interaction")
+        else unit_of(r),
         "source": {"file": item.source, "line": item.line, "location": item.location},
         "findings": [renderer.finding(r, f, params) for f in result.findings],
         "errors": [],
     }
+    if kind not in (None, "interaction"):  # (an interaction's entry is as before record kinds)
+        entry = {"id": entry["id"], "record_kind": kind, **{k: v for k, v in entry.items() if k != "id"}}
     if explain:
         entry["explanation"] = explanation(r, result, renderer)
     return entry
+
+
+def unit_of(r: dict) -> str | None:
+    """The unit a record of another kind is about, shown where an interaction shows the
+    official's department: its `unit`, else a complaint's handling unit or subject unit."""
+    for path in (("unit",), ("handling", "unit"), ("subject", "unit")):
+        x: Any = r
+        for part in path:
+            x = x.get(part) if isinstance(x, dict) else None
+        if isinstance(x, dict) and (x.get("name") or x.get("id")):
+            return x.get("name") or x.get("id")
+    return None
 
 
 _STATUS = {True: "fired", False: "not_fired", None: "undecided"}
@@ -54,6 +71,8 @@ def explanation(r: dict, result: RecordResult, renderer: Renderer) -> dict:
                       "overridden_by": f.suppressed_by, "element": f.element})
     params = []
     for name, res in sorted(ev.params.resolve_all(r["jurisdiction"], r["date"]).items()):
+        if res.value.__class__ is Calendar and name not in ev.params_read:
+            continue  # a calendar no rule reads (a whole calendar is data, not a value)
         params.append({"name": name, "value": json_value(res.value), "profile": res.profile,
                        "from": res.start.isoformat(), "source": res.source, "assumed": res.assumed})
     packs = [{"name": p.name, "version": p.version} for p in ev.program.packs]

@@ -20,9 +20,15 @@ from policy_dsl.values import format_value
 _PLAIN = frozenset({str, int, bool, float, type(None)})
 
 
+_INT_RANGE = (-(1 << 63), 1 << 64)  # what JSON writers take as a number
+
+
 def json_value(value: Any) -> Any:
-    """Evidence values as JSON: exact decimals as strings, dates ISO."""
+    """Evidence values as JSON: exact decimals as strings, dates ISO; an integer beyond 64 bits
+    (a record may hold one) as its digits."""
     if value.__class__ in _PLAIN:
+        if value.__class__ is int and not _INT_RANGE[0] <= value < _INT_RANGE[1]:
+            return str(value)
         return value
     if isinstance(value, Decimal):
         return format(value, "f")
@@ -32,6 +38,9 @@ def json_value(value: Any) -> Any:
         return [json_value(v) for v in value]
     if isinstance(value, dict):
         return {k: json_value(v) for k, v in value.items()}
+    if isinstance(value, ir.Calendar):  # the days it covers and how many it names
+        return {"covers": [[a.isoformat(), b.isoformat()] for a, b in value.spans],
+                "holidays": len(value.holidays), "makeup_workdays": len(value.makeup_workdays)}
     return value
 
 
@@ -64,10 +73,22 @@ def fact_key(label: str, path: tuple[str | None, str] | None, paths: dict) -> st
 class FieldLabels:
     """Titles and enum labels of a record schema's fields, by record path."""
 
-    def __init__(self, schema: dict):
+    def __init__(self, schema: dict, kinds: dict | None = None):
         self.schema = schema
         self._nodes: dict[str, tuple[tuple[str, dict], ...] | None] = {}
         self._labels: dict[tuple[str, str], str] = {}
+        self._kinds = kinds or {}  # record kind → schema, for records of other kinds
+        self._others: dict[str, FieldLabels] = {}
+
+    def for_record(self, r: dict) -> FieldLabels:
+        """The labels of a record's own kind (`record_kind`; absent: these)."""
+        kind = r.get("record_kind")
+        if kind is None or kind not in self._kinds or self._kinds[kind] is self.schema:
+            return self
+        hit = self._others.get(kind)
+        if hit is None:
+            hit = self._others[kind] = FieldLabels(self._kinds[kind])
+        return hit
 
     def field_label(self, path: str, lang: str) -> str:
         """`meals[1].diners` → 用餐·用餐人数（meals[1].diners）; a path the schema lacks, as it is."""

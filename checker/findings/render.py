@@ -105,7 +105,7 @@ class _Facts:
                 x = fn(r, p, v)
             except (KeyError, TypeError):
                 continue
-            out[key] = x if x.__class__ in _PLAIN else json_value(x)
+            out[key] = x if x.__class__ in _PLAIN and x.__class__ is not int else json_value(x)
         return out
 
 
@@ -148,6 +148,7 @@ class Renderer:
 
     def finding(self, r: dict, f: Finding, params: dict) -> dict:
         lang, zh = self.lang, self.lang == "zh"
+        labels = self.labels.for_record(r)
         rule = f.rule
         plan = self.plan(rule)
         wanted_missing = f.cond is not None and (f.outcome == "review" or f.tolerated_by is not None)
@@ -167,7 +168,7 @@ class Renderer:
         elif f.kind == "tolerance":
             message = _TOLERATED_TEXT[lang].format(rules=("、" if zh else ", ").join(f.covered))
         elif f.outcome == "review" and missing:
-            fields = ("、" if zh else ", ").join(self.labels.field_label(m, lang) for m in missing)
+            fields = ("、" if zh else ", ").join(labels.field_label(m, lang) for m in missing)
             message = _REVIEW_TEXT[lang].format(fields=fields)
         elif plan.say is not None:
             message = plan.say.render(r, params, v) or ""
@@ -192,5 +193,5 @@ class Renderer:
             "notes": ex.notes() if ex is not None else note_texts(v[NOTES]),
         }
         if ex is not None and f.outcome in ("violation", "review"):
-            out["suggestion"] = suggest.suggestion(f, ex, missing, lang, self.labels)
+            out["suggestion"] = suggest.suggestion(f, ex, missing, lang, labels)
         return out

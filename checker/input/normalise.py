@@ -178,8 +178,19 @@ _DATETIME = re.compile(
 _ZONES: dict[tuple[str, str, str], timezone] = {}
 
 
+# The common spelling (upper-case T and Z, no leap second, at most microseconds, an offset in
+# range), which `datetime.fromisoformat` parses alike about ten times faster.
+_COMMON = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-5][0-9](?:\.[0-9]{1,6})?"
+                     r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])\Z")
+
+
 def parse_datetime(v: str) -> datetime | None:
     """An RFC 3339 date-time as an aware datetime, or None if it is not one."""
+    if _COMMON.match(v) is not None:
+        try:
+            return datetime.fromisoformat(v)
+        except ValueError:  # a day or hour out of range
+            return None
     m = _DATETIME.match(v)
     if m is None:
         return None

@@ -34,6 +34,7 @@ from checker.input.identity import identity_key
 from checker.input.jsonl import Decoded, line_checker, line_valid, parse_json, read_jsonl
 from checker.input.messages import RecordError
 from checker.input.normalise import json_problem, sanitised
+from checker.input.origins import Sheeted
 from checker.input.sources import (
     FORMATS,
     MAX_DOCUMENT_BYTES,
@@ -87,7 +88,8 @@ class LoadedRecord:
     `raw` is what the file said (parsed JSON, a row as a dict, a bad line as text);
     for a line the fast path read, it is parsed from the kept `text` on first access."""
 
-    __slots__ = ("_raw", "_text", "data", "errors", "line", "location", "record_id", "source")
+    __slots__ = ("_raw", "_text", "data", "errors", "line", "location", "origins", "record_id",
+                 "source")
 
     def __init__(
         self,
@@ -99,6 +101,7 @@ class LoadedRecord:
         data: dict | None,
         errors: list[RecordError] | None = None,
         text: bytes | None = None,
+        origins: Any = None,
     ) -> None:
         self.source = source
         self.line = line
@@ -108,6 +111,7 @@ class LoadedRecord:
         self._text = text  # JSON text standing for `raw` until it is asked for
         self.data = data
         self.errors = [] if errors is None else errors
+        self.origins = origins  # a spreadsheet record's `assemble.Origins` (to locate errors)
 
     @property
     def raw(self) -> Any:
@@ -178,19 +182,22 @@ def iter_records(
     validator: Validator | None = None,
     warnings: list[LoadWarning] | None = None,
     position: list | None = None,
+    strict_columns: bool = False,
 ) -> Iterator[LoadedRecord]:
     """Read, validate and normalise records from `paths` (`-` is stdin), streaming.
 
     Ids must be unique across the whole call: a later record repeating an id
     is invalid (`duplicate_id`) and names the first one's location.
     `position`, if given, holds `[path, byte offset]` of the JSONL line of the record
-    just yielded (for `line_valid`).
+    just yielded (for `line_valid`). `strict_columns`: a CSV or XLSX file with a column (or
+    sheet) the schema does not know is refused (`InputError`) instead of read without it.
     """
     enc = check_encoding(encoding, str(paths[0]) if paths else STDIN)
     check = validator or default_validator()
     fast: Callable[[bytes], dict | None] | None = None
     fast_known = False  # built when a UTF-8 JSONL file comes (msgspec: ~15 ms to import and build)
     ids = _IdIndex()
+    reading = _reading_schema(check)  # types a CSV/XLSX cell by its column
     templates: list[tuple[str, bool]] = []  # per source: location prefix, ends with the line?
     for p in paths:
         path = str(p)
@@ -203,14 +210,29 @@ def iter_records(
             fast, fast_known = decoder_for(check), True
         if position is not None:
             position[:] = [path, None]
-        for line, location, raw, errors in _read(path, name, fmt, enc, warnings, check.schema, fast,
-                                                 position):
+        for line, location, raw, errors in _read(path, name, fmt, enc, warnings, reading, fast,
+                                                 position, strict_columns):
             if produced == 0:
                 templates[source_no] = _template(location, line)
             produced += 1
             yield _finish(name, line, location, raw, errors, check, ids, source_no, templates)
         if produced == 0 and warnings is not None:
             warnings.append(LoadWarning(name, f"{name} 中没有记录", f"{name} contains no records"))
+
+
+def _reading_schema(check: Any) -> dict:
+    """The schema a table loader types its cells by: a validator's `reading_schema` (a
+    `KindValidator`'s: the fields of every kind), looked for through validators that wrap
+    another (`base`), else its schema."""
+    x = check
+    for _ in range(8):
+        if x is None:
+            break
+        found = getattr(x, "reading_schema", None)
+        if found is not None:
+            return found
+        x = getattr(x, "base", None)
+    return check.schema
 
 
 def decoder_for(validator: Any) -> Callable[[bytes], dict | None] | None:
@@ -231,16 +253,20 @@ def _finish(
     source_no: int,
     templates: list[tuple[str, bool]],
 ) -> LoadedRecord:
-    text = None
+    text = origins = None
     if raw.__class__ is Decoded:  # read and validated by the fast path
         text, data = raw.text, raw.data
         record_id = _record_id(data)
         raw = None
     else:
+        if raw.__class__ is Sheeted:  # from spreadsheet rows: errors name the sheet, row, column
+            origins, raw = raw.origins, raw.record
         record_id = _record_id(raw)
         data = None
         if not errors:
             data, errors = check.validate(raw)
+            if errors and origins is not None:
+                errors = origins.locate(errors)
     if record_id is not None:
         first = ids.add(record_id, source_no, line)
         if first is not None:
@@ -248,7 +274,7 @@ def _finish(
             data = None
     if data is None:
         raw = displayable(raw)
-    return LoadedRecord(name, line, location, record_id, raw, data, errors, text)
+    return LoadedRecord(name, line, location, record_id, raw, data, errors, text, origins)
 
 
 def displayable(raw: Any) -> Any:
@@ -373,6 +399,7 @@ def _read(
     schema: dict,
     fast: Callable[[bytes], dict | None] | None = None,
     position: list | None = None,
+    strict_columns: bool = False,
 ) -> Iterator[tuple[int, str, Any, list[RecordError]]]:
     """(line, location, raw, loader errors) for each record of one file; `raw` is a
     `Decoded` for a JSONL line that `fast` decoded."""
@@ -386,7 +413,11 @@ def _read(
         if fmt == "jsonl":
             yield from read_jsonl(stream, name, encoding, warnings, schema, fast, position)  # type: ignore[arg-type]
             return
-        reader = {"json": read_json, "yaml": read_yaml, "csv": read_csv, "xlsx": read_xlsx}[fmt]
+        if fmt in ("csv", "xlsx"):
+            tabular = read_csv if fmt == "csv" else read_xlsx
+            yield from tabular(stream, name, encoding, warnings, schema, strict_columns)
+            return
+        reader = {"json": read_json, "yaml": read_yaml}[fmt]
         yield from reader(stream, name, encoding, warnings, schema)
     finally:
         if f is not sys.stdin.buffer:

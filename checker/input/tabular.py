@@ -1,30 +1,34 @@
-"""CSV and XLSX: one record a row, the header naming dotted field paths (`meals.0.payer` is
-not a thing: lists and objects are JSON in one cell).
+"""CSV and XLSX readers: rows in, records out (`checker.input.assemble` makes the records).
 
-Cells are read by what the schema says the column holds (booleans, integers, JSON for
-objects and arrays, text otherwise); Excel's typed cells are turned into the text the
-schema expects (dates as YYYY-MM-DD, date-times with the +08:00 offset of
-Asia/Shanghai). XLSX files are bounded before they are opened: total uncompressed size,
-compression ratio, rows and cells (decompression bombs), and no DTDs (XXE, entity bombs).
+A CSV, or the records sheet of a workbook, has one record a row under a header naming its
+fields (`official.rank`, `公职人员·职级`, `Official › Rank`: `checker.input.columns`); a
+list of objects is JSON in one cell, or one element a row on extra rows, or (XLSX) one element
+a row on a sheet of its own linked by record id. Cells are read by what the schema says the
+column holds, in the spellings people type (`checker.input.cells`); Excel's typed cells are
+turned into the text the schema expects (dates as YYYY-MM-DD, date-times with the +08:00
+offset of Asia/Shanghai).
+
+Which sheet is which: the records sheet is the one named 记录 / Records, else the first sheet
+that is neither a list's (named after the list: 用餐, meals …) nor the fill-in template's
+instructions or options; any other sheet with something in it is ignored with a warning.
+
+XLSX files are bounded before they are opened: total uncompressed size, compression ratio,
+rows and cells (decompression bombs, counted over every sheet read), and no DTDs (XXE, entity
+bombs).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import re
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, time
+from collections.abc import Iterator
 from typing import Any
 
-import orjson
-
-from checker.input.jsonl import parse_json
+from checker.input.assemble import Layout, ListSheet, Notes, Reader, RowGrouper, orphans
+from checker.input.columns import ColumnMap, ListOf
 from checker.input.messages import RecordError
 from checker.input.sources import (
     MAX_RECORD_BYTES,
-    XLSX_TIMEZONE,
     InputError,
     LoadWarning,
     encoding_error,
@@ -33,191 +37,17 @@ from checker.input.sources import (
     too_large,
 )
 
-
-@dataclass(frozen=True, slots=True)
-class _Column:
-    header: str
-    path: tuple[str, ...]
-    kind: str  # string | boolean | integer | number | money | date | datetime | json | any
+_MAPS: dict[int, tuple[dict, ColumnMap]] = {}
 
 
-def _column_kinds(schema: dict) -> dict[tuple[str, ...], str]:
-    """How to read a cell for each dotted path of the schema (objects only)."""
-    defs = schema.get("$defs", {})
-    out: dict[tuple[str, ...], str] = {}
-
-    def kind_of(prop: dict) -> str:
-        refs = [b.get("$ref") for b in prop.get("anyOf", []) if "$ref" in b]
-        if "$ref" in prop:
-            refs.append(prop["$ref"])
-        for ref in refs:
-            target = defs.get(ref.rsplit("/", 1)[-1], {})
-            if target.get("x-normalise") == "decimal":
-                return "money"
-            if target.get("format") == "date":
-                return "date"
-            if target.get("format") == "date-time":
-                return "datetime"
-            return "string"
-        types = prop.get("type", [])
-        types = [types] if isinstance(types, str) else types
-        for t in ("array", "object"):
-            if t in types:
-                return "json"
-        for t in ("boolean", "integer", "number", "string"):
-            if t in types:
-                return t
-        return "any"
-
-    def walk(node: dict, prefix: tuple[str, ...]) -> None:
-        for k, prop in (node.get("properties") or {}).items():
-            path = (*prefix, k)
-            out[path] = kind_of(prop)
-            if "properties" in prop:
-                walk(prop, path)
-
-    walk(schema, ())
-    return out
-
-
-def _columns(header: Sequence[Any], kinds: dict[tuple[str, ...], str], name: str) -> list[_Column]:
-    cols: list[_Column] = []
-    seen: set[str] = set()
-    for cell in header:
-        h = "" if cell is None else str(cell).strip()
-        h = h.removeprefix("\ufeff")
-        if h and h in seen:
-            raise InputError(
-                name,
-                f"{name} 的表头中列名 '{h}' 重复",
-                f"{name}: column '{h}' appears twice in the header",
-            )
-        seen.add(h)
-        path = tuple(h.split(".")) if h else ()
-        cols.append(_Column(h, path, kinds.get(path, "any")))
-    return cols
-
-
-_INT_TEXT = re.compile(r"-?[0-9]+\Z")
-_FLOAT_TEXT = re.compile(r"-?[0-9]+\.[0-9]+\Z")
-
-
-def _cell_value(text: str, col: _Column) -> tuple[Any, str | None]:
-    """(value, problem) for a non-empty text cell."""
-    kind = col.kind
-    if text == "null" and kind != "string":
-        return None, None
-    if kind == "boolean":
-        low = text.strip().lower()
-        if low in ("true", "false"):
-            return low == "true", None
-        return text, None
-    if kind == "integer":
-        s = text.strip()
-        if _INT_TEXT.match(s):
-            return int(s), None
-        if _FLOAT_TEXT.match(s):
-            return float(s), None
-        return text, None
-    if kind == "json":
-        try:
-            return parse_json(text), None
-        except orjson.JSONDecodeError as exc:
-            msg = getattr(exc, "msg", str(exc))
-            return None, msg
-    return text, None
-
-
-def _excel_value(v: Any, col: _Column) -> tuple[Any, str | None]:
-    """(value, problem) for a typed XLSX cell."""
-    if isinstance(v, str):
-        return _cell_value(v, col)
-    kind = col.kind
-    if isinstance(v, datetime):
-        if kind == "date":
-            return (v.date().isoformat() if v.time() == time() else v.isoformat()), None
-        if v.tzinfo is None and kind == "datetime":
-            return v.isoformat() + XLSX_TIMEZONE, None
-        return v.isoformat(), None
-    if isinstance(v, (date, time)):
-        return v.isoformat(), None
-    if isinstance(v, bool):
-        return v, None
-    if isinstance(v, (int, float)) and kind in ("string", "any"):
-        if isinstance(v, float) and v.is_integer():
-            v = int(v)
-        return str(v), None
-    return v, None
-
-
-def _assemble(
-    cells: Iterable[tuple[_Column, Any]],
-) -> tuple[dict, list[RecordError]]:
-    """Build a nested record from (column, value) pairs; report conflicts."""
-    record: dict = {}
-    errors: list[RecordError] = []
-    for col, value in cells:
-        node = record
-        ok = True
-        for part in col.path[:-1]:
-            nxt = node.get(part)
-            if nxt is None:
-                nxt = node[part] = {}
-            elif not isinstance(nxt, dict):
-                ok = False
-                break
-            node = nxt
-        last = col.path[-1]
-        if not ok or (last in node and isinstance(value, dict) != isinstance(node[last], dict)):
-            errors.append(
-                RecordError(
-                    "$." + col.header,
-                    "column_conflict",
-                    f"列 '{col.header}' 与其他列的取值冲突",
-                    f"column '{col.header}' conflicts with another column",
-                )
-            )
-            continue
-        if isinstance(value, dict) and isinstance(node.get(last), dict):
-            node[last].update(value)
-        else:
-            node[last] = value
-    return record, errors
-
-
-def _row_record(
-    row: Sequence[Any], cols: list[_Column], excel: bool
-) -> tuple[dict, list[RecordError]]:
-    errors: list[RecordError] = []
-    cells: list[tuple[_Column, Any]] = []
-    for i, cell in enumerate(row):
-        if cell is None or cell == "":
-            continue
-        if i >= len(cols) or not cols[i].path:
-            errors.append(
-                RecordError(
-                    "$",
-                    "csv",
-                    f"第 {i + 1} 列没有表头，其值 {str(cell)[:40]!r} 无法归入字段",
-                    f"column {i + 1} has no header; its value {str(cell)[:40]!r} belongs to no field",
-                )
-            )
-            continue
-        col = cols[i]
-        value, problem = _excel_value(cell, col) if excel else _cell_value(cell, col)
-        if problem is not None:
-            errors.append(
-                RecordError(
-                    "$." + col.header,
-                    "json",
-                    f"列 '{col.header}' 应为 JSON：{problem}",
-                    f"column '{col.header}' must hold JSON: {problem}",
-                )
-            )
-            continue
-        cells.append((col, value))
-    record, conflicts = _assemble(cells)
-    return record, errors + conflicts
+def column_map(schema: dict) -> ColumnMap:
+    """The `ColumnMap` of a schema, built once per schema object."""
+    hit = _MAPS.get(id(schema))
+    if hit is None or hit[0] is not schema:
+        if len(_MAPS) > 16:
+            _MAPS.clear()
+        hit = _MAPS[id(schema)] = (schema, ColumnMap(schema))
+    return hit[1]
 
 
 def read_csv(
@@ -226,36 +56,42 @@ def read_csv(
     encoding: str,
     warnings: list[LoadWarning] | None,
     schema: dict,
+    strict_columns: bool = False,
 ) -> Iterator[tuple[int, str, Any, list[RecordError]]]:
     csv.field_size_limit(MAX_RECORD_BYTES)
     text = io.TextIOWrapper(
         stream, encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline=""
     )
     reader = csv.reader(text)
-    kinds = _column_kinds(schema)
-    cols: list[_Column] | None = None
+    cmap = column_map(schema)
+    notes = Notes(name, warnings)
+    rows: RowGrouper | None = None
     last_line = 0
     while True:
         start = last_line + 1
         try:
             row = next(reader)
         except StopIteration:
-            return
+            break
         except UnicodeDecodeError:
             raise encoding_error(name, encoding, reader.line_num + 1) from None
         except csv.Error as exc:
             last_line = reader.line_num
+            if rows is not None:
+                yield from rows.flush()
             yield start, f"{name}:{start}", None, _csv_error(exc)
             continue
         last_line = reader.line_num
-        if cols is None:
+        if rows is None:
             if not any(c.strip() for c in row):
                 continue
-            cols = _columns(row, kinds, name)
+            layout = Layout(row, cmap, name, notes, strict_columns)
+            rows = RowGrouper(layout, Reader(layout, None, notes, excel=False), cmap)
             continue
-        if not any(row):
+        if not any(c.strip() for c in row):
             continue
         if sum(len(c) for c in row) > MAX_RECORD_BYTES:
+            yield from rows.flush()
             yield (
                 start,
                 f"{name}:{start}",
@@ -263,8 +99,9 @@ def read_csv(
                 too_large(sum(len(c) for c in row), "该行", "the row"),
             )
             continue
-        record, errors = _row_record(row, cols, excel=False)
-        yield start, f"{name}:{start}", record, errors
+        yield from rows.feed(start, f"{name}:{start}", row)
+    if rows is not None:
+        yield from rows.flush()
 
 
 def _csv_error(exc: csv.Error) -> list[RecordError]:
@@ -280,8 +117,9 @@ def read_xlsx(
     encoding: str,
     warnings: list[LoadWarning] | None,
     schema: dict,
+    strict_columns: bool = False,
 ) -> Iterator[tuple[int, str, Any, list[RecordError]]]:
-
+    """The records sheet's rows as records; the sheets of lists read first and linked by id."""
     from openpyxl import load_workbook
 
     data = read_document(stream, name, "XLSX")
@@ -293,42 +131,101 @@ def read_xlsx(
     try:
         if not book.worksheets:
             return
-        sheet = book.worksheets[0]
-        kinds = _column_kinds(schema)
-        cols: list[_Column] | None = None
-        warned = False
-        for rowno, row in enumerate(_rows(sheet, name), start=1):
-            if not any(c is not None and c != "" for c in row):
+        cmap = column_map(schema)
+        notes = Notes(name, warnings)
+        budget = [0]
+        main, lists, others = _classify(book.worksheets, cmap)
+        for sheet in others:
+            _other_sheet(sheet, name, cmap, notes, strict_columns, budget)
+        list_sheets = [_read_list_sheet(sheet, lst, name, cmap, notes, strict_columns, budget)
+                       for sheet, lst in lists]
+        list_sheets = [ls for ls in list_sheets if ls is not None]
+        where = f"{name}!{main.title}"
+        rows: RowGrouper | None = None
+        for rowno, row in enumerate(_rows(main, name, budget), start=1):
+            if not any(not _blank(c) for c in row):
                 continue
-            if cols is None:
-                cols = _columns(row, kinds, name)
+            if rows is None:
+                layout = Layout(row, cmap, where, notes, strict_columns)
+                rows = RowGrouper(layout, Reader(layout, main.title, notes, excel=True), cmap,
+                                  list_sheets)
                 continue
-            location = f"{name}!{sheet.title}:row {rowno}"
-            record, errors = _row_record(row, cols, excel=True)
-            if not warned and warnings is not None and _has_naive_datetime(row, cols):
-                warned = True
-                warnings.append(
-                    LoadWarning(
-                        name,
-                        f"{name}：Excel 日期时间单元格不带时区，按北京时间（{XLSX_TIMEZONE}）读取",
-                        f"{name}: Excel date-time cells carry no offset; read as "
-                        f"Asia/Shanghai ({XLSX_TIMEZONE})",
-                    )
-                )
-            yield rowno, location, record, errors
+            yield from rows.feed(rowno, f"{where}:row {rowno}", row)
+        if rows is not None:
+            yield from rows.flush()
+        yield from orphans(name, main.title, list_sheets, cmap)
     finally:
         book.close()
 
 
-def _has_naive_datetime(row: Sequence[Any], cols: list[_Column]) -> bool:
-    return any(
-        isinstance(v, datetime)
-        and v.tzinfo is None
-        and i < len(cols)
-        and cols[i].kind == "datetime"
-        for i, v in enumerate(row)
-    )
+def _blank(v: Any) -> bool:
+    return v is None or (v.__class__ is str and not v.strip())
 
+
+def _classify(sheets: list, cmap: ColumnMap) -> tuple[Any, list[tuple[Any, ListOf]], list]:
+    """The records sheet (named 记录 / Records, else the first sheet that is neither a list's
+    nor the template's instructions or options), the sheets of lists, and the other sheets."""
+    lists, others, plain = [], [], []
+    for sheet in sheets:
+        if cmap.is_aux_sheet(sheet.title):
+            continue
+        lst = cmap.sheet_list(sheet.title)
+        if lst is not None and not cmap.is_record_sheet(sheet.title):
+            lists.append((sheet, lst))
+        else:
+            plain.append(sheet)
+    named = [s for s in plain if cmap.is_record_sheet(s.title)]
+    if named:
+        main = named[0]
+    elif plain:
+        main = plain[0]
+    else:  # nothing but lists: their rows are then reported as rows without a record
+        main = sheets[0]
+        lists = [(s, lst) for s, lst in lists if s is not main]
+    others = [s for s in plain if s is not main]
+    return main, lists, others
+
+
+def _other_sheet(sheet: Any, name: str, cmap: ColumnMap, notes: Notes, strict: bool,
+                 budget: list[int]) -> None:
+    """A sheet that is neither the records sheet nor a list's: ignored, with a warning (refused
+    with `strict`) unless it is empty."""
+    if not any(any(not _blank(c) for c in row) for row in _rows(sheet, name, budget)):
+        return
+    guess = cmap.suggest_sheet(sheet.title)
+    zh = f"是否为 '{guess}'？" if guess else ""
+    en = f"did you mean '{guess}'?" if guess else ""
+    if strict:
+        raise InputError(name, f"{name}：工作表 '{sheet.title}' 不是记录模式中的列表"
+                         + (f"（{zh}）" if zh else "") + "；使用了 --strict-columns，不读取此文件",
+                         f"{name}: sheet '{sheet.title}' is not a list of the record schema"
+                         + (f" ({en})" if en else "") + "; not read because of --strict-columns")
+    notes.warn(f"{name}：工作表 '{sheet.title}' 不是记录模式中的列表，已忽略，其中的值不参与检查"
+               + (f"；{zh}" if zh else ""),
+               f"{name}: sheet '{sheet.title}' is not a list of the record schema; ignored (its "
+               "values are not checked)" + (f"; {en}" if en else ""))
+
+
+def _read_list_sheet(sheet: Any, lst: ListOf, name: str, cmap: ColumnMap, notes: Notes,
+                     strict: bool, budget: list[int]) -> ListSheet | None:
+    where = f"{name}!{sheet.title}"
+    out: ListSheet | None = None
+    for rowno, row in enumerate(_rows(sheet, name, budget), start=1):
+        if not any(not _blank(c) for c in row):
+            continue
+        if out is None:
+            layout = Layout(row, cmap, where, notes, strict, lst)
+            if layout.id_col is None:
+                raise InputError(
+                    name,
+                    f"{where}：没有记录编号列（记录编号 或 id），其中的行无法对应到记录",
+                    f"{where}: the sheet has no record id column (记录编号 or id); its rows cannot "
+                    "be linked to records")
+            reader = Reader(layout, sheet.title, notes, excel=True)
+            out = ListSheet(lst, sheet.title, layout, reader)
+            continue
+        out.add(rowno, row)
+    return out
 
 
 MAX_XLSX_UNCOMPRESSED = 256 << 20  # all parts of a workbook, unzipped
@@ -382,13 +279,13 @@ def _check_workbook(data: bytes, name: str) -> None:
         raise _not_xlsx(name, exc) from None
 
 
-def _rows(sheet: Any, name: str) -> Iterator[tuple]:
-    """The sheet's rows (values), bounded in rows and columns; a broken sheet is an
-    InputError naming the file."""
+def _rows(sheet: Any, name: str, budget: list[int]) -> Iterator[tuple]:
+    """The sheet's rows (values), bounded in rows and columns (`budget`: the cells read so far
+    in the workbook); a broken sheet is an InputError naming the file."""
     if hasattr(sheet, "reset_dimensions"):  # rows as long as their cells, not the declared size
         sheet.reset_dimensions()
     rows = sheet.iter_rows(values_only=True)
-    count = cells = 0
+    count = 0
     while True:
         try:
             row = next(rows)
@@ -397,8 +294,8 @@ def _rows(sheet: Any, name: str) -> Iterator[tuple]:
         except Exception as exc:  # noqa: BLE001 - XML or openpyxl: the sheet is not usable
             raise _not_xlsx(name, exc) from None
         count += 1
-        cells += len(row)
-        if count > MAX_XLSX_ROWS or len(row) > MAX_XLSX_COLUMNS or cells > MAX_XLSX_CELLS:
+        budget[0] += len(row)
+        if count > MAX_XLSX_ROWS or len(row) > MAX_XLSX_COLUMNS or budget[0] > MAX_XLSX_CELLS:
             raise InputError(
                 name,
                 f"{name} 的工作表超过上限（{MAX_XLSX_ROWS} 行、{MAX_XLSX_COLUMNS} 列或 "

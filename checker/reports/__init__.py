@@ -10,7 +10,9 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-FORMATS = ("text", "json", "jsonl", "csv", "md", "html", "xlsx")
+FORMATS = ("text", "json", "jsonl", "csv", "md", "html", "xlsx", "junit", "sarif")
+BINARY = frozenset({"xlsx"})  # never written to a terminal
+FILTERABLE = frozenset({"text", "md", "csv", "html"})  # formats with a filtered view (`--only`)
 
 
 def writer(fmt: str) -> Callable:

@@ -23,6 +23,9 @@ def write(report: Report, out: IO[bytes]) -> None:
     with text_stream(out) as stream:
         w = csv.writer(stream, lineterminator="\r\n")
         w.writerow([HEADINGS[report.lang][c] for c in COLUMNS])
+        only = report.listed()
         for entry in report.entries:
+            if only is not None and entry["outcome"] not in only:
+                continue
             for row in rows(entry, report.lang):
                 w.writerow([safe_cell(row[c]) for c in COLUMNS])

@@ -1,89 +1,94 @@
 """HTML: one self-contained file a compliance officer can e-mail.
 
-Summary, charts as inline SVG (outcomes; violations by rule, by department, by month), a
-filterable table of records (a few lines of inline JavaScript) and each record's findings
-with their advice. No external assets; every piece of text is escaped. Record rows are
-spooled to a temporary file while the aggregates are counted, so memory stays flat.
+Summary, charts as inline SVG (`html_charts`: outcomes; violations by rule, by department, over
+time), then the records: every record is one row of a JSON array in the page, and a few lines
+of inline JavaScript (`templates/report.js`) show one page of rows at a time, worst first
+(outcome, severity, latest date), filtered by outcome, by rule (exactly: `B1` is not `B11`) and
+by text. A row's findings and advice are HTML escaped here and inserted only when opened, so a
+batch of 50,000 records opens as fast as one of 500. No external assets; every piece of text
+is escaped, and `<` inside the JSON is written `\\u003c`. Record rows are spooled to a
+temporary file while the aggregates are counted, so memory stays flat; the same input gives
+the same bytes.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
 from collections import Counter, defaultdict
+from functools import cache
 from html import escape
+from importlib import resources
 from typing import IO
 
-from checker.reports.report import Report
+from checker.reports.html_charts import COLOURS, UNIT, hbar_svg, time_svg
 from checker.reports.labels import OUTCOME, OUTCOME_ORDER, SEVERITY, WORDS, facts_text, text_stream
+from checker.reports.report import Report
 
-COLOURS = {"violation": "#c0392b", "review": "#d68910", "tolerated": "#148f77",
-           "compliant": "#1e8449", "unlisted": "#7f8c8d", "invalid": "#7d3c98"}
-_RANK = {"violation": 0, "review": 1, "tolerated": 2, "compliant": 3}  # worst first
+_RANK = {"violation": 0, "review": 1, "tolerated": 2, "compliant": 3}  # findings: worst first
+_SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 TOP = 15  # bars per chart; the rest are summed as "other"
+PAGE_SIZES = (50, 100, 200, 500)
 
 T = {
     "zh": {"title": "亲清政商交往合规检查报告", "inputs": "检查对象", "policy": "规则包",
            "hash": "内容哈希", "summary": "汇总", "total": "记录总数", "charts": "图表",
            "outcomes": "各结论记录数", "by_rule": "违规发现（按规则）", "by_dept": "违规记录（按部门）",
-           "by_month": "各月记录（按结论）", "records": "记录明细", "filter": "筛选",
-           "search": "搜索编号、部门、规则或文字…", "all": "全部结论", "id": "记录编号",
+           "by_time": "各{unit}记录（按结论）", "records": "记录明细", "filter": "筛选",
+           "search": "搜索编号、日期、区划、部门、来源或规则编号…", "all": "全部结论",
+           "all_rules": "全部规则", "id": "记录编号",
            "outcome": "结论", "date": "日期", "jurisdiction": "行政区划", "department": "部门",
            "rules": "规则", "details": "详情", "unknown": "（未填写）", "other": "其余合计",
-           "none": "无", "shown": "显示", "of": "/", "location": "来源",
+           "none": "无", "shown": "符合条件", "of": "条，共", "records_unit": "条",
+           "location": "来源", "page": "第 {page} / {pages} 页", "per_page": "每页",
+           "first": "首页", "prev": "上一页", "next": "下一页", "last": "末页",
+           "only": "本报告仅列出：{outcomes}（其余记录计入汇总和图表）。",
+           "noscript": "记录明细需要启用 JavaScript 才能显示；也可改用 --format xlsx 或 csv。",
+           "sorted": "按结论、严重程度、日期（新在前）排序。",
            "no_findings": "无发现：正负面清单均未涉及。", "footer": "由 qinqing 生成；结论以规则包所载依据为准，需人工复核的请复核。"},
     "en": {"title": "Government–business interaction compliance report", "inputs": "Input",
            "policy": "Policy packs", "hash": "content hash", "summary": "Summary",
            "total": "Records", "charts": "Charts", "outcomes": "Records by outcome",
            "by_rule": "Violation findings by rule", "by_dept": "Violation records by department",
-           "by_month": "Records by month and outcome", "records": "Records", "filter": "Filter",
-           "search": "Search ids, departments, rules or text…", "all": "All outcomes",
-           "id": "Record", "outcome": "Outcome", "date": "Date", "jurisdiction": "Jurisdiction",
-           "department": "Department", "rules": "Rules", "details": "Details",
-           "unknown": "(not given)", "other": "all others", "none": "none", "shown": "Shown",
-           "of": "of", "location": "Input",
+           "by_time": "Records by {unit} and outcome", "records": "Records", "filter": "Filter",
+           "search": "Search ids, dates, areas, departments, inputs or rule ids…", "all": "All outcomes",
+           "all_rules": "All rules", "id": "Record", "outcome": "Outcome", "date": "Date",
+           "jurisdiction": "Jurisdiction", "department": "Department", "rules": "Rules",
+           "details": "Details", "unknown": "(not given)", "other": "all others", "none": "none",
+           "shown": "Matching", "of": "of", "records_unit": "records", "location": "Input",
+           "page": "Page {page} of {pages}", "per_page": "Per page",
+           "first": "First", "prev": "Previous", "next": "Next", "last": "Last",
+           "only": "This report lists only: {outcomes} (the other records are counted in the summary and charts).",
+           "noscript": "The records table needs JavaScript; --format xlsx or csv lists them too.",
+           "sorted": "Sorted by outcome, severity, then date (latest first).",
            "no_findings": "No findings: neither list covers this interaction.",
            "footer": "Generated by qinqing. Findings rest on the sources cited in the policy packs; review what needs review."},
 }
-
-CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI","PingFang SC","Microsoft YaHei",sans-serif;margin:0;color:#1c2833;background:#f8f9f9}
-main{max-width:1200px;margin:0 auto;padding:24px}
-h1{font-size:1.6em;margin:0 0 8px}h2{font-size:1.25em;margin:28px 0 12px;border-bottom:1px solid #d5d8dc;padding-bottom:4px}
-.meta{color:#566573;font-size:.9em;margin:2px 0}
-.cards{display:flex;flex-wrap:wrap;gap:10px}.card{background:#fff;border:1px solid #d5d8dc;border-left:6px solid #999;border-radius:4px;padding:8px 14px;min-width:110px}
-.card b{display:block;font-size:1.5em}.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:16px}
-figure{background:#fff;border:1px solid #d5d8dc;border-radius:4px;margin:0;padding:10px;overflow-x:auto}figcaption{font-weight:600;margin-bottom:6px}
-table{border-collapse:collapse;width:100%;background:#fff;font-size:.92em}th,td{border:1px solid #d5d8dc;padding:5px 7px;text-align:left;vertical-align:top}
-th{background:#eaeded;position:sticky;top:0}.o{font-weight:600;white-space:nowrap}td.n{white-space:nowrap}
-#records{table-layout:fixed}#records td{overflow-wrap:anywhere}
-.filters{display:flex;gap:8px;margin:8px 0;flex-wrap:wrap}.filters input{flex:1;min-width:240px;padding:6px}.filters select{padding:6px}
-details summary{cursor:pointer;color:#1f618d}.f{margin:6px 0 10px;padding-left:10px;border-left:4px solid #999}
-.f p{margin:2px 0}.k{color:#566573}.err{color:#7d3c98}footer{color:#566573;font-size:.85em;margin-top:24px}
-"""
-
-JS = """
-(function(){var q=document.getElementById('q'),s=document.getElementById('s'),n=document.getElementById('n');
-var rows=document.querySelectorAll('#records tbody tr');
-function f(){var t=q.value.toLowerCase(),o=s.value,c=0;for(var i=0;i<rows.length;i++){var r=rows[i];
-var ok=(!o||r.getAttribute('data-outcome')===o)&&(!t||r.textContent.toLowerCase().indexOf(t)>=0);
-r.style.display=ok?'':'none';if(ok)c++;}n.textContent=c;}
-q.addEventListener('input',f);s.addEventListener('change',f);})();
-"""
 
 
 def e(value: object) -> str:
     return escape(str(value), quote=True)
 
 
-_MONTH = re.compile(r"[0-9]{4}-[0-9]{2}\Z")  # undated records go last
+@cache
+def _asset(name: str) -> str:
+    return resources.files("checker.reports").joinpath("templates", name).read_text(encoding="utf-8")
+
+
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def rule_key(rule: str) -> tuple:
+    """Rule ids in natural order: B1, B2, … B11, B11.liaison, … N1 … XN9."""
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"([0-9]+)", rule) if p)
 
 
 class _Stats:
     def __init__(self) -> None:
         self.by_rule: Counter = Counter()
         self.rule_titles: dict[str, str] = {}
+        self.rule_records: Counter = Counter()  # records listed per rule (the rule filter)
         self.by_dept: Counter = Counter()
         self.by_month: dict[str, Counter] = defaultdict(Counter)
 
@@ -95,9 +100,9 @@ class _Stats:
         if outcome == "violation":
             self.by_dept[entry.get("department") or unknown] += 1
         for f in entry.get("findings") or ():
+            self.rule_titles.setdefault(f["rule"], f.get("title") or "")
             if f["outcome"] == "violation":
                 self.by_rule[f["rule"]] += 1
-                self.rule_titles.setdefault(f["rule"], f.get("title") or "")
 
 
 def _top(counts: Counter, other: str) -> list[tuple[str, int]]:
@@ -107,72 +112,6 @@ def _top(counts: Counter, other: str) -> list[tuple[str, int]]:
         rest = sum(v for _, v in items[TOP:])
         items = items[:TOP] + [(other, rest)]
     return items
-
-
-def hbar_svg(items: list[tuple[str, int]], colour: str | dict, empty: str, other: str = "") -> str:
-    """Horizontal bars with labels and values; a last item named `other` (the sum of the
-    items left out) is written under the chart instead of drawn."""
-    if not items:
-        return f'<p class="k">{e(empty)}</p>'
-    width, label_w, bar_h, gap = 640, 230, 20, 6
-    rest = None
-    if items and items[-1][0] == other:  # "other" is a sum, not a bar on the same scale
-        rest = items[-1]
-        items = items[:-1]
-    top = max((v for _, v in items), default=1) or 1
-    height = len(items) * (bar_h + gap) + gap
-    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="100%" '
-            f'viewBox="0 0 {width} {height}" role="img" font-size="12">')]
-    for i, (label, value) in enumerate(items):
-        y = gap + i * (bar_h + gap)
-        w = round((width - label_w - 70) * value / top, 1)
-        c = colour.get(label, "#5d6d7e") if isinstance(colour, dict) else colour
-        short = label if len(label) <= 28 else label[:27] + "…"
-        out.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end">{e(short)}</text>'
-                   f'<rect x="{label_w}" y="{y}" width="{w}" height="{bar_h}" fill="{c}">'
-                   f'<title>{e(label)}: {value}</title></rect>'
-                   f'<text x="{label_w + w + 5}" y="{y + 14}">{value}</text>')
-    out.append("</svg>")
-    if rest is not None:
-        out.append(f'<p class="k">{e(rest[0])}: {rest[1]}</p>')
-    return "".join(out)
-
-
-def month_svg(by_month: dict[str, Counter], lang: str, empty: str) -> str:
-    """Stacked columns per month, one colour per outcome, with a legend."""
-    if not by_month:
-        return f'<p class="k">{e(empty)}</p>'
-    months = sorted(m for m in by_month if _MONTH.match(m)) + sorted(m for m in by_month if not _MONTH.match(m))
-    col_w, gap, chart_h, left, bottom = 18, 6, 180, 40, 54
-    legend = [(o, 14 + (12 * len(OUTCOME[lang][o]) if lang == "zh" else 6 * len(OUTCOME[lang][o])) + 8)
-              for o in OUTCOME_ORDER]
-    width = max(left + len(months) * (col_w + gap) + 10, left + sum(w for _, w in legend) + 10)
-    top = max(sum(c.values()) for c in by_month.values()) or 1
-    height = chart_h + bottom + 24
-    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" role="img" font-size="11">'),
-           (f'<text x="{left - 4}" y="28" text-anchor="end">{top}</text>'
-           f'<line x1="{left}" y1="{chart_h + 24}" x2="{width}" y2="{chart_h + 24}" stroke="#999"/>')]
-    for i, m in enumerate(months):
-        x = left + i * (col_w + gap)
-        y: float = chart_h + 24
-        for o in OUTCOME_ORDER:
-            n = by_month[m].get(o, 0)
-            if not n:
-                continue
-            h = round(chart_h * n / top, 1)
-            y = round(y - h, 1)
-            out.append(f'<rect x="{x}" y="{y}" width="{col_w}" height="{h}" fill="{COLOURS[o]}">'
-                       f'<title>{e(m)} {e(OUTCOME[lang][o])}: {n}</title></rect>')
-        out.append(f'<text x="{x + col_w / 2}" y="{chart_h + 32}" text-anchor="end" '
-                   f'transform="rotate(-60 {x + col_w / 2} {chart_h + 32})">{e(m)}</text>')
-    lx = left
-    for o, w in legend:
-        out.append(f'<rect x="{lx}" y="4" width="10" height="10" fill="{COLOURS[o]}"/>'
-                   f'<text x="{lx + 13}" y="13">{e(OUTCOME[lang][o])}</text>')
-        lx += w
-    out.append("</svg>")
-    return "".join(out)
 
 
 def _finding_html(f: dict, lang: str) -> str:
@@ -202,10 +141,15 @@ def _finding_html(f: dict, lang: str) -> str:
     return "".join(parts)
 
 
-def _row_html(entry: dict, lang: str, t: dict) -> str:
+def row(entry: dict, lang: str, t: dict) -> list:
+    """One record as the page's JS reads it: [label, outcome, date, jurisdiction, department,
+    rules, severity rank, input location, count, details HTML]."""
     o = entry["outcome"]
     findings = entry.get("findings") or ()
-    rules = sorted({f["rule"] for f in findings if f["outcome"] in ("violation", "review", "tolerated")})
+    rules = sorted({f["rule"] for f in findings if f["outcome"] in ("violation", "review", "tolerated")},
+                   key=rule_key)
+    severity = min((_SEVERITY_RANK.get(f["severity"], 4) for f in findings if f["outcome"] == o),
+                   default=4)
     where = (entry.get("source") or {}).get("location") or ""
     body: list[str] = []
     if o == "invalid":
@@ -216,40 +160,52 @@ def _row_html(entry: dict, lang: str, t: dict) -> str:
     body.extend(_finding_html(f, lang) for f in sorted(findings, key=lambda f: _RANK.get(f["outcome"], 9)))
     body.append(f'<p class="k">{e(t["location"])}: {e(where)}</p>')
     n = len(findings) or len(entry.get("errors") or ())
-    return (f'<tr data-outcome="{e(o)}"><td class="n">{e(entry.get("id") or where)}</td>'
-            f'<td class="o" style="color:{COLOURS[o]}">{e(OUTCOME[lang][o])}</td>'
-            f'<td class="n">{e(entry.get("date") or "")}</td><td class="n">{e(entry.get("jurisdiction") or "")}</td>'
-            f'<td class="n">{e(entry.get("department") or "")}</td><td>{e(", ".join(rules))}</td>'
-            f'<td class="d"><details><summary>{n}</summary>{"".join(body)}</details></td></tr>\n')
+    return [str(entry.get("id") or where), o, str(entry.get("date") or ""),
+            str(entry.get("jurisdiction") or ""), str(entry.get("department") or ""), rules,
+            severity, where, n, "".join(body)]
+
+
+def script_json(value: object) -> str:
+    """JSON that can stand inside a <script> element: no `<` (so no `</script>`, no `<!--`)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
 
 
 def write(report: Report, out: IO[bytes]) -> None:
     lang = report.lang
     t = T[lang]
+    only = report.listed()
     stats = _Stats()
+    listed = 0
     with tempfile.TemporaryFile("w+", encoding="utf-8", newline="\n") as spool:
         for entry in report.entries:
             stats.add(entry, t["unknown"])
-            spool.write(_row_html(entry, lang, t))
+            if only is not None and entry["outcome"] not in only:
+                continue
+            r = row(entry, lang, t)
+            for rule in r[5]:
+                stats.rule_records[rule] += 1
+            spool.write(("" if listed == 0 else ",\n") + script_json(r))
+            listed += 1
         spool.seek(0)
         with text_stream(out) as s:
-            _head(s, report, t, stats)
+            _head(s, report, t, stats, listed, only)
+            s.write('<script type="application/json" id="qq-data">[\n')
             while True:
                 block = spool.read(1 << 16)
                 if not block:
                     break
                 s.write(block)
-            s.write(f"</tbody></table></section>\n<footer>{e(t['footer'])}</footer></main>\n"
-                    f"<script>{JS}</script>\n</body>\n</html>\n")
+            s.write(f"\n]</script>\n<script>{_asset('report.js')}</script>\n</body>\n</html>\n")
 
 
-def _head(s: IO[str], report: Report, t: dict, stats: _Stats) -> None:
+def _head(s: IO[str], report: Report, t: dict, stats: _Stats, listed: int,
+          only: frozenset[str] | None) -> None:
     lang = report.lang
     summary = report.summary.to_dict()
     packs = ", ".join(f"{p['name']} {p['version']}".strip() for p in report.policy.get("packs", []))
     s.write(f'<!DOCTYPE html>\n<html lang="{"zh-CN" if lang == "zh" else "en"}">\n<head>\n'
             f'<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{e(t['title'])}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n"
+            f"<title>{e(t['title'])}</title>\n<style>{_asset('report.css')}</style>\n</head>\n<body>\n<main>\n"
             f"<h1>{e(t['title'])}</h1>\n")
     if report.inputs:
         s.write(f'<p class="meta">{e(t["inputs"])}: {e(", ".join(report.inputs))}</p>\n')
@@ -265,26 +221,53 @@ def _head(s: IO[str], report: Report, t: dict, stats: _Stats) -> None:
     colours = {OUTCOME[lang][o]: COLOURS[o] for o in OUTCOME_ORDER}
     rules = [(label if label == t["other"] else f"{label} {stats.rule_titles.get(label, '')}".strip(), n)
              for label, n in _top(stats.by_rule, t["other"])]
+    unit, time_chart = time_svg(stats.by_month, lang, t["none"])
     s.write(f'<section><h2>{e(t["charts"])}</h2><div class="charts">')
     for caption, svg in ((t["outcomes"], hbar_svg(outcomes, colours, t["none"])),
                          (t["by_rule"], hbar_svg(rules, COLOURS["violation"], t["none"], t["other"])),
                          (t["by_dept"], hbar_svg(_top(stats.by_dept, t["other"]), COLOURS["violation"],
                                                  t["none"], t["other"])),
-                         (t["by_month"], month_svg(stats.by_month, lang, t["none"]))):
+                         (t["by_time"].format(unit=UNIT[lang][unit]), time_chart)):
         s.write(f"<figure><figcaption>{e(caption)}</figcaption>{svg}</figure>")
     s.write("</div></section>\n")
-    options = "".join(f'<option value="{o}">{e(OUTCOME[lang][o])}</option>' for o in OUTCOME_ORDER)
-    s.write(f'<section><h2>{e(t["records"])}</h2>'
+    _records_head(s, lang, t, stats, listed, only)
+
+
+def _records_head(s: IO[str], lang: str, t: dict, stats: _Stats, listed: int,
+                  only: frozenset[str] | None) -> None:
+    sep = "、" if lang == "zh" else ", "
+    options = "".join(f'<option value="{o}">{e(OUTCOME[lang][o])}</option>'
+                      for o in OUTCOME_ORDER if only is None or o in only)
+    rule_options = "".join(
+        f'<option value="{e(rule)}">{e(rule)} {e(stats.rule_titles.get(rule, ""))} ({n})</option>'
+        for rule, n in sorted(stats.rule_records.items(), key=lambda kv: rule_key(kv[0])))
+    sizes = "".join(f'<option{" selected" if n == 100 else ""}>{n}</option>' for n in PAGE_SIZES)
+    s.write(f'<section><h2>{e(t["records"])}</h2>\n')
+    if only is not None:
+        names = sep.join(OUTCOME[lang][o] for o in OUTCOME_ORDER if o in only)
+        s.write(f'<p class="note">{e(t["only"].format(outcomes=names))}</p>\n')
+    s.write(f'<p class="k">{e(t["sorted"])}</p>\n'
             f'<div class="filters"><input id="q" type="search" placeholder="{e(t["search"])}" '
             f'aria-label="{e(t["filter"])}"><select id="s" aria-label="{e(t["outcome"])}">'
             f'<option value="">{e(t["all"])}</option>{options}</select>'
-            f'<span class="k">{e(t["shown"])} <b id="n">{summary["records"]}</b> {e(t["of"])} '
-            f'{summary["records"]}</span></div>\n'
-            f'<table id="records"><colgroup><col style="width:13%"><col style="width:8%">'
-            f'<col style="width:9%"><col style="width:8%"><col style="width:11%"><col style="width:8%">'
-            f'<col style="width:43%"></colgroup><thead><tr><th>{e(t["id"])}</th><th>{e(t["outcome"])}</th>'
+            f'<select id="r" aria-label="{e(t["rules"])}"><option value="">{e(t["all_rules"])}</option>'
+            f'{rule_options}</select>'
+            f'<span class="k">{e(t["shown"])} <b id="n">{listed}</b> {e(t["of"])} {listed}'
+            f'{" " + e(t["records_unit"]) if lang == "en" else e(t["records_unit"])}</span></div>\n'
+            f'<div class="pager"><button type="button" id="first">{e(t["first"])}</button>'
+            f'<button type="button" id="prev">{e(t["prev"])}</button><span id="pg"></span>'
+            f'<button type="button" id="next">{e(t["next"])}</button>'
+            f'<button type="button" id="last">{e(t["last"])}</button>'
+            f'<label class="k">{e(t["per_page"])} <select id="ps">{sizes}</select></label></div>\n'
+            f'<noscript><p class="note">{e(t["noscript"])}</p></noscript>\n'
+            f'<table id="records"><colgroup><col style="width:14%"><col style="width:9%">'
+            f'<col style="width:9%"><col style="width:8%"><col style="width:12%"><col style="width:10%">'
+            f'<col style="width:38%"></colgroup><thead><tr><th>{e(t["id"])}</th><th>{e(t["outcome"])}</th>'
             f'<th>{e(t["date"])}</th><th>{e(t["jurisdiction"])}</th><th>{e(t["department"])}</th>'
-            f'<th>{e(t["rules"])}</th><th>{e(t["details"])}</th></tr></thead>\n<tbody>\n')
+            f'<th>{e(t["rules"])}</th><th>{e(t["details"])}</th></tr></thead>\n<tbody></tbody></table>\n'
+            f'</section>\n<footer>{e(t["footer"])}</footer>\n</main>\n'
+            f'<script type="application/json" id="qq-meta">'
+            f'{script_json({"outcomes": OUTCOME[lang], "page": t["page"]})}</script>\n')
 
 
-__all__ = ["hbar_svg", "month_svg", "write"]
+__all__ = ["hbar_svg", "row", "rule_key", "script_json", "time_svg", "write"]

@@ -34,6 +34,22 @@ WORDS = {
 OUTCOME_ORDER = ("violation", "review", "tolerated", "compliant", "unlisted", "invalid")
 
 
+def summary_line(summary: dict, lang: str) -> str:
+    """`4 条记录；违规 1，需复核 1，…` / `4 records; violation 1, needs review 1, …`."""
+    parts = [f"{OUTCOME[lang][k]} {summary[k]}" for k in OUTCOME_ORDER]
+    if lang == "zh":
+        return f"{summary['records']} {WORDS[lang]['records']}；" + "，".join(parts)
+    records = WORDS[lang]["records"] if summary["records"] != 1 else "record"
+    return f"{summary['records']} {records}; " + ", ".join(parts)
+
+
+def only_note(only: frozenset[str], lang: str) -> str:
+    """What a filtered view (`--only`) lists."""
+    names = ("、" if lang == "zh" else ", ").join(OUTCOME[lang][o] for o in OUTCOME_ORDER if o in only)
+    return f"仅列出：{names}（汇总计入全部记录）" if lang == "zh" else \
+        f"Listed only: {names} (the summary counts every record)"
+
+
 def facts_text(evidence: dict, lang: str) -> str:
     """A finding's evidence for a reader (`FieldLabels.fact_text` of each fact)."""
     from checker.findings.labels import bundled

@@ -8,7 +8,7 @@ import tempfile
 from typing import IO
 
 from checker.reports.report import Report
-from checker.reports.labels import OUTCOME, OUTCOME_ORDER, text_stream
+from checker.reports.labels import OUTCOME, OUTCOME_ORDER, only_note, text_stream
 from checker.reports.rows import HEADINGS, rows
 
 MD_COLUMNS = ("record", "outcome", "date", "rule", "finding_outcome", "severity", "title",
@@ -25,8 +25,11 @@ def write(report: Report, out: IO[bytes]) -> None:
     lang = report.lang
     zh = lang == "zh"
     h = HEADINGS[lang]
+    only = report.listed()
     with tempfile.TemporaryFile("w+", encoding="utf-8", newline="\n") as spool:
         for entry in report.entries:
+            if only is not None and entry["outcome"] not in only:
+                continue
             for row in rows(entry, lang):
                 spool.write("| " + " | ".join(cell(row[c]) for c in MD_COLUMNS) + " |\n")
         spool.seek(0)
@@ -42,6 +45,8 @@ def write(report: Report, out: IO[bytes]) -> None:
             s.write(f"规则包：{cell(packs)}（内容哈希 `{report.policy.get('content_hash', '')[:16]}`）\n\n" if zh else
                      f"Policy packs: {cell(packs)} (content hash `{report.policy.get('content_hash', '')[:16]}`)\n\n")
             s.write("## 发现\n\n" if zh else "## Findings\n\n")
+            if only is not None:
+                s.write(cell(only_note(only, lang)) + "\n\n")
             s.write("| " + " | ".join(h[c] for c in MD_COLUMNS) + " |\n")
             s.write("|" + "---|" * len(MD_COLUMNS) + "\n")
             while True:

@@ -26,6 +26,13 @@ class Report:
     lang: str = "zh"
     explain: bool = False
     inputs: list[str] = field(default_factory=list)  # input names, for report headings
+    only: frozenset[str] | None = None  # `--only`: the outcomes to list (None: every record)
+    failing: frozenset[str] = frozenset()  # outcomes that fail the run (`--fail-on`): JUnit
+
+    def listed(self) -> frozenset[str] | None:
+        """The outcomes a filtered view lists (`--only`), invalid records always among them
+        (nothing is silently dropped), or None for every record."""
+        return None if self.only is None else self.only | {"invalid"}
 
     def __iter__(self) -> Iterator[dict]:
         return iter(self.entries)

@@ -51,7 +51,7 @@ def rows(entry: dict, lang: str) -> Iterator[dict[str, str]]:
     """The rows of one record entry, keyed by COLUMNS, values as display text."""
     sep = "；" if lang == "zh" else "; "
     base = {
-        "record": text(entry.get("id")),
+        "record": text(entry.get("id")) + (f" ({entry['record_kind']})" if entry.get("record_kind") else ""),
         "outcome": OUTCOME[lang].get(entry["outcome"], entry["outcome"]),
         "jurisdiction": text(entry.get("jurisdiction")),
         "date": text(entry.get("date")),

@@ -9,7 +9,8 @@ import os
 from typing import IO
 
 from checker.reports.report import Report
-from checker.reports.labels import OUTCOME, SEVERITY, WORDS, facts_text, text_stream
+from checker.reports.labels import (OUTCOME, SEVERITY, WORDS, facts_text, only_note, summary_line,
+                                    text_stream)
 
 _STYLE = {"violation": "bold red", "review": "bold yellow", "tolerated": "bold cyan",
           "compliant": "bold green", "unlisted": "bold", "invalid": "bold magenta"}
@@ -40,7 +41,10 @@ def _write(report: Report, out: IO[str], color: bool) -> None:
             out.write(line + "\n")
 
     sep = "：" if zh else ": "
+    only = report.listed()
     for e in report.entries:
+        if only is not None and e["outcome"] not in only:
+            continue
         label = OUTCOME[lang][e["outcome"]]
         where = (e.get("source") or {}).get("location") or ""
         name = e["id"] or where
@@ -77,12 +81,9 @@ def _write(report: Report, out: IO[str], color: bool) -> None:
         if report.explain and "explanation" in e:
             _explain(e["explanation"], emit, lang)
         emit("")
-    s = report.summary.to_dict()
-    parts = [f"{OUTCOME[lang][k]} {s[k]}" for k in ("violation", "review", "tolerated", "compliant",
-                                                    "unlisted", "invalid")]
-    records = w["records"] if zh or s["records"] != 1 else "record"
-    emit(f"{w['summary']}{sep}{s['records']} {records}；" + "，".join(parts) if zh else
-         f"{w['summary']}: {s['records']} {records}; " + ", ".join(parts), "bold")
+    if only is not None:
+        emit(only_note(only, lang))
+    emit(f"{w['summary']}{sep}{summary_line(report.summary.to_dict(), lang)}", "bold")
 
 
 def _explain(x: dict, emit, lang: str) -> None:

@@ -7,6 +7,8 @@ Nothing here prints a traceback: every expected failure becomes a one-line messa
 
 from __future__ import annotations
 
+import datetime as dt
+
 import gc
 import os
 import re
@@ -23,8 +25,8 @@ from typing import IO, Any
 
 from checker.engine.engine import Engine, Options, Summary
 from checker.engine.policy import PolicyLoadError, load_policy
-from checker.reports import writer
 from checker.reports.report import EncodedEntries, Report
+from checker.reports import BINARY, FILTERABLE, writer
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 LOG_BATCH = 1000
@@ -50,17 +52,20 @@ def err(msg_zh: str, msg_en: str, lang: str) -> None:
 
 # ---- inputs ----------------------------------------------------------------------------
 class FillingValidator:
-    """The record validator, filling `jurisdiction` where a record lacks one (--jurisdiction).
-    The raw record itself is left as read."""
+    """The record validator, filling `jurisdiction` where a record lacks one (--jurisdiction)
+    and `as_of` (--as-of). The raw record itself is left as read."""
 
-    __slots__ = ("base", "code", "schema")
+    __slots__ = ("as_of", "base", "code", "schema")
 
-    def __init__(self, base: Any, code: str):
-        self.base, self.schema, self.code = base, base.schema, code
+    def __init__(self, base: Any, code: str | None, as_of: str | None = None):
+        self.base, self.schema, self.code, self.as_of = base, base.schema, code, as_of
 
     def validate(self, raw: Any):
-        if isinstance(raw, dict) and raw.get("jurisdiction") is None:
-            raw = {**raw, "jurisdiction": self.code}
+        if isinstance(raw, dict):
+            if self.code is not None and raw.get("jurisdiction") is None:
+                raw = {**raw, "jurisdiction": self.code}
+            if self.as_of is not None and raw.get("as_of") is None:
+                raw = {**raw, "as_of": self.as_of}
         return self.base.validate(raw)
 
     def fast_json(self) -> Any:
@@ -76,7 +81,9 @@ class FillingValidator:
             data = fast(text)
             # The decoder returns what base.validate(raw) does, which has the record's own
             # jurisdiction: not None here means the raw record had one, so nothing to fill.
-            return data if data is not None and data.get("jurisdiction") is not None else None
+            if data is None or (self.as_of is not None and data.get("as_of") is None):
+                return None
+            return data if data.get("jurisdiction") is not None else None
 
         return decode
 
@@ -90,6 +97,7 @@ class Inputs:
     encoding: str
     rereadable: bool
     warnings: list = field(default_factory=list)
+    strict_columns: bool = False  # CSV/XLSX: an unknown column refuses the file (see tabular)
     _spool: str | None = None
 
     def __post_init__(self) -> None:
@@ -131,7 +139,7 @@ class Inputs:
         paths = [self._spool if (f == "-" and self._spool) else f for f in self.files]
         self.warnings.clear()
         items = iter_records(paths, self.input_format, self.encoding, validator, self.warnings,
-                             position)
+                             position, self.strict_columns)
         if not self._spool:
             yield from items
             return
@@ -143,6 +151,7 @@ class Inputs:
                 elif item.errors:
                     item.errors = [_renamed_error(e, tmp, STDIN_NAME) for e in item.errors]
                 yield item
+            self.warnings[:] = [_renamed_warning(w, tmp, STDIN_NAME) for w in self.warnings]
         except InputError as exc:
             raise InputError(STDIN_NAME if exc.path == tmp else exc.path,
                              exc.message_zh.replace(tmp, STDIN_NAME),
@@ -154,6 +163,13 @@ def _rename(item: Any, old: str, new: str) -> None:
     item.location = new + item.location[len(old):] if item.location.startswith(old) else item.location
     if item.errors:
         item.errors = [_renamed_error(e, old, new) for e in item.errors]
+
+
+def _renamed_warning(w: Any, old: str, new: str) -> Any:
+    if old not in w.message_zh and old not in w.message_en:
+        return w
+    return type(w)(new if w.source == old else w.source, w.message_zh.replace(old, new),
+                   w.message_en.replace(old, new))
 
 
 def _renamed_error(e: Any, old: str, new: str) -> Any:
@@ -202,6 +218,37 @@ def open_output(path: Path | None) -> Iterator[IO[bytes]]:
     finally:
         if not ok and os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def check_output(fmt: str, output: Path | None, inputs: Sequence[str | Path], only) -> None:
+    """Refuse, before any work, what would go wrong: `--only` with a format that has no
+    filtered view, a binary report to a terminal, a report over one of its own inputs."""
+    to_stdout = output is None or str(output) == "-"
+    if only is not None and fmt not in FILTERABLE:
+        raise CheckError(f"--only 只适用于 text、md、csv、html 格式，不适用于 {fmt}",
+                         f"--only applies to the text, md, csv and html formats, not to {fmt}")
+    if to_stdout:
+        if fmt in BINARY and sys.stdout.isatty():
+            raise CheckError(f"{fmt} 是二进制格式，不能输出到终端；请用 -o 指定报告文件，如 -o report.{fmt}",
+                             f"{fmt} is a binary format and is not written to a terminal; "
+                             f"give a report file with -o, e.g. -o report.{fmt}")
+        return
+    for f in inputs:
+        if str(f) != "-" and _same_file(Path(output), Path(f)):  # type: ignore[arg-type]
+            raise CheckError(f"-o {output} 是输入文件，报告会覆盖它；请另选报告文件",
+                             f"-o {output} is one of the input files and the report would overwrite "
+                             "it; choose another report file")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet): compare the paths
+        return a.resolve() == b.resolve()
+
+
+def writes_file(output: Path | None) -> bool:
+    return output is not None and str(output) != "-"
 
 
 def _umask() -> int:
@@ -316,10 +363,16 @@ class CheckRun:
 
 def run_check(*, files: Sequence[str], rules, jurisdiction, fmt: str, output, lang: str,
               explain: bool, history: Sequence[Path], input_format, encoding: str, jobs: int,
-              failing: Sequence[str], log, mask, engine_kind: str = "python",
+              failing: Sequence[str], log, mask, only: frozenset[str] | None = None,
+              allow_empty: bool = False, quiet: bool = False, strict_columns: bool = False,
+              schemas: dict | None = None, as_of: str | None = None, engine_kind: str = "python",
               spark_master: str | None = None) -> int:
-    """The whole `qinqing check`; returns the exit code."""
+    """The whole `qinqing check`; returns the exit code. After writing a report file, one line
+    on stderr says where and sums up the outcomes (not with `quiet`). `schemas`: record schemas
+    besides the bundled ones (`--schema`); `as_of`: for records that lack one (`--as-of`);
+    `engine_kind`: python, duckdb or spark (`--engine`, `--spark-master`)."""
     from checker.input.records import InputError
+    from checker.reports.labels import summary_line
     from policy_dsl.errors import render_all
 
     expected: tuple[type[Exception], ...] = (CheckError,)
@@ -328,7 +381,7 @@ def run_check(*, files: Sequence[str], rules, jurisdiction, fmt: str, output, la
         expected = (CheckError, AuditError)
 
     try:
-        policy = load_policy(rules, cache=True)
+        policy = load_policy(rules, cache=True, schemas=schemas)
     except PolicyLoadError as exc:
         res = exc.result
         sys.stderr.write(render_all(res.errors, res.sources) + "\n")
@@ -352,36 +405,54 @@ def run_check(*, files: Sequence[str], rules, jurisdiction, fmt: str, output, la
         if parquet and (explain or log is not None):
             raise CheckError("--format parquet 不能与 --explain 或 --log 同用",
                              "--format parquet cannot be combined with --explain or --log")
+        check_output(fmt, output, [*files, *history], only)
         logger = DecisionLogger(log, mask, policy.content_hash)
         engine = Engine(policy, Options(lang=lang, explain=explain, default_jurisdiction=jurisdiction,
                                         values=parquet))
-        from checker.input.validate import default_validator
-        validator: Any = default_validator()
-        if jurisdiction:
-            validator = FillingValidator(validator, jurisdiction)
+        if as_of is not None:
+            try:
+                dt.date.fromisoformat(as_of)
+            except ValueError:
+                raise CheckError(f"--as-of 应为 YYYY-MM-DD 日期，而不是 '{as_of}'",
+                                 f"--as-of must be a YYYY-MM-DD date, not '{as_of}'") from None
+        validator: Any = policy.validator()
+        if jurisdiction or as_of:
+            validator = FillingValidator(validator, jurisdiction, as_of)
         hist = _history(history, encoding, validator, lang)
         inputs = Inputs(list(files), input_format, encoding,
-                        rereadable=engine.needs_windows or jobs > 1 or engine_kind != "python")
+                        rereadable=(engine.needs_windows or engine.needs_store or jobs > 1
+                                    or engine_kind != "python"),
+                        strict_columns=strict_columns)
         run = CheckRun(frozenset(failing))
         if engine_kind != "python":
             entries, raws = _sql_entries(engine, engine_kind, inputs, validator, jobs, hist, log is not None,
                                          spark_master)
         else:
             entries, raws = _entries(engine, inputs, validator, jobs, hist, log is not None,
-                                     encoded=fmt == "jsonl" and not parquet)
-        progress = Progress(progress_wanted(output, fmt), lang)
+                                     encoded=fmt == "jsonl")
+        progress = Progress(progress_wanted(output, fmt) and not quiet, lang)
+        names = [("<stdin>" if f == "-" else str(f)) for f in files]
         report = Report(policy.describe(), run.watch(entries, progress, logger, raws), run.summary,
-                        lang, explain, inputs=[("<stdin>" if f == "-" else str(f)) for f in files])
+                        lang, explain, inputs=names, only=only, failing=frozenset(failing))
         with open_output(output) as out:
             if parquet:
                 from checker.reports import parquet_report
                 parquet_report.write(report, out, parquet_report.records_path(output))
             else:
                 writer(fmt)(report, out)
+            if not run.summary.counts and not allow_empty:  # (a report file is not kept)
+                progress.stop()
+                shown = "、".join(names)
+                raise CheckError(f"输入中没有记录（{shown}）；若确为空批次，请加 --allow-empty",
+                                 f"the input has no records ({', '.join(names)}); add --allow-empty "
+                                 "if an empty batch is expected")
         progress.stop()
         logger.flush()
         for w in inputs.warnings:
             err(f"注意：{w.message_zh}", f"Note: {w.message_en}", lang)
+        if writes_file(output) and not quiet:
+            line = summary_line(run.summary.to_dict(), lang)
+            err(f"已写入 {output}：{line}", f"Wrote {output}: {line}", lang)
     except InputError as exc:
         progress.stop()
         err(f"无法读取输入：{exc.message_zh}", f"Cannot read input: {exc.message_en}", lang)
@@ -522,6 +593,8 @@ def _entries(engine: Engine, inputs: Inputs, validator: Any, jobs: int, history:
     encoded (`EncodedEntries`)."""
     last: list[Any] = [None]
     raws = (lambda: last[0]) if want_raw else None
+    if jobs > 1 and engine.needs_store:  # lookups read the whole batch: one process
+        jobs = 1
     if jobs > 1 and not _can_fork():
         err("注意：此系统不支持 fork，--jobs 按 1 处理", "Note: no fork() on this system; --jobs 1 is used",
             engine.options.lang)
@@ -536,6 +609,8 @@ def _entries(engine: Engine, inputs: Inputs, validator: Any, jobs: int, history:
                                 keep if want_raw else None, encoded and not want_raw), raws
 
     def serial() -> Iterator[dict]:
+        if engine.needs_store:  # a pass of its own: every valid record, for lookups
+            engine.store = engine.new_store(history, (i.data for i in inputs.read(validator)))
         index = engine.new_index(history)
         source: Iterable[Any] | None = None
         if index is not None:  # first pass: the windows; a small batch is kept for the second

@@ -212,7 +212,7 @@ def _item_chunks(items: Iterable[LoadedRecord], deferred: DeferredValidator, siz
     for item in items:  # iter_records validates each record before yielding it
         due, deferred.called = deferred.called, False
         chunk.append((item.source, item.line, item.location, item.record_id, item.raw,
-                      list(item.errors), due))
+                      list(item.errors), due, item.origins))
         if len(chunk) >= size:
             yield chunk
             chunk = []
@@ -221,10 +221,12 @@ def _item_chunks(items: Iterable[LoadedRecord], deferred: DeferredValidator, siz
 
 
 def _materialise(t: tuple, validate: Callable) -> LoadedRecord:
-    source, line, location, record_id, raw, errors, due = t
+    source, line, location, record_id, raw, errors, due, origins = t
     data = None
     if due:
         data, verrs = validate(raw)
+        if verrs and origins is not None:  # a spreadsheet record: name the sheet, row, column
+            verrs = origins.locate(verrs)
         if errors:  # the loader's own finding after validation: a duplicate id
             errors = [*verrs, *errors]
             data = None

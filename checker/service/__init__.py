@@ -1,0 +1,1 @@
+"""The self-check web page and HTTP API (`qinqing serve`): access control, intake, verdicts, the decision log."""

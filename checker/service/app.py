@@ -32,7 +32,8 @@ from starlette.concurrency import run_in_threadpool
 
 from checker.engine.engine import Engine, Options, Summary
 from checker.engine.policy import Policy, load_policy
-from checker.input.validate import default_validator, load_schema
+from checker.input.validate import load_schema
+from checker.schema import record_schema
 from checker.reports import json_report
 from checker.reports.report import Report
 from checker.service.access import LOCAL, AccessGuard, Principal, is_loopback
@@ -95,7 +96,7 @@ class Service:
         self.config = config
         self.mask = parse_mask(config.mask)  # AuditError for an unknown field
         self.policy: Policy = load_policy(list(config.rules) or None)  # PolicyLoadError
-        self.validator = default_validator()
+        self.validator = self.policy.validator()  # each record against its kind's schema
         self.ledger_path = Path(config.ledger) if config.ledger else default_ledger_path()
         self.log_path = Path(config.log) if config.log else default_log_path(self.ledger_path)
         self.key = load_key(config.key, create=True)  # AuditError
@@ -136,7 +137,12 @@ class Service:
         engine = Engine(self.policy, Options(lang=lang, explain=explain))
         used = self.history(loaded) if engine.needs_windows else _History()
         summary = Summary()
-        entries = list(engine.check(loaded, history=used.records, summary=summary))
+        store = None
+        if engine.needs_store:  # lookups: the request's records, then the ledger's
+            from checker.store.lookups import LedgerStore
+
+            store = LedgerStore(self.ledger, [*used.records, *(i.data for i in loaded if i.data is not None)])
+        entries = list(engine.check(loaded, history=used.records, summary=summary, store=store))
         out = io.BytesIO()
         json_report.write(Report(self.policy.describe(), entries, summary, lang, explain,
                                  inputs=[SOURCE]), out)
@@ -154,8 +160,8 @@ class Service:
         spans: dict[str, tuple[dt.date, dt.date]] = {}
         ids = {item.record_id for item in loaded if item.record_id is not None}
         for item in loaded:
-            if item.data is None:
-                continue
+            if item.data is None or "official" not in item.data:
+                continue  # (a record of another kind has no official)
             oid, day = item.data["official"]["id"], item.data["date"]
             lo, hi = spans.get(oid, (day, day))
             spans[oid] = (min(lo, day), max(hi, day))
@@ -176,7 +182,7 @@ class Service:
                       used: _History) -> str | None:
         lines = []
         for e, item in zip(entries, loaded, strict=True):
-            oid = item.data["official"]["id"] if item.data is not None else None
+            oid = item.data["official"]["id"] if item.data is not None and "official" in item.data else None
             count, digest = used.by_official.get(oid, (0, None)) if oid else (0, None)
             lines.append(decision_entry(
                 e, item.raw if isinstance(item.raw, dict) else None, self.policy.content_hash,
@@ -417,10 +423,27 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
     schema_bytes = json_response(load_schema()).body
 
     @app.get("/v1/schema", tags=["policy"])
-    def schema() -> Response:
-        """记录的 JSON Schema / The record JSON Schema (titles, descriptions and enum labels
-        in Chinese and English)."""
-        return Response(schema_bytes, media_type="application/json")
+    def schema(kind: str | None = None) -> Response:
+        """记录的 JSON Schema / The record JSON Schema of a kind (`?kind=complaint`; default
+        interaction): titles, descriptions and enum labels in Chinese and English."""
+        if kind is None or (kind == "interaction" and service.policy.program.schema_of(kind) is record_schema()):
+            return Response(schema_bytes, media_type="application/json")
+        found = service.policy.program.schema_of(kind)
+        if found is None:
+            raise ApiError(404, "unknown_kind", f"未知的记录类型 '{kind[:64]}'（见 GET /v1/kinds）",
+                           f"unknown record kind '{kind[:64]}' (see GET /v1/kinds)")
+        return json_response(found)
+
+    @app.get("/v1/kinds", tags=["policy"])
+    def kinds() -> Response:
+        """记录类型 / The record kinds this service knows, with their titles and the packs
+        that judge each."""
+        program = service.policy.program
+        out = []
+        for k, s in program.schemas.items():
+            out.append({"kind": k, "title": {"zh": s.get("x-title-zh"), "en": s.get("title")},
+                        "packs": [p.name for p in program.packs if k in p.kinds and p.rules]})
+        return json_response({"kinds": out})
 
     @app.get("/healthz", tags=["service"])
     def healthz() -> Response:

@@ -48,11 +48,13 @@ def to_canonical_json(record: Mapping[str, Any]) -> str:
 
 @lru_cache(maxsize=1)
 def _validator() -> Any | None:
+    """A validator of every bundled record kind (each record against its kind's schema)."""
     try:
-        from checker.input.validate import compile_validator
+        from checker.input.kinds import kind_validator
+        from checker.schema import bundled_schemas
     except ImportError:
         return None
-    return compile_validator()
+    return kind_validator(bundled_schemas())
 
 
 def from_canonical_json(text: str) -> dict[str, Any]:

@@ -450,6 +450,13 @@ class Ledger:
         rows = self._reader().execute(sql, params).fetchall()
         return [(digest or "", from_canonical_json(text)) for digest, text in rows]
 
+    def of_kind(self, kind: str) -> list[dict[str, Any]]:
+        """The stored records of a kind other than interaction, normalised, by date then id."""
+        rows = self._reader().execute(
+            "SELECT record_json FROM records WHERE official_id = '' AND stage = ? ORDER BY date, id",
+            (kind,)).fetchall()
+        return [from_canonical_json(text) for (text,) in rows]
+
     def rows(self, official_id: str | None = None) -> Iterator[LedgerRow]:
         """Indexed columns of stored records, by date then id (optionally one official's)."""
         sql = (

@@ -98,13 +98,19 @@ def _structural_problem(record: Mapping[str, Any]) -> tuple[str, str] | None:
         normalise_id(rid)
     except IdentityError as exc:
         return f"$.id: {exc.message_zh}", f"$.id: {exc.message_en}"
-    if record.get("stage") not in STAGES:
+    kind = record.get("record_kind")
+    other = kind not in (None, "interaction")
+    if other and (not isinstance(kind, str) or not kind or kind in STAGES):
+        return "record_kind 无效", "invalid record_kind"
+    if not other and record.get("stage") not in STAGES:
         return "stage 须为 planned 或 completed", "stage must be planned or completed"
     if not isinstance(record.get("jurisdiction"), str) or not record["jurisdiction"]:
         return "缺少 jurisdiction", "missing jurisdiction"
     date = record.get("date")
     if not isinstance(date, dt.date) or isinstance(date, dt.datetime):
         return "date 须为日期", "date must be a date"
+    if other:
+        return None  # a record of another kind has no official (and no stage)
     official = record.get("official")
     if not isinstance(official, Mapping) or not isinstance(official.get("id"), str):
         return "缺少 official.id", "missing official.id"
@@ -122,12 +128,16 @@ def _prepare(record: Mapping[str, Any]) -> _Prepared:
                          "a lone surrogate)") from None
     enterprise = record.get("enterprise")
     uscc = enterprise.get("uscc") if isinstance(enterprise, Mapping) else None
+    kind = record.get("record_kind")
+    other = kind not in (None, "interaction")
     return _Prepared(
         id=normalise_id(record["id"]),
-        official_id=record["official"]["id"],
+        # A record of another kind has no official: its official_id is empty (no official's
+        # history ever holds it) and its stage column holds its kind (`Ledger.of_kind`).
+        official_id="" if other else record["official"]["id"],
         enterprise_uscc=uscc if isinstance(uscc, str) else None,
         date=record["date"].isoformat(),
-        stage=record["stage"],
+        stage=kind if other else record["stage"],
         jurisdiction=record["jurisdiction"],
         record_json=text,
     )

@@ -22,6 +22,7 @@ Definitions (as the evaluator defines the run-time behaviour, policy_dsl/evaluat
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -149,6 +150,8 @@ Validate = Callable[[dict], tuple[dict | None, list]]
 
 
 class Analyzer:
+    kind: str = ir.DEFAULT_KIND  # the kind of record analysed
+
     def __init__(self, program: ir.ProgramIR, params: ParamSet, options: Options, validate: Validate):
         self.program = program
         self.params = params
@@ -179,6 +182,8 @@ class Analyzer:
         bounds = {p: max(1, min(n, bound)) for p, (n, _) in usage.items()}
         caveats = sorted(p for p, (n, agg) in usage.items() if agg or n > bound)
         fixed = {"id": "CX", "jurisdiction": self.opt.jurisdiction, "date": self.opt.day}
+        if self.kind != ir.DEFAULT_KIND:
+            fixed["record_kind"] = self.kind
         sym = SymRecord(fixed, bounds, max(1, bound), EnumIds(), self.index, self.required)
         enc = Encoder(sym, self.pvalues)
         caveat = None
@@ -286,7 +291,8 @@ class Analyzer:
 
     def _shrink(self, raw: dict, claim: Callable[[dict, Any], bool]) -> dict:
         """Drop facts one at a time while the record stays valid and the claim holds."""
-        fixed = {("id",), ("stage",), ("jurisdiction",), ("date",), ("official",), ("official", "id")}
+        fixed = {("id",), ("stage",), ("jurisdiction",), ("date",), ("official",), ("official", "id"),
+                 ("record_kind",)}
         changed = True
         while changed:
             changed = False
@@ -304,6 +310,9 @@ class Analyzer:
 
     def _finish(self, raw: dict, name: str) -> dict:
         raw["id"] = name
+        if self.kind != ir.DEFAULT_KIND:
+            raw["record_kind"] = self.kind
+            return raw
         raw.setdefault("stage", "completed")
         raw.setdefault("official", {}).setdefault("id", "O-CX")
         return raw
@@ -564,8 +573,36 @@ class Analyzer:
 def analyze(program: ir.ProgramIR, params: ParamSet, options: Options, validate: Validate,
             **which) -> Analysis:
     """Conflicts, gaps and dead rules of a program; `validate` turns a JSON record into the
-    normalised record the evaluator takes (to confirm each finding by evaluation)."""
-    return Analyzer(program, params, options, validate).run(**which)
+    normalised record the evaluator takes (to confirm each finding by evaluation).
+
+    Rules of different record kinds never meet on one record: each kind is analysed on its own
+    (its rules, its schema; a record of it carries `record_kind`), and the results joined."""
+    kinds = sorted({r.record_kind for r in program.rules}) or [ir.DEFAULT_KIND]
+    if kinds == [ir.DEFAULT_KIND]:
+        return Analyzer(program, params, options, validate).run(**which)
+    parts = []
+    for kind in kinds:
+        sub = dataclasses.replace(program, schemas={kind: program.schemas[kind]}, packs=tuple(
+            dataclasses.replace(p, rules=tuple(r for r in p.rules if r.record_kind == kind))
+            for p in program.packs))
+        index = schema_index(sub.schema)
+        gap_fields = tuple(f for f in options.gap_fields if f in index) if kind != ir.DEFAULT_KIND \
+            else options.gap_fields
+        analyzer = Analyzer(sub, params, dataclasses.replace(options, gap_fields=gap_fields), validate)
+        if kind != ir.DEFAULT_KIND:
+            analyzer.kind = kind
+        parts.append(analyzer.run(**which))
+    first = parts[0]
+    checked: dict[str, int] = {}
+    for a in parts:
+        for k, v in a.checked.items():
+            checked[k] = checked.get(k, 0) + v
+    packs = {p["name"]: p for a in parts for p in a.packs}
+    return Analysis(first.jurisdiction, first.day, first.method, first.solver, first.list_bound,
+                    sorted(packs.values(), key=lambda p: p["name"]), sum(a.rules for a in parts),
+                    [i for a in parts for i in a.issues], [u for a in parts for u in a.undecided],
+                    checked, sorted({x for a in parts for x in a.approximations}),
+                    options.gap_fields)
 
 
 # ---- small helpers --------------------------------------------------------------------

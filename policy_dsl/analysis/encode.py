@@ -135,6 +135,9 @@ class Encoder:
         value = self.params.get(e.name)
         if value is None:
             return V(z3.BoolVal(False), _dummy(_kind(e.type)), _kind(e.type))
+        if isinstance(value, (ir.Calendar, list)):  # a calendar, a set or a table: not modelled
+            raise Unsupported(f"the {e.type.kind if e.type.kind == 'calendar' else 'set or table'} "
+                              f"param.{e.name}")
         return self.const(value, _kind(e.type))
 
     def _Var(self, e: ir.Var, env: dict) -> Any:
@@ -346,6 +349,13 @@ class Encoder:
             known = z3.If(hit, item.known, known)
             value = z3.If(hit, item.value, value)
         return V(z3.And(c.known, i.known, known), value, _kind(e.type))
+
+    # ---- other records: not analysable (the records a run knows are not modelled) -----------
+    def _Lookup(self, e: ir.Lookup, env: dict) -> V:
+        raise Unsupported(f"a {e.kind} record looked up by id")
+
+    def _Related(self, e: ir.Related, env: dict) -> V:
+        raise Unsupported(f"records of kind {e.kind}")
 
     # ---- builtins ------------------------------------------------------------------
     def _Builtin(self, e: ir.Builtin, env: dict) -> V:

@@ -1,0 +1,1 @@
+"""Backends: the IR compiled for an engine (`python.py`: closures; SQL later)."""

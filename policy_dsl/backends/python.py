@@ -12,7 +12,7 @@ source span is appended to it (what a finding's notes report).
 
 Each IR node type has one compiling function below (`_COMPILERS`). A few of them return a
 fused closure for a common shape (`a.b == const`, a field chain): fewer Python calls on the
-hot path, same values.
+hot path, same values. Closed comprehensions are memoised (`memo.py`).
 """
 
 from __future__ import annotations
@@ -20,10 +20,12 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Mapping
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from .. import ir
 from ..values import STRICT_BUILTINS, arith
+from . import memo
 
 Fn = Callable[[dict, dict, dict], Any]
 NOTES = "$notes"  # bindings key: a list collecting the spans of divisions by zero met
@@ -41,6 +43,9 @@ def compile_expr(e: ir.Expr, watch: Mapping[int, Watch] | None = None) -> Fn:
     bindings each time that node is evaluated, before it is."""
     def compile_node(x: ir.Expr) -> Fn:
         fn = _COMPILERS[type(x)](x, compile_node)
+        closed = memo.inputs(x)
+        if closed is not None:
+            fn = memo.memoised(fn, [compile_node(i) for i in closed])
         seen = watch.get(id(x)) if watch else None
         if seen is None:
             return fn
@@ -172,24 +177,43 @@ def _or(e: ir.Or, c: Compile) -> Fn:
     return _kleene(e.items, True, c)
 
 
+def _fetch(e: ir.Expr) -> tuple[str, str, str | None] | None:
+    """How to read a field inline: `("r", a, None)` for the record's `a`, `("r", a, b)` for its
+    `a.b`, `("v", x, b)` for `x.b` of a bound variable; None for anything else."""
+    if isinstance(e, ir.Field):
+        if e.base is None:
+            return "r", e.name, None
+        if isinstance(e.base, ir.Var):
+            return "v", e.base.name, e.name
+        if isinstance(e.base, ir.Field) and e.base.base is None:
+            return "r", e.base.name, e.name
+    return None
+
+
+def _on_field(e: ir.Expr, test: Callable[[Any], Any], c: Compile) -> Fn:
+    """`test(value of e)`, unknown when the value is; a field read is fused into the closure
+    (one call less on the hot path)."""
+    how = _fetch(e)
+    if how is None:
+        f = c(e)
+        return lambda r, p, v: None if (x := f(r, p, v)) is None else test(x)
+    where, a, b = how
+    if b is None:
+        return lambda r, p, v: None if (x := r.get(a)) is None else test(x)
+
+    def fused(r, p, v):
+        x = (r if where == "r" else v).get(a)
+        if x is None:
+            return None
+        x = x.get(b)
+        return None if x is None else test(x)
+    return fused
+
+
 def _cmp(e: ir.Cmp, c: Compile) -> Fn:
     op = _CMP[e.op]
     if isinstance(e.right, ir.Const) and e.right.value is not None:
-        const = e.right.value
-        path = _record_path(e.left)
-        if path is not None and len(path) <= 2:
-            get = _getter(path)
-
-            def field_const(r, p, v):  # `a.b OP const`, fused
-                x = get(r, p, v)
-                return None if x is None else op(x, const)
-            return field_const
-        fl = c(e.left)
-
-        def to_const(r, p, v):
-            a = fl(r, p, v)
-            return None if a is None else op(a, const)
-        return to_const
+        return _on_field(e.left, partial(_flip(op), e.right.value), c)
     fl, fr = c(e.left), c(e.right)
 
     def fn(r, p, v):
@@ -201,6 +225,12 @@ def _cmp(e: ir.Cmp, c: Compile) -> Fn:
             return None
         return op(a, b)
     return fn
+
+
+def _flip(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """`op` with its operands swapped (`partial` binds the constant first)."""
+    return {operator.eq: operator.eq, operator.ne: operator.ne, operator.lt: operator.gt,
+            operator.le: operator.ge, operator.gt: operator.lt, operator.ge: operator.le}[op]
 
 
 def _arith(e: ir.Arith, c: Compile) -> Fn:
@@ -233,15 +263,12 @@ def _neg(e: ir.Neg, c: Compile) -> Fn:
 
 
 def _inset(e: ir.InSet, c: Compile) -> Fn:
-    fi, neg = c(e.item), e.negated
+    neg = e.negated
     if all(isinstance(o, ir.Const) and o.value is not None for o in e.options):
         options = frozenset(o.value for o in e.options if isinstance(o, ir.Const))
-
-        def in_consts(r, p, v):
-            x = fi(r, p, v)
-            return None if x is None else (x in options) != neg
-        return in_consts
-    fos = [c(o) for o in e.options]
+        return _on_field(e.item, options.__contains__ if not neg else
+                         lambda x: x not in options, c)
+    fi, fos = c(e.item), [c(o) for o in e.options]
 
     def fn(r, p, v):
         x = fi(r, p, v)
@@ -391,9 +418,61 @@ def _builtin(e: ir.Builtin, c: Compile) -> Fn:
     return fn
 
 
+STORE = "$store"  # bindings key: the records the run knows (`policy_dsl.store`), for lookups
+
+
+def record_kind(x: dict) -> str:
+    return x.get("record_kind") or ir.DEFAULT_KIND
+
+
+def _lookup(e: ir.Lookup, c: Compile) -> Fn:
+    fid, kind = c(e.id), e.kind
+
+    def fn(r, p, v):
+        i = fid(r, p, v)
+        if i is None:
+            return None
+        store = v.get(STORE)
+        x = store.get(i) if store is not None else None
+        return x if x is not None and record_kind(x) == kind else None
+    return fn
+
+
+def _related(e: ir.Related, c: Compile) -> Fn:
+    fvals = [c(x) for x in e.values]
+    fwhere = c(e.where) if e.where is not None else None
+    kind, paths, var = e.kind, e.paths, e.var
+
+    def fn(r, p, v):
+        values = []
+        for f in fvals:
+            x = f(r, p, v)
+            if x is None:
+                return None
+            values.append(x)
+        store = v.get(STORE)
+        if store is None:
+            return None
+        found = store.related(kind, paths, tuple(values))
+        if fwhere is None:
+            return found
+        inner = dict(v)
+        out = []
+        for x in found:
+            inner[var] = x
+            w = fwhere(r, p, inner)
+            if w is None:
+                return None
+            if w:
+                out.append(x)
+        return out
+    return fn
+
+
 _COMPILERS: dict[type, Callable[[Any, Compile], Fn]] = {
     ir.Const: _const, ir.Field: _field, ir.Var: _var, ir.ParamRef: _param, ir.WindowRef: _window,
     ir.Not: _not, ir.And: _and, ir.Or: _or, ir.Cmp: _cmp, ir.Arith: _arith, ir.Neg: _neg,
     ir.InSet: _inset, ir.IsKnown: _isknown, ir.If: _if, ir.Quant: _quant, ir.Agg: _agg,
-    ir.ListExpr: _list, ir.IndexExpr: _index, ir.Builtin: _builtin,
+    ir.ListExpr: _list, ir.IndexExpr: _index, ir.Builtin: _builtin, ir.Lookup: _lookup,
+    ir.Related: _related,
 }

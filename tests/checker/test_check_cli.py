@@ -30,7 +30,7 @@ OK = FIXTURES / "self_check_ok.yaml"
 HISTORY = FIXTURES / "history_O-0042.jsonl"
 MALFORMED = FIXTURES / "malformed.jsonl"
 REPORT_SCHEMA = json.loads((ROOT / "docs" / "report.schema.json").read_text(encoding="utf-8"))
-FORMATS = ("text", "json", "jsonl", "csv", "md", "html", "xlsx")
+FORMATS = ("text", "json", "jsonl", "csv", "md", "html", "xlsx", "junit", "sarif")
 CACHE = Path(tempfile.gettempdir()) / f"qinqing-test-cache-{os.getuid()}"  # compiled policies
 
 
@@ -315,7 +315,7 @@ def test_html_report_is_self_contained(reports):
     for external in ("<link", "src=", "@import", "url("):
         assert external not in html
     assert "http" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
-    assert 'data-outcome="invalid"' in html and "<script>" in html
+    assert ',"invalid",' in html and "<script>" in html  # the records, as the page's JSON
     assert "人均128.00元，超过标准60元" in html
     assert "市场监督管理局" in html  # violations by department
 
@@ -476,10 +476,14 @@ def test_truncated_and_wrong_type_lines(tmp_path):
 def test_empty_file(tmp_path):
     f = tmp_path / "empty.jsonl"
     f.write_bytes(b"")
-    p = qinqing(f, "--format", "json", "--lang", "en")
+    p = qinqing(f, "--format", "json", "--lang", "en", "--allow-empty")
     assert p.returncode == 0
     assert json.loads(p.stdout)["summary"]["records"] == 0
     assert errtext(p) == f"Note: {f} contains no records\n"
+    p = qinqing(f, "--format", "json", "--lang", "en")
+    assert p.returncode == 2
+    assert errtext(p) == (f"Error: the input has no records ({f}); add --allow-empty if an empty "
+                          "batch is expected\n")
 
 
 def test_binary_file(tmp_path):

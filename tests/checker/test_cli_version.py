@@ -8,6 +8,7 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
+import checker  # noqa: F401  (installs checker's finder of compiled modules)
 from policy_dsl import native
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,7 +25,7 @@ def _version(**env: str) -> list[str]:
 def test_version_names_the_package_and_the_compiled_modules() -> None:
     lines = _version()
     assert lines[0] == f"qinqing {version('qinqing')}"
-    modules = native._manifest()
+    modules = {m: d for f in native._FINDERS.values() for m, d in f.modules.items()}
     if not modules:
         assert lines[1:] == ["compiled modules / 已编译模块: 0 of 0 (plain Python / 纯 Python)"]
         return
@@ -35,7 +36,7 @@ def test_version_names_the_package_and_the_compiled_modules() -> None:
 
 
 def test_version_lists_each_module_run_as_source_and_why() -> None:
-    modules = native._manifest()
+    modules = {m: d for f in native._FINDERS.values() for m, d in f.modules.items()}
     lines = _version(**{native.PURE_ENV: "1"})
     assert lines[1].startswith(f"compiled modules / 已编译模块: 0 of {len(modules)}")
     assert lines[2:] == [f"  {name}: source (QINQING_PURE)" for name in sorted(modules)]

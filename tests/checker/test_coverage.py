@@ -11,6 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from checker.authoring import coverage as cov
+from checker.authoring import coverage_report as cov_report
+from checker.authoring import coverage_sites as cov_sites
 from checker.authoring.ruletests import load_tests, run
 from checker.cli import _register_all, app
 from checker.engine.policy import load_policy
@@ -62,12 +64,12 @@ Totals: rules 7/7 (100.0%) · requires both ways 2/2 · enum values 9/14 (64.3%)
 
 
 def test_coverage_text_of_the_test_pack() -> None:
-    text = cov.to_text(collect(), "en").replace(f"{PACK}/", "")
+    text = cov_report.to_text(collect(), "en").replace(f"{PACK}/", "")
     assert text == EXPECTED_EN
 
 
 def test_coverage_text_in_chinese() -> None:
-    text = cov.to_text(collect(), "zh").replace(f"{PACK}/", "")
+    text = cov_report.to_text(collect(), "zh").replace(f"{PACK}/", "")
     lines = text.splitlines()
     assert lines[0] == "覆盖率（20 个测试）"
     assert lines[1] == "✓ N1 收受礼品礼金 (cov.policy:14)  触发 1 · 未触发 4 · 复核 1"
@@ -85,7 +87,7 @@ def test_fewer_tests_leave_rules_uncovered() -> None:
     assert (b1.fired, b1.not_fired, b1.covered) == (1, 2, False)
     assert by_id["N1"].missing == ["fired", "not_fired", "review"]  # no gifts in these records
     assert c.percent == 0.0
-    text = cov.to_text(c, "en").replace(f"{PACK}/", "")
+    text = cov_report.to_text(c, "en").replace(f"{PACK}/", "")
     assert "✗ P3 Work meal during official activity (cov.policy:35)  fired 3 · not fired 0 · review 0  " \
            "(not covered: not fired, review)" in text
     assert "✗ B1 Work meal over the cost cap (cov.policy:44)  fired 1 · not fired 2 · review 0  " \
@@ -93,7 +95,7 @@ def test_fewer_tests_leave_rules_uncovered() -> None:
 
 
 def test_coverage_json() -> None:
-    data = cov.to_json(collect())
+    data = cov_report.to_json(collect())
     assert data["totals"] == {
         "rules": {"covered": 7, "total": 7, "percent": 100.0},
         "requires": {"covered": 2, "total": 2, "percent": 100.0},
@@ -222,14 +224,14 @@ tests:
     c = collect(pack, pack / "p.tests.yaml")
     s1, _s2 = c.rules
     assert (s1.review_possible, s1.covered, s1.missing) == (False, True, [])
-    text = cov.to_text(c, "en")
+    text = cov_report.to_text(c, "en")
     assert "✓ S1 Planned (" in text and "fired 1 · not fired 1 · review n/a" in text
     # length() is never below 0: the threshold counts as reached below.
     assert "    ✗ threshold length(interventions) > 0 (line 11): below n/a · at ✓ · above ✗" in text, text
 
 
 def test_nullable_paths() -> None:
-    nullable = cov.Nullable(record_schema())
+    nullable = cov_sites.Nullable(record_schema())
     assert not nullable("official.id")
     assert not nullable("stage")
     assert not nullable("date")
@@ -267,31 +269,31 @@ EQ = ir.Cmp("==", VENUE_TYPE, ir.Const("hotel", ty.STRING), ty.BOOL)
     (ir.WindowRef(ty.ANY), True),
 ])
 def test_may_be_unknown(expr, unknown) -> None:
-    nullable = cov.Nullable(record_schema())
-    assert cov.may_be_unknown(expr, nullable) is unknown
+    nullable = cov_sites.Nullable(record_schema())
+    assert cov_sites.may_be_unknown(expr, nullable) is unknown
 
 
 def test_division_by_a_field_that_cannot_be_zero() -> None:
-    nullable = cov.Nullable(record_schema())
+    nullable = cov_sites.Nullable(record_schema())
     assert nullable.minimum("meals[].diners") == 1
     known = frozenset({"m.diners"})
     e = ir.Arith("/", ir.Const(240, ty.INT), DINERS, ty.NUMBER, None)
-    assert cov.may_be_unknown(e, nullable, known) is False
+    assert cov_sites.may_be_unknown(e, nullable, known) is False
 
 
 def test_impossible_threshold_points() -> None:
-    nullable = cov.Nullable(record_schema())
+    nullable = cov_sites.Nullable(record_schema())
     length = ir.Builtin("length", (_f("interventions"),), ty.INT)
-    assert cov.floor_of(length, nullable) == 0
-    assert cov._impossible(length, ir.Const(0, ty.INT), False, nullable) == ("below",)
-    assert cov._impossible(length, ir.Const(-1, ty.INT), False, nullable) == ("below", "at")
-    assert cov._impossible(length, ir.Const(2, ty.INT), False, nullable) == ()
+    assert cov_sites.floor_of(length, nullable) == 0
+    assert cov_sites._impossible(length, ir.Const(0, ty.INT), False, nullable) == ("below",)
+    assert cov_sites._impossible(length, ir.Const(-1, ty.INT), False, nullable) == ("below", "at")
+    assert cov_sites._impossible(length, ir.Const(2, ty.INT), False, nullable) == ()
 
 
 def test_describe_ir_without_source() -> None:
     e = ir.Cmp(">", ir.Field(ir.Var("g", ty.ANY), "value_cny", ty.MONEY, "gifts[].value_cny"),
                ir.ParamRef("gift_cap_cny", ty.MONEY), ty.BOOL)
-    assert cov.describe(e) == "g.value_cny > param.gift_cap_cny"
+    assert cov_sites.describe(e) == "g.value_cny > param.gift_cap_cny"
 
 
 # ---- the bundled packs ----------------------------------------------------------------------------------

@@ -790,3 +790,15 @@ def test_database_error_while_writing_is_a_ledger_error(ledger: Ledger) -> None:
     )
     assert ledger.count() == 0
     assert ledger.add_records([rec("R-1")], source="b") == 1
+
+
+def test_add_cli_prints_the_notes_of_a_spreadsheet(tmp_path: Path, cli_app) -> None:
+    ledger = tmp_path / "l.sqlite3"
+    sheet = tmp_path / "s.csv"
+    sheet.write_text("id,stage,jurisdiction,date,official.id,备注\n"
+                     "R-1,已完成,150300,2024-03-05,O-1,见附件\n", encoding="utf-8")
+    result = invoke(cli_app, "ledger", "add", str(sheet), "--ledger", str(ledger))
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (f"注意：{sheet}：未知列 '备注' 已忽略，其中的值不参与检查\n"
+                             f"注意：{sheet}：列 'stage' 的标签已换为对应取值（如 '已完成' → completed）\n")
+    assert result.stdout.startswith(f"已导入 {sheet}：1 条记录\n")

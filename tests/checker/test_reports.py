@@ -13,7 +13,8 @@ import pytest
 from checker.engine.engine import Summary
 from checker.reports.report import Report
 from checker.reports import FORMATS, writer
-from checker.reports.html_report import hbar_svg
+from checker.reports.html_charts import buckets, hbar_svg, time_svg
+from checker.reports.html_report import rule_key, script_json
 from checker.reports.md_report import cell
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,21 +124,93 @@ def test_markdown_escapes_table_cells():
     assert all(x.count(" | ") == 12 for x in table)  # 13 cells, no stray separators
 
 
+def html_rows(html: str) -> list[list]:
+    """The records embedded in an HTML report (the JSON array its script pages through)."""
+    start = html.index('<script type="application/json" id="qq-data">') + len(
+        '<script type="application/json" id="qq-data">')
+    return json.loads(html[start:html.index("</script>", start)])
+
+
 def test_html_escapes_everything_and_is_self_contained():
     html = render("html").decode()
-    assert "<script>alert" not in html
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
-    assert html.count("<script>") == 1  # the filter
+    assert "<script>alert" not in html and "</script> |" not in html
+    assert html.count("<script") == 3 and html.count("</script>") == 3  # meta, data, code
+    assert html.count("<script>") == 1  # the only code: the table's pager and filters
+    assert r'\u003cp class=\"err\">' in html  # `<` never appears inside the JSON
+    assert script_json(["</script><!--x"]) == r'["\u003c/script>\u003c!--x"]'
     assert "http://evil" in html  # as text only
     assert 'href="http://evil' not in html and "src=" not in html
     assert html.count("<svg") == 4
-    assert 'data-outcome="review"' in html
+    rows = html_rows(html)
+    assert [r[1] for r in rows] == ["violation", "review", "unlisted", "invalid"]
+    evil = rows[0][9]
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in evil and "<script" not in evil
+    assert rows[3][9].startswith('<p class="err">✗ $: JSON 格式错误：&lt;script&gt;')
+
+
+def test_html_rows_carry_what_the_page_sorts_and_filters_on():
+    rows = html_rows(render("html").decode())
+    label, outcome, date, area, dept, rules, severity, where, n, _ = rows[0]
+    assert (label, outcome, date, area, dept, rules, severity, where, n) == (
+        "R-1", "violation", "2026-03-01", "150300", "市场监督管理局", ["B1", "N1"], 2, "b.jsonl:1", 2)
+    assert rows[1][5] == ["B1"] and rows[1][6] == 2  # a review: its review findings' severity
+    assert rows[2][5] == [] and rows[2][6] == 4  # no finding
+    assert rows[3][0] == "b.jsonl:4" and rows[3][2] == ""  # an invalid line: its location
+
+
+def test_html_lists_only_the_outcomes_asked_for_and_counts_every_record():
+    items = entries()
+    summary = Summary()
+    for x in items:
+        summary.add(x["outcome"])
+    buf = io.BytesIO()
+    writer("html")(Report(POLICY, iter(items), summary, "zh", False, ["b.jsonl"],
+                          only=frozenset({"violation", "review"})), buf)
+    html = buf.getvalue().decode()
+    assert [r[1] for r in html_rows(html)] == ["violation", "review", "invalid"]
+    assert "本报告仅列出：违规、需复核、无效记录" in html
+    assert "<span>记录总数</span><b>4</b>" in html  # the summary counts every record
+
+
+def test_rule_ids_sort_naturally():
+    assert sorted(["B11", "B2", "N1", "B1", "B11.liaison", "XN9", "B4.promo", "B4"], key=rule_key) == [
+        "B1", "B2", "B4", "B4.promo", "B11", "B11.liaison", "N1", "XN9"]
 
 
 def test_html_charts_count_violations_by_rule_department_and_month():
     html = render("html").decode()
     assert "B1 工作餐超标准" in html and ">市场监督管理局<" in html
     assert "<title>2026-03 违规: 1</title>" in html
+    assert "各月记录（按结论）" in html
+
+
+def test_time_chart_fills_gaps_and_coarsens_long_spans():
+    from collections import Counter
+
+    unit, cols = buckets({"2024-01": Counter(violation=2), "2024-03": Counter(compliant=1),
+                          "（未填写）": Counter(invalid=1)})
+    assert unit == "month" and [c[0] for c in cols] == ["2024-01", "2024-02", "2024-03", "（未填写）"]
+    assert cols[1][1] == Counter()
+    span = {f"{y}-{m:02d}": Counter(compliant=1) for y in range(2018, 2027) for m in range(1, 13)}
+    unit, cols = buckets(span)
+    assert unit == "quarter" and len(cols) == 36 and cols[0] == ("2018Q1", Counter(compliant=3))
+    unit, cols = buckets({"1990-05": Counter(review=1), "2026-02": Counter(review=4)})
+    assert unit == "year" and len(cols) == 37 and cols[-1] == ("2026", Counter(review=4))
+
+
+def test_time_chart_fits_its_panel_with_a_y_axis_whatever_the_span():
+    from collections import Counter
+
+    for months in (1, 12, 48, 49, 400):
+        by_month = {f"{1990 + i // 12}-{i % 12 + 1:02d}": Counter(violation=i % 7, compliant=30)
+                    for i in range(months)}
+        unit, svg = time_svg(by_month, "en", "none")
+        assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 640 280"')
+        xs = [float(x) for x in __import__("re").findall(r'<rect x="([0-9.]+)" y="[0-9.]+" width', svg)]
+        assert xs and max(xs) < 640
+        ticks = __import__("re").findall(r'text-anchor="end">([0-9]+)</text>', svg)
+        assert len(ticks) >= 3 and ticks[0] == "0"  # gridlines from 0 up past the peak
+    assert time_svg({}, "zh", "无") == ("month", '<p class="k">无</p>')
 
 
 def test_hbar_puts_the_remainder_under_the_chart():
@@ -186,7 +259,8 @@ def test_text_report_in_english():
 def test_html_shows_facts_by_field_title_and_enum_label():
     f = finding(evidence={"meals[0].payer": "enterprise", "per_person_cny(m)": "128.00", "x": EVIL})
     items = [{**entries()[0], "findings": [f]}]
-    html = render("html", items=items).decode()
+    html = html_rows(render("html", items=items).decode())[0][9]
     assert ("触发事实：</span>用餐·付款方（meals[0].payer） = 企业；per_person_cny(m) = 128.00；"
             "x = &lt;script&gt;") in html
-    assert "Meals › Payer (meals[0].payer) = the enterprise; " in render("html", "en", items).decode()
+    assert "Meals › Payer (meals[0].payer) = the enterprise; " in html_rows(
+        render("html", "en", items).decode())[0][9]

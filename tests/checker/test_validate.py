@@ -693,3 +693,34 @@ def test_same_verdict_as_jsonschema(rec: dict) -> None:
 def test_validating_twice_gives_the_same_answer(rec: dict) -> None:
     # The validator keeps per-key and per-string caches: a second run must not differ.
     assert repr(V.validate(copy.deepcopy(rec))) == repr(V.validate(rec))
+
+
+@pytest.mark.parametrize("kind", ["tolerance_filing", "complaint", "unit_rating", "licensing_matter",
+                                  "problem_item"])
+def test_every_kind_is_labelled_closed_and_valid(kind: str) -> None:
+    """The bundled schemas of the other record kinds: bilingual like the interaction schema,
+    closed objects, extensions at the top level only, and usable by the validator."""
+    from checker.input.kinds import KindValidator
+    from checker.schema import bundled_schemas, kind_schema
+
+    schema = kind_schema(kind)
+    assert schema["x-record-kind"] == kind and schema["properties"]["record_kind"]["const"] == kind
+    assert schema["required"][:4] == ["record_kind", "id", "jurisdiction", "date"]
+    assert schema["patternProperties"] == {"^x_": {}}
+    for path, prop in _properties(schema):
+        for key in ("title", "description", "x-title-zh", "x-description-zh"):
+            assert prop.get(key), f"{kind} {path} lacks {key}"
+        enum = prop.get("enum") or (prop.get("items") or {}).get("enum")
+        if enum is not None:
+            labels = prop.get("x-enum-labels") or (prop.get("items") or {}).get("x-enum-labels")
+            assert labels and set(labels) == {e for e in enum if e is not None}, f"{kind} {path}"
+        if "properties" in prop:
+            assert prop["additionalProperties"] is False, f"{kind} {path}"
+    v = KindValidator(bundled_schemas())
+    data, errors = v.validate({"record_kind": kind, "id": "X", "jurisdiction": "150302",
+                               "date": "2025-09-26", "x_note": 1})
+    if kind == "complaint":  # nothing more is required of a complaint
+        assert errors == [] and data is not None and str(data["date"]) == "2025-09-26"
+    else:  # the kind's own required fields are named
+        assert data is None and errors and {e.path for e in errors} <= {"$.unit", "$.scheme", "$.period",
+                                                                         "$.catalogue"}

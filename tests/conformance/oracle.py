@@ -60,12 +60,16 @@ class Oracle:
             base = self.path(e.base)
             i = self.value(e.index)
             return None if base is None else f"{base}[{i}]"
+        if isinstance(e, ir.Lookup):
+            return f"{e.kind}[{self.value(e.id)}]"
         return None
 
     def elements(self, coll: ir.Expr, items: list) -> list[tuple[Any, str]]:
         if isinstance(coll, ir.WindowRef):
             return [(x, f"window[{x.get('id')}]" if isinstance(x, dict) else f"window[{i}]")
                     for i, x in enumerate(items)]
+        if isinstance(coll, ir.Related):
+            return [(x, f"{coll.kind}[{x.get('id')}]") for x in items]
         base = self.path(coll)
         return [(x, f"{base}[{i}]" if base else f"[{i}]") for i, x in enumerate(items)]
 
@@ -92,7 +96,7 @@ class Oracle:
         if w is not None:
             return w, NOTHING
         missing: frozenset = NOTHING
-        for k in self.window_keys:
+        for k in self.window_keys:  # its keys, and its width when a parameter gives it
             missing |= self.eval(k)[1]
         return None, missing
 
@@ -181,7 +185,53 @@ class Oracle:
         args, m = self._operands(*e.args)
         if any(a is None for a in args):
             return None, m
-        return STRICT_BUILTINS[e.fn](*args), NOTHING
+        out = STRICT_BUILTINS[e.fn](*args)
+        if out is None and e.fn in ("add_working_days", "working_days_between", "is_working_day"):
+            return None, frozenset({f"param.{e.args[0].name}"})  # a day outside the calendar
+        return out, NOTHING
+
+    # ---- other records: a naive scan of every record the run knows
+    def known_records(self) -> list[dict] | None:
+        store = self.env.get("$store")
+        return None if store is None else list(store.records)
+
+    def Lookup(self, e):
+        i, m = self.eval(e.id)
+        if i is None:
+            return None, m
+        for x in self.known_records() or ():
+            if str(x.get("id")) == str(i):
+                if (x.get("record_kind") or "interaction") == e.kind:
+                    return x, NOTHING
+        return None, frozenset({f"{e.kind}[{i}]"})
+
+    def Related(self, e):
+        values, m = self._operands(*e.values)
+        if any(v is None for v in values):
+            return None, m
+        records = self.known_records()
+        if records is None:
+            return None, frozenset({f"records({e.kind})"})
+        out = []
+        for x in sorted(records, key=lambda x: (x.get("date"), str(x.get("id")))):
+            if (x.get("record_kind") or "interaction") != e.kind:
+                continue
+            keys = []
+            for path in e.paths:
+                y = x
+                for part in path.split("."):
+                    y = y.get(part) if isinstance(y, dict) else None
+                keys.append(y)
+            if any(k is None for k in keys) or keys != values:
+                continue
+            if e.where is not None:
+                w, mw = self.with_var(e.var, x, f"{e.kind}[{x.get('id')}]").eval(e.where)
+                if w is None:
+                    return None, mw
+                if not w:
+                    continue
+            out.append(x)
+        return out, NOTHING
 
     # ---- comprehensions
     def Quant(self, e):
@@ -262,18 +312,29 @@ def condition(rule: ir.RuleIR) -> ir.Expr:
     return ir.And((rule.when, ir.Not(rule.unless, rule.when.type)), rule.when.type)
 
 
+def facts(rule: ir.RuleIR) -> tuple:
+    """What an unknown window lacks: its keys and a width a parameter gives."""
+    if rule.window is None:
+        return ()
+    return rule.window.keys + ((rule.window.width,) if rule.window.width is not None else ())
+
+
 def judge(program: ir.ProgramIR, params: dict, record: dict,
-          window: Callable[[ir.RuleIR, dict], list | None]) -> tuple[str, list[Found], list[Found]]:
-    """(outcome, findings, suppressed findings) of a record: every rule in force, naively."""
-    rules = in_force(program, record["jurisdiction"], record["date"])
+          window: Callable[[ir.RuleIR, dict], list | None], store: Any = None
+          ) -> tuple[str, list[Found], list[Found]]:
+    """(outcome, findings, suppressed findings) of a record: every rule of its kind in force,
+    naively. `store`: the records lookups may find (anything with `.records`)."""
+    kind = record.get("record_kind") or "interaction"
+    rules = [r for r in in_force(program, record["jurisdiction"], record["date"]) if r.record_kind == kind]
+    base_env = {"$store": store} if store is not None else {}
     by_id = {r.id: r for r in program.rules}
     found: list[Found] = []
     sizes: dict[str, int] = {}
     for rule in rules:
         if rule.when is None or rule.kind == "tolerance":
             continue
-        env = {"$window": window(rule, record)} if rule.window is not None else {}
-        keys = rule.window.keys if rule.window is not None else ()
+        env = {**base_env, "$window": window(rule, record)} if rule.window is not None else dict(base_env)
+        keys = facts(rule)
         if rule.foreach is None:
             instances = [(None, env, {})]
         else:
@@ -307,7 +368,7 @@ def judge(program: ir.ProgramIR, params: dict, record: dict,
     for t in rules:
         if t.kind != "tolerance":
             continue
-        s = Oracle(record, params).value(condition(t))
+        s = Oracle(record, params, base_env).value(condition(t))
         covered = [f for f in found if f.outcome in ("violation", "review") and f.kind != "conflict"
                    and (f.rule in t.covers if t.covers is not None else
                         f.rule not in t.covers_except and (f.via is None or f.via not in t.covers_except))]

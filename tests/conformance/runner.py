@@ -6,9 +6,13 @@ A case file (`tests/conformance/*.yaml`) holds `cases:`, each with
 - `policy`: the text of one policy file (its pack must be self-contained);
 - `params` (optional): the baseline's `parameters:` map, written to `params/000000.yaml`;
 - `profiles` (optional): other jurisdictions' profiles, `{code: {inherits?, parameters}}`;
+- `schemas` (optional): record kind → JSON Schema, written beside the policy as
+  `<kind>.schema.json` (a pack's own record kinds);
 - `records`: records as JSON (dates and date-times as strings, money as numbers or decimal
-  strings); `stage`, `jurisdiction` (150302), `date` (2024-06-01) and `official.id`
-  default when absent, `id` defaults to r1, r2, …;
+  strings); `jurisdiction` (150302) and `date` (2024-06-01) default when absent, and for an
+  interaction (no `record_kind`) `stage` and `official.id`; `id` defaults to r1, r2, …;
+- `history` (optional): more records the run knows (not judged): what `lookup` and
+  `records(…)` find besides the batch, as from `--history` or the ledger;
 - `want`: per record id, `outcome`, `findings` (a list of `RULE outcome` or
   `RULE@element outcome`, in any order), and optionally `missing` (finding → the field paths
   named), `messages` (finding → `{zh, en}` of its `say`), `severities` (finding → severity),
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -62,6 +67,8 @@ class Case:
     profiles: dict
     records: list[dict]
     want: dict[str, dict]
+    history: list[dict] = field(default_factory=list)
+    schemas: dict = field(default_factory=dict)
     raw: dict = field(repr=False, default_factory=dict)
 
     @property
@@ -74,21 +81,32 @@ def load_cases(folder: Path = HERE) -> list[Case]:
     for path in sorted(folder.glob("*.yaml")):
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_CaseLoader)
         for i, raw in enumerate(data["cases"]):
-            records = []
-            for n, rec in enumerate(raw["records"], 1):
-                full = {"id": f"r{n}", **DEFAULTS, **copy.deepcopy(rec)}
-                full.setdefault("official", {})
-                full["official"].setdefault("id", "O-1")
-                records.append(full)
+            records = [_defaults(rec, f"r{n}") for n, rec in enumerate(raw["records"], 1)]
+            history = [_defaults(rec, f"h{n}") for n, rec in enumerate(raw.get("history") or (), 1)]
             out.append(Case(str(path), i, raw["note"], raw["policy"], raw.get("params") or {},
-                            raw.get("profiles") or {}, records, raw.get("want") or {}, raw))
+                            raw.get("profiles") or {}, records, raw.get("want") or {},
+                            history, raw.get("schemas") or {}, raw))
     return out
 
 
+def _defaults(rec: dict, default_id: str) -> dict:
+    kind = rec.get("record_kind")
+    if kind not in (None, "interaction"):
+        return {"id": default_id, "jurisdiction": DEFAULTS["jurisdiction"], "date": DEFAULTS["date"],
+                **copy.deepcopy(rec)}
+    full = {"id": default_id, **DEFAULTS, **copy.deepcopy(rec)}
+    full.setdefault("official", {})
+    full["official"].setdefault("id", "O-1")
+    return full
+
+
 def prepare(case: Case, folder: Path) -> Path:
-    """Write the case's policy and parameter files into `folder`; returns the folder."""
+    """Write the case's policy, schema and parameter files into `folder`; returns the folder."""
     (folder / "params").mkdir(parents=True, exist_ok=True)
     (folder / "case.policy").write_text(case.policy, encoding="utf-8")
+    for kind, schema in case.schemas.items():
+        (folder / f"{kind}.schema.json").write_text(json.dumps(_jsonable(schema), ensure_ascii=False),
+                                                    encoding="utf-8")
     base = {"jurisdiction": "000000", "name": {"zh": "测试", "en": "Test"},
             "parameters": _jsonable(case.params)}
     (folder / "params" / "000000.yaml").write_text(
@@ -104,6 +122,8 @@ def _jsonable(x: Any) -> Any:
     """Decimals back to text for the parameter files (read again as exact decimals)."""
     if isinstance(x, Decimal):
         return str(x)
+    if isinstance(x, (dt.date, dt.datetime)):
+        return x.isoformat()
     if isinstance(x, dict):
         return {k: _jsonable(v) for k, v in x.items()}
     if isinstance(x, list):

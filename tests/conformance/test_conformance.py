@@ -17,8 +17,11 @@ from typing import Any
 import jsonschema
 import pytest
 
-from checker.schema import record_schema
+from checker.schema import bundled_schemas
 from policy_dsl import ir
+from policy_dsl.store import MemoryStore
+from policy_dsl.types import record_type
+from policy_dsl.values import add_duration
 from policy_dsl.errors import render_all
 from policy_dsl.evaluate import CompiledRule, Evaluator, Finding, RecordResult
 from policy_dsl.load import load
@@ -55,9 +58,18 @@ class Window:
         key = self._keys(rule, r, params(r), by_oracle)
         if key is None:
             return None
-        start = r["date"] - dt.timedelta(days=rule.window.days)  # type: ignore[union-attr]
+        assert rule.window is not None
+        if rule.window.width is None:
+            start = r["date"] - dt.timedelta(days=rule.window.days)
+        else:
+            width = oracle.Oracle(r, params(r)).value(rule.window.width)
+            if width is None:
+                return None
+            start = add_duration(r["date"], width, -1)
+        kind = r.get("record_kind") or "interaction"
         return [x for x in self.records
-                if start <= x["date"] <= r["date"] and self._keys(rule, x, params(x), by_oracle) == key]
+                if (x.get("record_kind") or "interaction") == kind
+                and start <= x["date"] <= r["date"] and self._keys(rule, x, params(x), by_oracle) == key]
 
     def __call__(self, c: CompiledRule, r: dict, p: dict) -> list[dict] | None:
         return self.records_for(c.ir, r, by_oracle=False)
@@ -66,26 +78,25 @@ class Window:
         return self.records_for(rule, r, by_oracle=True)
 
 
-def agree(ev: Evaluator, r: dict, result: RecordResult, window: Window) -> None:
+def agree(ev: Evaluator, r: dict, result: RecordResult, window: Window, store: Any = None) -> None:
     """The evaluator and the oracle agree on the record: outcome, findings, suppressed findings,
     every value at every node the oracle met, and the missing facts of each review."""
     p = result.params
-    outcome, found, suppressed = oracle.judge(ev.program, p, r, window.for_oracle)
+    outcome, found, suppressed = oracle.judge(ev.program, p, r, window.for_oracle, store)
     assert sorted(f"{finding_key(f)} {f.outcome}" for f in result.findings) == sorted(f.key() for f in found), r["id"]
     assert result.outcome == outcome, r["id"]
     assert sorted(finding_key(f) for f in result.suppressed) == sorted(
         f"{f.rule}{'@' + f.element if f.element else ''}" for f in suppressed), r["id"]
     for f in result.findings:
-        _same_values(ev, r, p, f, window)
+        _same_values(ev, r, p, f, window, store)
         if f.cond is not None and (f.outcome == "review" or f.tolerated_by):
             ex = ev.explainer(r, f, p)
             rule = f.via or f.rule
-            keys = rule.window.keys if rule.window is not None else ()
-            o = oracle.Oracle(r, p, ex.v, ex.paths, keys)
+            o = oracle.Oracle(r, p, ex.v, ex.paths, oracle.facts(rule))
             assert sorted(ex.missing(f.cond)) == sorted(o.eval(f.cond)[1]), (r["id"], finding_key(f))
 
 
-def _same_values(ev: Evaluator, r: dict, p: dict, f: Finding, window: Window) -> None:
+def _same_values(ev: Evaluator, r: dict, p: dict, f: Finding, window: Window, store: Any = None) -> None:
     """At every node of the finding's condition (and its messages) that the oracle evaluates,
     the closure compiled for that node computes the same value, of the same type."""
     rule = f.via or f.rule
@@ -94,8 +105,9 @@ def _same_values(ev: Evaluator, r: dict, p: dict, f: Finding, window: Window) ->
     env: dict[str, Any] = dict(f.bindings)
     if rule.window is not None:
         env["$window"] = window.for_oracle(rule, r)
-    keys = rule.window.keys if rule.window is not None else ()
-    o = oracle.Oracle(r, p, env, f.paths, keys)
+    if store is not None:
+        env["$store"] = store
+    o = oracle.Oracle(r, p, env, f.paths, oracle.facts(rule))
     for e in exprs:
         o.eval(e)
     for node, bindings, value in o.visited:
@@ -109,23 +121,30 @@ def render_message(ev: Evaluator, r: dict, f: Finding, result: RecordResult, lan
 
 
 @pytest.fixture(scope="module")
-def validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(record_schema())
+def validator() -> None:
+    return None
 
 
-def run(case: Case, folder: Path, validator) -> None:
-    result = load([prepare(case, folder)], record_schema())
+def run(case: Case, folder: Path, validator=None) -> None:
+    result = load([prepare(case, folder)], bundled_schemas())
     assert result.ok, render_all(result.errors, result.sources)
+    schemas = result.program.schemas
     for rec in case.records:
-        errors = sorted(e.message for e in validator.iter_errors(rec))
-        assert not errors, f"{rec['id']} does not match the record schema: {errors}"
-    records = [normalise(rec) for rec in case.records]
+        kind = rec.get("record_kind") or "interaction"
+        check = jsonschema.Draft202012Validator(schemas[kind])
+        errors = sorted(e.message for e in check.iter_errors(rec))
+        assert not errors, f"{rec['id']} does not match the {kind} schema: {errors}"
+    records = [normalise(rec, record_type(schemas[rec.get("record_kind") or "interaction"]))
+               for rec in case.records]
+    history = [normalise(rec, record_type(schemas[rec.get("record_kind") or "interaction"]))
+               for rec in case.history]
     ev = Evaluator(result.program, result.params)
     window = Window(records, ev)
+    store = MemoryStore(history + records)
     assert set(case.want) <= {r["id"] for r in records}, "`want` names an unknown record"
     for r in records:
-        res = ev.evaluate(r, window, trace=True)
-        agree(ev, r, res, window)
+        res = ev.evaluate(r, window, trace=True, store=store)
+        agree(ev, r, res, window, store)
         want = case.want.get(r["id"])
         if want is None:
             continue

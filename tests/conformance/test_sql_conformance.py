@@ -11,10 +11,11 @@ import pytest
 pytest.importorskip("duckdb")
 pytest.importorskip("sqlglot")
 
-from checker.schema import record_schema  # noqa: E402
+from checker.schema import bundled_schemas  # noqa: E402
 from policy_dsl.errors import render_all  # noqa: E402
 from policy_dsl.evaluate import Evaluator  # noqa: E402
 from policy_dsl.load import load  # noqa: E402
+from policy_dsl.types import record_type  # noqa: E402
 
 from .runner import Case, load_cases, normalise, prepare  # noqa: E402
 from .sql_backend import disagreement, python_answer, sql_answers  # noqa: E402
@@ -24,9 +25,11 @@ CASES = load_cases()
 
 
 def run_case(case: Case, folder: Path, engine: str = "duckdb") -> None:
-    result = load([prepare(case, folder)], record_schema())
+    result = load([prepare(case, folder)], bundled_schemas())
     assert result.ok, render_all(result.errors, result.sources)
-    records = [normalise(rec) for rec in case.records]
+    schemas = result.program.schemas
+    records = [normalise(rec, record_type(schemas[rec.get("record_kind") or "interaction"]))
+               for rec in case.records]
     ev = Evaluator(result.program, result.params)
     window = Window(records, ev)
     got = sql_answers(ev, records, engine=engine)

@@ -8,7 +8,7 @@ CHANGELOG).
 
 from __future__ import annotations
 
-FORMATS = ("text", "json", "jsonl", "csv", "md", "html", "xlsx")
+FORMATS = ("text", "json", "jsonl", "csv", "md", "html", "xlsx", "junit", "sarif")
 LANGS = ("zh", "en")
 
 SCENARIOS = [

@@ -22,7 +22,8 @@ CACHE = Path(tempfile.gettempdir()) / f"qinqing-test-cache-{os.getuid()}"
 
 
 def report_digest(args: list[str], keep: Path | None = None) -> str:
-    """The SHA-256 of the report `qinqing check ARGS` writes (exit code and stderr folded in)."""
+    """The SHA-256 of the report `qinqing check ARGS` writes (exit code and stderr folded in; the
+    report's temporary path in stderr's summary line written as `<report>`)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "report"
         cmd = [sys.executable, "-m", "checker.cli", "check", *args, "-o", str(out),
@@ -37,7 +38,7 @@ def report_digest(args: list[str], keep: Path | None = None) -> str:
             keep.write_bytes(data)
         h = hashlib.sha256(data)
         h.update(b"\0exit=%d\0" % proc.returncode)
-        h.update(proc.stderr)
+        h.update(proc.stderr.replace(str(out).encode(), b"<report>"))  # the summary line names it
         return h.hexdigest()
 
 

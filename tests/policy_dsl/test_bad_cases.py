@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from checker.schema import record_schema
+from checker.schema import bundled_schemas
 from policy_dsl import codes, parser
 from policy_dsl.errors import render_all
 from policy_dsl.load import load
@@ -43,7 +43,7 @@ def run_case(case: Path, monkeypatch: pytest.MonkeyPatch) -> str:
         m = DIRECTIVE.search(case.read_bytes())
         if m:
             monkeypatch.setattr(parser, "MAX_POLICY_BYTES", int(m.group(1)))
-    result = load([case], record_schema())
+    result = load([case], bundled_schemas())
     text = render_all(result.diagnostics, result.sources)
     return text.replace(str(HERE) + os.sep, "")
 

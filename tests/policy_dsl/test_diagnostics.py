@@ -172,8 +172,6 @@ HEAD = 'policy t.a "甲" / "A"\nforbid N1 "礼金" / "Cash"\n  severity high\n  
      'strings are written in double quotes: "text"'),
     ("  when x is not known\n", "E001", "`is` is followed by `known` or `missing`, found `not`", 5, 13,
      "write `x is missing` (or `x is known`); compare values with `==`"),
-    ("  when x in [a]\n", "E001", "a set of values is written in braces, found `[`", 5, 13,
-     "write `x in {a, b}`"),
     ("  outcome compliant\n", "E001", "`compliant` is not an outcome a rule can yield", 5, 11,
      "write `outcome review` (or `outcome violation`, the default)"),
     ("  for each m meals\n", "E001", "`for each` is written `for each x in list`, found `meals`", 5, 14,

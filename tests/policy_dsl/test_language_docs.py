@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from checker.schema import record_schema
+from checker.schema import bundled_schemas
 from policy_dsl.errors import render_all
 from policy_dsl.evaluate import Evaluator
 from policy_dsl.load import load
@@ -25,7 +25,7 @@ PARAMS = Path(__file__).parent / "good" / "params"
 def _load(text: str, tmp_path: Path):
     shutil.copytree(PARAMS, tmp_path / "params")
     (tmp_path / "doc.policy").write_text(text, encoding="utf-8")
-    return load([tmp_path], record_schema())
+    return load([tmp_path], bundled_schemas())
 
 
 def test_there_are_examples() -> None:

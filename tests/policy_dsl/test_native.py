@@ -21,25 +21,27 @@ SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]
 
 @pytest.fixture
 def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A package `fakepkg` with one module, its (fake) compiled file and a manifest."""
+    """A package `fakepkg` with one module, its (fake) compiled file and its manifest; its
+    finder is the only one `status()` knows."""
     pkg = tmp_path / "fakepkg"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
     source = pkg / "mod.py"
     source.write_text("VALUE = 1\n")
     (pkg / f"mod{SUFFIX}").write_bytes(b"not really compiled")
-    manifest = tmp_path / "native.json"
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
-    manifest.write_text(json.dumps({"modules": {"fakepkg.mod": digest}}))
-    monkeypatch.setattr(native, "ROOT", tmp_path)
-    monkeypatch.setattr(native, "MANIFEST", manifest)
-    monkeypatch.setattr(native, "PACKAGES", ("fakepkg.",))
+    (pkg / "native.json").write_text(json.dumps({"modules": {"fakepkg.mod": digest}}))
+    monkeypatch.setattr(native, "_FINDERS", {"fakepkg": native._Finder("fakepkg", pkg)})
     monkeypatch.delenv(native.PURE_ENV, raising=False)
     return tmp_path
 
 
+def _finder(tree: Path) -> native._Finder:
+    return native._Finder("fakepkg", tree / "fakepkg")
+
+
 def _loader(tree: Path) -> object:
-    spec = native._Finder(native._manifest()).find_spec("fakepkg.mod")
+    spec = _finder(tree).find_spec("fakepkg.mod")
     assert spec is not None
     return spec.loader
 
@@ -60,22 +62,23 @@ def test_pure_environment_and_missing_build_use_the_source(tree: Path, monkeypat
     assert isinstance(_loader(tree), importlib.machinery.SourceFileLoader)
     monkeypatch.delenv(native.PURE_ENV)
     (tree / "fakepkg" / f"mod{SUFFIX}").unlink()
-    assert native._Finder(native._manifest()).find_spec("fakepkg.mod") is None  # the usual import
+    assert _finder(tree).find_spec("fakepkg.mod") is None  # the usual import
     assert native.status() == {"fakepkg.mod": "source (not compiled)"}
 
 
 def test_leftover_builds_other_modules_and_bad_manifests(tree: Path) -> None:
     (tree / "fakepkg" / "old.py").write_text("")
     (tree / "fakepkg" / f"old{SUFFIX}").write_bytes(b"from an earlier build")
-    finder = native._Finder(native._manifest())
+    finder = _finder(tree)
     spec = finder.find_spec("fakepkg.old")
     assert spec is not None and isinstance(spec.loader, importlib.machinery.SourceFileLoader)
     assert finder.find_spec("fakepkg.plain") is None  # nothing compiled: the usual import
     assert finder.find_spec("otherpkg.mod") is None
-    native.MANIFEST.write_text("[1, 2]")
-    assert native._manifest() == {} and native.status() == {}
-    native.MANIFEST.write_text("{not json")
-    assert native._manifest() == {}
+    manifest = tree / "fakepkg" / "native.json"
+    manifest.write_text("[1, 2]")
+    assert native._manifest(tree / "fakepkg") == {} and _finder(tree).modules == {}
+    manifest.write_text("{not json")
+    assert native._manifest(tree / "fakepkg") == {}
 
 
 _RUN = """
@@ -98,8 +101,14 @@ def _check(env: dict) -> tuple[bytes, str]:
     return out.stdout, out.stderr.decode().strip().splitlines()[-1]
 
 
+def _compiled_modules() -> dict[str, str]:
+    import checker  # noqa: F401  (installs checker's finder)
+
+    return {m: d for f in native._FINDERS.values() for m, d in f.modules.items()}
+
+
 def test_compiled_and_plain_python_write_the_same_report() -> None:
-    if not native._manifest():
+    if not _compiled_modules():
         if os.environ.get("QINQING_EXPECT_COMPILED"):
             pytest.fail("QINQING_EXPECT_COMPILED is set but nothing was compiled at install")
         pytest.skip("installed without compiled modules")

@@ -207,3 +207,23 @@ def test_api_docs_page(page, live_server):
     for path in ("/v1/check", "/v1/records", "/v1/rules", "/v1/schema", "/healthz"):
         assert path in text
     assert pg.errors == [] and pg.outside == []
+
+
+def test_the_form_of_another_kind(page, live_server):
+    """`/?kind=complaint`: the form is generated from the complaint schema; what it sends is a
+    complaint (its `record_kind` set by the page)."""
+    pg = page
+    pg.goto(live_server + "/?kind=complaint&lang=en")
+    pg.wait_for_selector("body[data-ready=true]")
+    assert pg.inner_text("h1") == "Complaint or lead"
+    assert pg.query_selector('[name="official.id"]') is None  # an interaction's field
+    pg.fill('[name="id"]', "DX-YJM-2025-0412")
+    pg.fill('[name="jurisdiction"]', "621100")
+    pg.fill('[name="date"]', "2025-09-26")
+    pg.select_option('[name="category"]', "complaint")
+    record = pg.evaluate("window.qinqing.collect()")
+    assert record["record_kind"] == "complaint" and record["category"] == "complaint"
+    pg.click("#submit")
+    verdict = pg.wait_for_selector("#verdict")
+    assert verdict.get_attribute("data-outcome") == "unlisted"
+    assert pg.errors == [] and pg.outside == []

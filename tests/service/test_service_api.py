@@ -59,7 +59,7 @@ def test_schema_is_the_record_schema(client):
 
 def test_openapi_lists_every_endpoint(client):
     doc = client.get("/openapi.json").json()
-    assert set(doc["paths"]) == {"/v1/check", "/v1/records", "/v1/rules", "/v1/schema", "/healthz"}
+    assert set(doc["paths"]) == {"/v1/check", "/v1/records", "/v1/rules", "/v1/schema", "/v1/kinds", "/healthz"}
     assert "requestBody" in doc["paths"]["/v1/check"]["post"]
     params = {p["name"] for p in doc["paths"]["/v1/check"]["post"]["parameters"]}
     assert params == {"explain", "lang"}

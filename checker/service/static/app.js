@@ -143,6 +143,8 @@
   // `obj`: one object property of the record; `fields`: top-level properties grouped under a
   // page title; `list`: a list of objects. `optional` sections appear when the interaction kind
   // is in `kinds` or when added by hand; while absent they send `none`.
+  // The record kind the form describes: `?kind=complaint` (default: an interaction).
+  const KIND = new URLSearchParams(location.search).get("kind") || "interaction";
   const SECTIONS = [
     { key: "basic", fields: ["id", "stage", "jurisdiction", "date", "start_at", "end_at", "declared_at"] },
     { key: "official", obj: "official" },
@@ -470,9 +472,12 @@
 
   // ---- sections ----------------------------------------------------------------------------
   function buildSections() {
-    const props = schema.properties;
+    const props = Object.assign({}, schema.properties);
+    delete props.record_kind; // the kind is the page's (?kind=), set by collect()
     const used = new Set();
-    const defs = SECTIONS.slice();
+    // An interaction's fields are grouped in SECTIONS; another kind's form is generated from its
+    // schema alone, one section of its fields.
+    const defs = KIND === "interaction" ? SECTIONS.slice() : [];
     for (const s of defs) for (const k of s.fields || [s.obj || s.list]) used.add(k);
     const rest = Object.keys(props).filter((k) => !used.has(k));
     if (rest.length) defs.push({ key: "other", fields: rest }); // fields added to the schema later
@@ -562,7 +567,7 @@
   }
 
   function collect() {
-    const record = {};
+    const record = KIND === "interaction" ? {} : { record_kind: KIND };
     for (const s of sections) {
       if (!isOpen(s)) {
         Object.assign(record, JSON.parse(JSON.stringify(s.def.none || {})));
@@ -776,9 +781,14 @@
     applyLang();
     $("#lang-toggle").addEventListener("click", switchLang);
     try {
-      const response = await fetch("/v1/schema", { headers: { Accept: "application/json" } });
+      const response = await fetch("/v1/schema" + (KIND === "interaction" ? "" : "?kind=" + encodeURIComponent(KIND)),
+                                   { headers: { Accept: "application/json" } });
       if (!response.ok) throw new Error(response.status + " " + response.statusText);
       schema = await response.json();
+      if (KIND !== "interaction") { // the page's title: the kind's own
+        UI.zh.title = schema["x-title-zh"] || KIND;
+        UI.en.title = schema.title || KIND;
+      }
     } catch (e) {
       $("#load-status").textContent = t("load_failed") + e.message;
       return;

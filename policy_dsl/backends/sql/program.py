@@ -3,9 +3,11 @@ fault tolerance, in the order the Python evaluator reports them.
 
 Inputs (tables the runner provides; no user data is ever part of the SQL text):
 
-- `recs(seq BIGINT, epoch INTEGER, rec STRUCT)`: the valid records in `rec` (stored form, see
-  `lower.py`); `seq` is the record's position in the batch, negative for history records
-  (they fill windows and are not judged);
+- `recs(seq BIGINT, epoch INTEGER, kind VARCHAR, rec STRUCT)`: the valid records in `rec`
+  (stored form, see `lower.py`; one STRUCT type holds the fields of every record kind the
+  program reads), their kind in `kind`; `seq` is the record's position in the batch, negative
+  for history records (they fill windows and lookups and are not judged); a rule judges the
+  records of its kind only (`on_i` in `base`), a window holds records of its rule's kind;
 - `epochs(epoch INTEGER, p STRUCT, on_0 BOOLEAN, …)`: for each (jurisdiction, interval between
   two change dates) met in the batch, the parameter values in force (`p`) and whether rule i
   of `Plan.rules` is in force (`on_i`); the runner works these out with `Evaluator.in_force`.
@@ -164,7 +166,7 @@ class _Builder:
         cols = cols.replace("__k", f"__w{i}_k")
         return [f"keys_{i} AS (SELECT recs.seq, recs.rec, recs.rec.\"date\" AS d, {cols}, "
                 f"(epochs.on_{i} AND coalesce(__w{i}_pf__, TRUE)) AS need__ FROM recs JOIN epochs "
-                f"ON recs.epoch = epochs.epoch)",
+                f"ON recs.epoch = epochs.epoch WHERE recs.kind = {self.put(lit(rule.record_kind))})",
                 f"win_{i} AS (SELECT a.seq, __w{i}_list__ AS w FROM keys_{i} a JOIN keys_{i} b ON {on} "
                 f"AND b.d BETWEEN __w{i}_lo__ AND a.d WHERE a.seq >= 0 AND a.need__ GROUP BY a.seq)"]
 
@@ -271,6 +273,40 @@ class Shape:
     params: dict[str, object]  # parameter name → its type, the fields of `p`
     record_type: exp.DataType
     params_type: exp.DataType
+    record_t: object = None  # the T of `rec`: the fields of every kind the program reads, merged
+    kinds: frozenset = frozenset({ir.DEFAULT_KIND})  # the record kinds the engine is given
+
+
+def kinds_read(program: ir.ProgramIR) -> frozenset[str]:
+    """The record kinds the program judges or looks up."""
+    out = {r.record_kind for r in program.rules}
+    for r in program.rules:
+        for e in [*ir.rule_exprs(r), *(q.cond for q in r.requires)]:
+            for n in ir.walk(e):
+                if isinstance(n, (ir.Lookup, ir.Related)):
+                    out.add(n.kind)
+    return frozenset(out or {ir.DEFAULT_KIND})
+
+
+_STORED_AS = {"money": "num", "number": "num", "enum": "text", "string": "text", "any": "text"}
+
+
+def merged_type(a, b, path: str = ""):
+    """One record type holding the fields of two kinds' types (a field both have must be
+    stored alike in both); NotLowerable otherwise."""
+    from ...types import T
+
+    if a.kind == "object" and b.kind == "object":
+        fields = dict(a.fields)
+        for name, t in b.fields.items():
+            fields[name] = merged_type(fields[name], t, f"{path}{name}.") if name in fields else t
+        return T("object", fields=fields)
+    if a.kind == "list" and b.kind == "list":
+        from ...types import ANY
+        return T("list", elem=merged_type(a.elem or ANY, b.elem or ANY, path))
+    if _STORED_AS.get(a.kind, a.kind) != _STORED_AS.get(b.kind, b.kind):
+        raise NotLowerable(f"the field {path.rstrip('.') or '(record)'} has different types in two record kinds")
+    return a
 
 
 def shape(program: ir.ProgramIR) -> Shape:
@@ -278,7 +314,15 @@ def shape(program: ir.ProgramIR) -> Shape:
 
     params = _param_types(program)
     p_t = T("object", fields=dict(sorted(params.items()))) if params else T("object", fields={"none__": T("bool")})
-    return Shape(list(program.rules), params, storage_type(record_type(program.schema)), storage_type(p_t))
+    kinds = kinds_read(program)
+    rt = None
+    for k in sorted(kinds):
+        schema = program.schema_of(k)
+        if schema is None:
+            raise NotLowerable(f"record kind {k} without a schema")
+        t = record_type(schema)
+        rt = t if rt is None else merged_type(rt, t)
+    return Shape(list(program.rules), params, storage_type(rt), storage_type(p_t), rt, kinds)
 
 
 def _param_types(program: ir.ProgramIR) -> dict[str, object]:
@@ -297,10 +341,8 @@ def _param_types(program: ir.ProgramIR) -> dict[str, object]:
 
 def plan(program: ir.ProgramIR) -> Plan:
     """Lower `program` (raises NotLowerable for a construct the SQL backend lacks)."""
-    from ...types import record_type
-
-    rt = record_type(program.schema)
     sh = shape(program)
+    rt = sh.record_t
     param_types = sh.params
     b = _Builder(program, rt, param_types)
     b.subs = {}
@@ -311,7 +353,8 @@ def plan(program: ir.ProgramIR) -> Plan:
     ctes = [c for i, r in window_rules for c in b.window_cte(i, r)]
     wcols = "".join(f", win_{i}.w AS w_{i}" for i, _ in window_rules)
     wjoins = "".join(f" LEFT JOIN win_{i} ON win_{i}.seq = recs.seq" for i, _ in window_rules)
-    on_cols = "".join(f", epochs.on_{i}" for i in range(len(rules)))
+    on_cols = "".join(f", (epochs.on_{i} AND recs.kind = {b.put(lit(r.record_kind))}) AS on_{i}"
+                      for i, r in enumerate(rules))
     ctes.append(f"base AS (SELECT recs.seq, recs.rec, epochs.p{on_cols}{wcols} FROM recs JOIN epochs "
                 f"ON recs.epoch = epochs.epoch{wjoins} WHERE recs.seq >= 0)")
     branches: list[str] = []

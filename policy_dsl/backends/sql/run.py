@@ -26,7 +26,7 @@ from .shape import representable, stored
 _PLANS: dict[tuple[str, int], prog.Plan] = {}
 _SHAPES: dict[tuple[str, int], prog.Shape] = {}
 _STEPS: dict[tuple[str, int, str], list[tuple[str, str]]] = {}
-CACHE_FORMAT = 2  # bump when the generated SQL changes for the same program
+CACHE_FORMAT = 3  # bump when the generated SQL changes for the same program
 
 
 def _key(ev: Evaluator) -> tuple[str, int]:
@@ -113,7 +113,8 @@ class Feeder:
         self.ev = ev
         self.plan = plan
         self.cache = cache  # where the generated SQL is kept (see steps_for)
-        self.rtype = record_type(ev.program.schema)
+        self.rtype = plan.record_t if plan.record_t is not None else record_type(ev.program.schema)
+        self.kinds = plan.kinds
         self.ptypes = plan.params
         self.pos = {r.id: i for i, r in enumerate(plan.rules)}
         self._epochs: dict[tuple[str, int], int] = {}
@@ -126,8 +127,10 @@ class Feeder:
         e = self._epochs.get(key)
         if e is None:
             e = self._epochs[key] = len(self._epochs)
-            inf = self.ev.in_force(code, day)
-            on = {c.ir.id for c in inf.rules} | {c.ir.id for c in inf.tolerances}
+            on: set[str] = set()
+            for kind in self.kinds:  # (a rule judges its kind only: `base` checks the record's)
+                inf = self.ev.in_force(code, day, kind)
+                on |= {c.ir.id for c in inf.rules} | {c.ir.id for c in inf.tolerances}
             p = {name: stored(inf.params.get(name), t) for name, t in self.ptypes.items()}  # type: ignore[arg-type]
             row: dict[str, Any] = {"epoch": e, "p": p or {"none__": None}}
             for rid, i in self.pos.items():
@@ -154,10 +157,14 @@ class Feeder:
         fallback = []
         with open(recs, "wb") as fh:
             for seq, r in records:
+                kind = r.get("record_kind") or ir.DEFAULT_KIND
+                if kind not in self.kinds:
+                    continue  # no rule judges or reads it: unlisted, without findings
                 if not representable(r, self.rtype) or not self.params_ok(r):
                     fallback.append(seq)
                     continue
-                fh.write(orjson.dumps({"seq": seq, "epoch": self.epoch(r), "rec": stored(r, self.rtype)}))
+                fh.write(orjson.dumps({"seq": seq, "epoch": self.epoch(r), "kind": kind,
+                                       "rec": stored(r, self.rtype)}))
                 fh.write(b"\n")
                 n += 1
         epochs = os.path.join(folder, "epochs.jsonl")
@@ -173,7 +180,7 @@ class Feeder:
         for i in range(len(self.plan.rules)):
             epochs[f"on_{i}"] = exp.DataType.build("BOOLEAN")
         return {"recs": {"seq": exp.DataType.build("BIGINT"), "epoch": exp.DataType.build("INTEGER"),
-                         "rec": self.plan.record_type},
+                         "kind": exp.DataType.build("VARCHAR"), "rec": self.plan.record_type},
                 "epochs": epochs}
 
 
