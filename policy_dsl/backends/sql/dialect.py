@@ -46,6 +46,13 @@ class Range0(_Node):
     arg_types = {"this": True, "expression": True}
 
 
+class WideRange(_Node):
+    """The integers this … expression−1 (empty when expression <= this); unknown past 40,000
+    (the days a working-day function looks at: bounded by the calendar, `builtins.py`)."""
+
+    arg_types = {"this": True, "expression": True}
+
+
 class ExactDiv(_Node):
     """Decimal division rounded half away from zero at NUM_SCALE places; unknown on zero."""
 
@@ -136,6 +143,11 @@ def _duck_range(self, e):
     return f"CASE WHEN ({b}) - ({a}) <= 10000 THEN range({a}, {b}) END"
 
 
+def _duck_wide_range(self, e):
+    a, b = self.sql(e, "this"), self.sql(e, "expression")
+    return f"CASE WHEN ({b}) - ({a}) <= 40000 THEN range({a}, {b}) END"
+
+
 def _duck_div(self, e):
     a, b = self.sql(e, "this"), self.sql(e, "expression")
     # exact: scaled integers (HUGEINT), rounded half away from zero; TRY: overflow is unknown
@@ -147,11 +159,15 @@ def _duck_div(self, e):
 
 
 def _duck_add_days(self, e):
-    return _within_dates(f"CAST(({self.sql(e, 'this')}) + CAST({self.sql(e, 'expression')} AS INTEGER) AS DATE)")
+    n = self.sql(e, "expression")  # beyond ±4,000,000 days no date is in range: unknown, not an error
+    return _within_dates(f"CASE WHEN abs({n}) <= 4000000 THEN "
+                         f"CAST(({self.sql(e, 'this')}) + CAST({n} AS INTEGER) AS DATE) END")
 
 
 def _duck_add_months(self, e):
-    return _within_dates(f"CAST(({self.sql(e, 'this')}) + to_months(CAST({self.sql(e, 'expression')} AS INTEGER)) AS DATE)")
+    n = self.sql(e, "expression")
+    return _within_dates(f"CASE WHEN abs({n}) <= 130000 THEN "
+                         f"CAST(({self.sql(e, 'this')}) + to_months(CAST({n} AS INTEGER)) AS DATE) END")
 
 
 class QDuckDB(DuckDB):
@@ -162,6 +178,7 @@ class QDuckDB(DuckDB):
             ListLen: lambda self, e: f"len({self.sql(e, 'this')})",
             ListSum: _duck_list_sum,
             Range0: _duck_range,
+            WideRange: _duck_wide_range,
             ExactDiv: _duck_div,
             AddDays: _duck_add_days,
             AddMonths: _duck_add_months,
@@ -196,6 +213,12 @@ def _spark_range(self, e):
             f"ELSE sequence(CAST({a} AS BIGINT), CAST(({b}) - 1 AS BIGINT)) END")
 
 
+def _spark_wide_range(self, e):
+    a, b = self.sql(e, "this"), self.sql(e, "expression")
+    return (f"CASE WHEN ({b}) - ({a}) > 40000 THEN NULL WHEN ({b}) <= ({a}) THEN CAST(array() AS ARRAY<BIGINT>) "
+            f"ELSE sequence(CAST({a} AS BIGINT), CAST(({b}) - 1 AS BIGINT)) END")
+
+
 def _spark_div(self, e):
     a, b = self.sql(e, "this"), self.sql(e, "expression")
     return (f"CASE WHEN CAST({b} AS DECIMAL(38, 12)) = 0 THEN NULL ELSE CAST(try_divide(CAST({a} AS DECIMAL(26, 12)), "
@@ -210,9 +233,14 @@ class QSpark(Spark):
             ListLen: lambda self, e: f"CASE WHEN ({self.sql(e, 'this')}) IS NULL THEN NULL ELSE size({self.sql(e, 'this')}) END",
             ListSum: _spark_list_sum,
             Range0: _spark_range,
+            WideRange: _spark_wide_range,
             ExactDiv: _spark_div,
-            AddDays: lambda self, e: _within_dates(f"date_add({self.sql(e, 'this')}, CAST({self.sql(e, 'expression')} AS INT))"),
-            AddMonths: lambda self, e: _within_dates(f"add_months({self.sql(e, 'this')}, CAST({self.sql(e, 'expression')} AS INT))"),
+            AddDays: lambda self, e: _within_dates(
+                f"CASE WHEN abs({self.sql(e, 'expression')}) <= 4000000 THEN "
+                f"date_add({self.sql(e, 'this')}, CAST({self.sql(e, 'expression')} AS INT)) END"),
+            AddMonths: lambda self, e: _within_dates(
+                f"CASE WHEN abs({self.sql(e, 'expression')}) <= 130000 THEN "
+                f"add_months({self.sql(e, 'this')}, CAST({self.sql(e, 'expression')} AS INT)) END"),
             DaysBetween: lambda self, e: f"datediff({self.sql(e, 'expression')}, {self.sql(e, 'this')})",
             FullMatch: lambda self, e: f"regexp_like({self.sql(e, 'this')}, concat('^(?:', {self.sql(e, 'expression')}, ')$'))",
             IndexOf: lambda self, e: f"(instr({self.sql(e, 'this')}, {self.sql(e, 'expression')}) - 1)",

@@ -59,6 +59,9 @@ def value_type(t: T) -> exp.DataType:
         return exp.DataType(this=exp.DataType.Type.ARRAY, expressions=[value_type(t.elem or T("any"))], nested=True)
     if k == "object":
         return storage_type(t)
+    if k == "calendar":
+        from .builtins import CALENDAR
+        return CALENDAR.copy()
     raise NotLowerable(f"values of type {t}")
 
 
@@ -458,6 +461,11 @@ def _strict(args: list[exp.Expression], body: exp.Expression) -> exp.Expression:
 
 
 def _builtin(lo: Lowering, e: ir.Builtin, s: Scope) -> exp.Expression:
+    from . import builtins
+
+    done = builtins.lower(lo, e, s)
+    if done is not None:
+        return done
     a = [lo.value(x, s) for x in e.args]
     ts = [x.type for x in e.args]
     fn = e.fn
@@ -583,7 +591,15 @@ def _m_comprehension(lo: Lowering, e: ir.Quant | ir.Agg, s: Scope) -> exp.Expres
     return case((is_null(coll), lo._missing(e.coll, s)), default=rest)
 
 
+def _m_builtin(lo: Lowering, e: ir.Builtin, s: Scope) -> exp.Expression:
+    from . import builtins
+
+    if e.fn in builtins.CALENDAR_FNS:
+        return builtins.missing_calendar(lo, e, s)
+    return _concat_lists([lo.missing_if_unknown(c, s) for c in ir.children(e)])
+
+
 _MISSING: dict[type, Callable[[Lowering, Any, Scope], exp.Expression]] = {
-    ir.Field: _m_field, ir.ParamRef: _m_param, ir.WindowRef: _m_window, ir.If: _m_if,
+    ir.Builtin: _m_builtin, ir.Field: _m_field, ir.ParamRef: _m_param, ir.WindowRef: _m_window, ir.If: _m_if,
     ir.InSet: _m_inset, ir.Quant: _m_comprehension, ir.Agg: _m_comprehension,
 }

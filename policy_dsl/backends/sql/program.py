@@ -41,7 +41,7 @@ from sqlglot import exp
 
 from ... import ir
 from . import dialect as d
-from .lower import Bound, Lowering, NotLowerable, Scope, _elem_stored, lit, storage_type
+from .lower import Bound, Lowering, NotLowerable, Scope, _elem_stored, dot, lit, storage_type
 
 FINDING_COLUMNS = ("g", "o1", "o2", "rule", "via", "winner", "kind", "outcome", "severity", "cpath", "idx",
                    "n", "undecided", "cref", "miss", "wst", "pend_rule", "pend_cref", "pend_idx",
@@ -145,6 +145,8 @@ class _Builder:
     def scope(self, rule: ir.RuleIR, rec: str = "rec") -> Scope:
         window = exp.column(f"w_{self.pos[rule.id]}") if rule.window is not None else None
         keys = rule.window.keys if rule.window is not None else ()
+        if rule.window is not None and rule.window.width is not None:
+            keys = (*keys, rule.window.width)  # what an unknown window lacks (evaluate.window_facts)
         return Scope(rec=exp.column(rec), params=exp.column("p"), window=window, window_keys=keys)
 
     # -- step 1: windows
@@ -153,7 +155,15 @@ class _Builder:
         s = Scope(rec=exp.column("rec"), params=exp.column("p"))
         keys = [self.lo.value(k, s) for k in rule.window.keys]
         subs = {f"k{j}": k for j, k in enumerate(keys)}
-        subs["lo"] = d.AddDays(this=exp.column("d", table="a"), expression=exp.Literal.number(-rule.window.days))
+        if rule.window.width is None:
+            subs["first"] = d.AddDays(this=dot(exp.column("rec"), "date"),
+                                      expression=exp.Literal.number(-rule.window.days))
+        else:  # a width from a parameter: [date − width, date], unknown (no window) when it is
+            width = self.lo.value(rule.window.width, s)
+            back = d.AddMonths(this=dot(exp.column("rec"), "date"),
+                               expression=exp.Neg(this=exp.Dot(this=width, expression=exp.to_identifier("m", quoted=True))))
+            subs["first"] = d.AddDays(this=back, expression=exp.Neg(
+                this=exp.Dot(this=width.copy(), expression=exp.to_identifier("d", quoted=True))))
         subs["list"] = d.SortedList(this=exp.column("rec", table="b"),
                                     expression=_struct(d=exp.column("d", table="b"), s=exp.column("seq", table="b")))
         # Only records that need the window get one: the rule is in force and the part of its
@@ -164,11 +174,11 @@ class _Builder:
         on = " AND ".join(f"a.k{j} = b.k{j}" for j in range(len(keys)))
         self.subs.update({f"w{i}_{k}": v for k, v in subs.items()})
         cols = cols.replace("__k", f"__w{i}_k")
-        return [f"keys_{i} AS (SELECT recs.seq, recs.rec, recs.rec.\"date\" AS d, {cols}, "
+        return [f"keys_{i} AS (SELECT recs.seq, recs.rec, recs.rec.\"date\" AS d, __w{i}_first__ AS first__, {cols}, "
                 f"(epochs.on_{i} AND coalesce(__w{i}_pf__, TRUE)) AS need__ FROM recs JOIN epochs "
                 f"ON recs.epoch = epochs.epoch WHERE recs.kind = {self.put(lit(rule.record_kind))})",
                 f"win_{i} AS (SELECT a.seq, __w{i}_list__ AS w FROM keys_{i} a JOIN keys_{i} b ON {on} "
-                f"AND b.d BETWEEN __w{i}_lo__ AND a.d WHERE a.seq >= 0 AND a.need__ GROUP BY a.seq)"]
+                f"AND b.d BETWEEN a.first__ AND a.d WHERE a.seq >= 0 AND a.need__ GROUP BY a.seq)"]
 
     def put(self, e: exp.Expression) -> str:
         key = f"e{len(self.subs)}"

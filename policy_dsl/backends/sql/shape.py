@@ -37,6 +37,8 @@ def stored(value: Any, t: T) -> Any:
             return None
         elem = t.elem or T("any")
         return [stored(x, elem) for x in value]
+    if k == "calendar":
+        return stored_calendar(value)
     if k == "duration":
         from ..sql.lower import months_days
         m, d = months_days(value)
@@ -48,6 +50,26 @@ def stored(value: Any, t: T) -> Any:
     if isinstance(value, Decimal):
         return format(value, "f")
     return value
+
+
+def stored_calendar(cal: Any) -> dict:
+    """A calendar (`ir.Calendar`) as the STRUCT `builtins.CALENDAR`: its spans, holidays,
+    make-up working days and `g`, the longest run of consecutive non-working days it covers."""
+    g = run = 0
+    prev: dt.date | None = None
+    for a, b in cal.spans:
+        day = a
+        if prev is None or a != prev:
+            run = 0  # a day not covered breaks a run
+        while day < b:
+            works = day in cal.makeup_workdays or (day not in cal.holidays and day.weekday() < 5)
+            run = 0 if works else run + 1
+            g = max(g, run)
+            day += dt.timedelta(days=1)
+        prev = b
+    return {"spans": [{"a": a.isoformat(), "b": b.isoformat()} for a, b in cal.spans],
+            "hol": sorted(x.isoformat() for x in cal.holidays),
+            "mk": sorted(x.isoformat() for x in cal.makeup_workdays), "g": g}
 
 
 def from_stored(value: Any, t: T) -> Any:
@@ -84,6 +106,10 @@ def representable(value: Any, t: T) -> bool:
         return isinstance(exponent, int) and -exponent <= MAX_DEC_PLACES
     if k == "int":
         return isinstance(value, int) and -MAX_INT < value < MAX_INT
+    if k == "calendar":  # the days a working-day function may look at stay bounded
+        from .builtins import MAX_CALENDAR_DAYS
+        spans = getattr(value, "spans", ())
+        return not spans or (spans[-1][1] - spans[0][0]).days <= MAX_CALENDAR_DAYS
     if k == "object":
         return isinstance(value, dict) and all(representable(value.get(n), ft) for n, ft in t.fields.items())
     if k == "list":
