@@ -202,7 +202,7 @@ def sql_entries(engine: Engine, kind: str, read: Callable[[], Iterator[Any]], hi
 
     rows, fallback = run.rows(first_pass(), history)
     if fallback:
-        if engine.needs_windows:
+        if engine.needs_windows or engine.needs_store:  # the others' windows or lookups need them
             yield from python_entries()
             return
     fallback_set = set(fallback)

@@ -15,6 +15,7 @@ from checker.schema import bundled_schemas  # noqa: E402
 from policy_dsl.errors import render_all  # noqa: E402
 from policy_dsl.evaluate import Evaluator  # noqa: E402
 from policy_dsl.load import load  # noqa: E402
+from policy_dsl.store import MemoryStore  # noqa: E402
 from policy_dsl.types import record_type  # noqa: E402
 
 from .runner import Case, load_cases, normalise, prepare  # noqa: E402
@@ -30,12 +31,15 @@ def run_case(case: Case, folder: Path, engine: str = "duckdb") -> None:
     schemas = result.program.schemas
     records = [normalise(rec, record_type(schemas[rec.get("record_kind") or "interaction"]))
                for rec in case.records]
+    history = [normalise(rec, record_type(schemas[rec.get("record_kind") or "interaction"]))
+               for rec in case.history]
     ev = Evaluator(result.program, result.params)
     window = Window(records, ev)
-    got = sql_answers(ev, records, engine=engine)
+    store = MemoryStore(history + records)
+    got = sql_answers(ev, records, history, engine=engine)
     problems = []
     for r in records:
-        py = python_answer(ev, r, ev.evaluate(r, window))
+        py = python_answer(ev, r, ev.evaluate(r, window, store=store))
         why = disagreement(r["id"], py, got[r["id"]])
         if why:
             problems.append(why)

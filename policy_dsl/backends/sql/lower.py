@@ -100,6 +100,7 @@ class Scope:
     window_keys: tuple = ()
     vars: Mapping[str, Bound] = field(default_factory=dict)
     depth: int = 0
+    pre: Mapping[int, tuple] = field(default_factory=dict)  # id(node) → (value, missing) columns (lookups.py)
 
     def bind(self, name: str, b: Bound) -> Scope:
         return replace(self, vars={**self.vars, name: b}, depth=self.depth + 1)
@@ -216,6 +217,8 @@ class Lowering:
         if isinstance(e, ir.Var):
             b = s.vars.get(e.name)
             return b.path if b is not None and b.path is not None else lit(e.name)
+        if isinstance(e, ir.Lookup):
+            return concat(lit(e.kind + "["), as_text(self.value(e.id, s)), lit("]"))
         if isinstance(e, ir.IndexExpr):
             base = self.path_of(e.base, s)
             if base is None:
@@ -375,7 +378,7 @@ def _elem_stored(lo: Lowering, coll: ir.Expr, s: Scope) -> bool:
     """Whether the elements of a list expression are in stored form (read from a record)."""
     if isinstance(coll, ir.Field):
         return _field_stored(lo, coll, s)[1]
-    if isinstance(coll, ir.WindowRef):
+    if isinstance(coll, (ir.WindowRef, ir.Related)):
         return True
     if isinstance(coll, ir.Var):
         b = s.vars.get(coll.name)
@@ -518,7 +521,13 @@ _VALUE: dict[type, Callable[[Lowering, Any, Scope], exp.Expression]] = {
     ir.Not: _not, ir.And: _and, ir.Or: _or, ir.Cmp: _cmp, ir.Arith: _arith, ir.Neg: _neg,
     ir.InSet: _inset, ir.IsKnown: _isknown, ir.If: _if, ir.Quant: _quant, ir.Agg: _agg,
     ir.ListExpr: _list, ir.IndexExpr: _index, ir.Builtin: _builtin,
+    ir.Lookup: lambda lo, e, s: _lookups().value(lo, e, s), ir.Related: lambda lo, e, s: _lookups().value(lo, e, s),
 }
+
+
+def _lookups():
+    from . import lookups
+    return lookups
 
 
 # ---- missing facts -------------------------------------------------------------------------
@@ -554,8 +563,9 @@ def _indexed(lo: Lowering, e: ir.Quant | ir.Agg, s: Scope, body: Callable[[Scope
     coll = lo.value(e.coll, s)
     iname = lo.var_name(e.var, s) + "_i"
     i = ident(iname)
-    if isinstance(e.coll, ir.WindowRef):
-        path = concat(lit("window["), as_text(dot(d.ListGet(this=coll.copy(), expression=i.copy()), "id")), lit("]"))
+    if isinstance(e.coll, (ir.WindowRef, ir.Related)):
+        name = "window" if isinstance(e.coll, ir.WindowRef) else e.coll.kind
+        path = concat(lit(name + "["), as_text(dot(d.ListGet(this=coll.copy(), expression=i.copy()), "id")), lit("]"))
     else:
         base = lo.path_of(e.coll, s)
         path = concat(base if base is not None else lit(""), lit("["), as_text(i.copy()), lit("]"))
@@ -602,4 +612,5 @@ def _m_builtin(lo: Lowering, e: ir.Builtin, s: Scope) -> exp.Expression:
 _MISSING: dict[type, Callable[[Lowering, Any, Scope], exp.Expression]] = {
     ir.Builtin: _m_builtin, ir.Field: _m_field, ir.ParamRef: _m_param, ir.WindowRef: _m_window, ir.If: _m_if,
     ir.InSet: _m_inset, ir.Quant: _m_comprehension, ir.Agg: _m_comprehension,
+    ir.Lookup: lambda lo, e, s: _lookups().missing(lo, e, s), ir.Related: lambda lo, e, s: _lookups().missing(lo, e, s),
 }

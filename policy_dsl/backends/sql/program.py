@@ -41,6 +41,7 @@ from sqlglot import exp
 
 from ... import ir
 from . import dialect as d
+from .lookups import Lookups
 from .lower import Bound, Lowering, NotLowerable, Scope, _elem_stored, dot, lit, storage_type
 
 FINDING_COLUMNS = ("g", "o1", "o2", "rule", "via", "winner", "kind", "outcome", "severity", "cpath", "idx",
@@ -147,7 +148,8 @@ class _Builder:
         keys = rule.window.keys if rule.window is not None else ()
         if rule.window is not None and rule.window.width is not None:
             keys = (*keys, rule.window.width)  # what an unknown window lacks (evaluate.window_facts)
-        return Scope(rec=exp.column(rec), params=exp.column("p"), window=window, window_keys=keys)
+        return Scope(rec=exp.column(rec), params=exp.column("p"), window=window, window_keys=keys,
+                     pre=self.lookups.pre)
 
     # -- step 1: windows
     def window_cte(self, i: int, rule: ir.RuleIR) -> str:
@@ -219,8 +221,8 @@ class _Builder:
                                            lit("]")], safe=False, coalesce=False)
             stored = _elem_stored(self.lo, coll, base_scope)
             scope = base_scope.bind(var, Bound(elem, stored, path))
-            source = (f"(SELECT seq, rec, p, {wcol if rule.window is not None else 'NULL'} AS {wcol}, coll__, "
-                      f"__ixs__ AS idx FROM (SELECT seq, rec, p, "
+            source = (f"(SELECT seq, rec, p{self.lk}, {wcol if rule.window is not None else 'NULL'} AS {wcol}, coll__, "
+                      f"__ixs__ AS idx FROM (SELECT seq, rec, p{self.lk}, "
                       f"{wcol if rule.window is not None else 'NULL'} AS {wcol}, {coll_sql} AS coll__ FROM base "
                       f"WHERE on_{i}))")
             ixs = d.Range0(this=exp.Literal.number(0), expression=d.ListLen(this=exp.column("coll__")))
@@ -230,14 +232,14 @@ class _Builder:
             idx, n = "idx", "n__"
         else:
             scope = base_scope
-            source = (f"(SELECT seq, rec, p, {wcol if rule.window is not None else 'NULL'} AS {wcol}, "
+            source = (f"(SELECT seq, rec, p{self.lk}, {wcol if rule.window is not None else 'NULL'} AS {wcol}, "
                       f"NULL AS idx, NULL AS n__ FROM base WHERE on_{i})")
             idx, n = "NULL", "NULL"
         cp_elem = coll_path(rule.foreach[1]) if rule.foreach is not None else None
         s_sql = self.put(self.lo.value(cond, scope))
         reqs = list(rule.requires) if rule.kind == "permit" else []
         q_sql = [self.put(self.lo.value(q.cond, scope)) for q in reqs]
-        carry = f"seq, rec, p, {wcol}, idx, n__" + (", x__" if rule.foreach is not None else "")
+        carry = f"seq, rec, p{self.lk}, {wcol}, idx, n__" + (", x__" if rule.foreach is not None else "")
         level1 = (f"SELECT {carry}, {s_sql} AS s__" + "".join(f", {q} AS q{j}__" for j, q in enumerate(q_sql))
                   + f" FROM {source}")
         ms = self.put(self.lo.missing(cond, scope))
@@ -285,6 +287,7 @@ class Shape:
     params_type: exp.DataType
     record_t: object = None  # the T of `rec`: the fields of every kind the program reads, merged
     kinds: frozenset = frozenset({ir.DEFAULT_KIND})  # the record kinds the engine is given
+    uses_store: bool = False  # lookups: every record is given (a later one supersedes by id)
 
 
 def kinds_read(program: ir.ProgramIR) -> frozenset[str]:
@@ -332,7 +335,9 @@ def shape(program: ir.ProgramIR) -> Shape:
             raise NotLowerable(f"record kind {k} without a schema")
         t = record_type(schema)
         rt = t if rt is None else merged_type(rt, t)
-    return Shape(list(program.rules), params, storage_type(rt), storage_type(p_t), rt, kinds)
+    uses_store = any(isinstance(n, (ir.Lookup, ir.Related)) for r in program.rules
+                     for e in (*ir.rule_exprs(r), *(q.cond for q in r.requires)) for n in ir.walk(e))
+    return Shape(list(program.rules), params, storage_type(rt), storage_type(p_t), rt, kinds, uses_store)
 
 
 def _param_types(program: ir.ProgramIR) -> dict[str, object]:
@@ -357,16 +362,22 @@ def plan(program: ir.ProgramIR) -> Plan:
     b = _Builder(program, rt, param_types)
     b.subs = {}
     rules = b.rules
+    list_t = exp.DataType(this=exp.DataType.Type.ARRAY, expressions=[sh.record_type.copy()], nested=True)
+    b.lookups = Lookups(b.lo, b.put, list_t)
+    b.lookups.collect(e for r in rules for e in (*ir.rule_exprs(r), *(q.cond for q in r.requires)))
+    b.lk = "".join(f", {c}" for c in b.lookups.columns)
     window_rules = [(i, r) for i, r in enumerate(rules) if r.window is not None]
     judged = [(i, r) for i, r in enumerate(rules) if r.when is not None and r.kind != "tolerance"]
     tolerances = [(i, r) for i, r in enumerate(rules) if r.kind == "tolerance" and r.when is not None]
     ctes = [c for i, r in window_rules for c in b.window_cte(i, r)]
+    ctes += b.lookups.ctes()
+    lk_cols, lk_joins = b.lookups.base_parts()
     wcols = "".join(f", win_{i}.w AS w_{i}" for i, _ in window_rules)
     wjoins = "".join(f" LEFT JOIN win_{i} ON win_{i}.seq = recs.seq" for i, _ in window_rules)
     on_cols = "".join(f", (epochs.on_{i} AND recs.kind = {b.put(lit(r.record_kind))}) AS on_{i}"
                       for i, r in enumerate(rules))
-    ctes.append(f"base AS (SELECT recs.seq, recs.rec, epochs.p{on_cols}{wcols} FROM recs JOIN epochs "
-                f"ON recs.epoch = epochs.epoch{wjoins} WHERE recs.seq >= 0)")
+    ctes.append(f"base AS (SELECT recs.seq, recs.rec, epochs.p{on_cols}{wcols}{lk_cols} FROM recs JOIN epochs "
+                f"ON recs.epoch = epochs.epoch{wjoins}{lk_joins} WHERE recs.seq >= 0)")
     branches: list[str] = []
     for i, r in judged:
         branches.extend(b.rule_branch(i, r))
@@ -466,7 +477,7 @@ def plan(program: ir.ProgramIR) -> Plan:
             cond = cond_of(t)
             s = b.scope(t)
             tsel.append(f"on_{i} AND {b.put(b.lo.value(cond, s))} AS t{j}")
-        ctes.append(f"ts0 AS (SELECT seq, rec, p, {', '.join(tsel)} FROM base)")
+        ctes.append(f"ts0 AS (SELECT seq, rec, p{b.lk}, {', '.join(tsel)} FROM base)")
         msel = []
         for j, (i, t) in enumerate(tolerances):
             msel.append(f"CASE WHEN t{j} IS NULL THEN {b.put(b.lo.missing(cond_of(t), b.scope(t)))} END AS tm{j}")

@@ -159,7 +159,10 @@ class Feeder:
             for seq, r in records:
                 kind = r.get("record_kind") or ir.DEFAULT_KIND
                 if kind not in self.kinds:
-                    continue  # no rule judges or reads it: unlisted, without findings
+                    if not self.plan.uses_store:
+                        continue  # no rule judges or reads it: unlisted, without findings
+                    r = {"id": r.get("id"), "jurisdiction": r["jurisdiction"], "date": r["date"]}
+                    # (only its id matters: it supersedes a looked-up record with the same id)
                 if not representable(r, self.rtype) or not self.params_ok(r):
                     fallback.append(seq)
                     continue
