@@ -21,7 +21,7 @@ import orjson
 from checker.engine.engine import Engine
 from checker.findings.entry import record_entry
 from policy_dsl import ir
-from policy_dsl.evaluate import RANK, Finding, RecordResult
+from policy_dsl.evaluate import RANK, STORE, Finding, RecordResult
 
 HOLD = 5000  # batches up to this size are kept in memory between the engine run and rendering
 
@@ -39,6 +39,7 @@ class Rebuilder:
     """Findings rows of one record → `Finding`s, bound as the Python evaluator binds them."""
 
     def __init__(self, engine: Engine):
+        self.engine = engine  # (its `store`: the records lookups find, bound as the evaluator binds it)
         self.ev = engine.ev
         self.by_id = self.ev.by_id
         self.rules = {r.id: r for r in self.ev.program.rules}
@@ -61,6 +62,9 @@ class Rebuilder:
         """What the evaluator binds for a finding of `owner` on element `idx` (and its window)."""
         v: dict = {}
         paths: dict = {}
+        c = self.by_id.get(owner.id)
+        if c is not None and c.uses_store and self.engine.store is not None:
+            v[STORE] = self.engine.store
         if wjson is not None and owner.window is not None:
             from policy_dsl.backends.sql.shape import from_stored
             v["$window"] = [from_stored(x, self.rtype) for x in orjson.loads(wjson)]
@@ -95,12 +99,16 @@ class Rebuilder:
             v, paths = self.bindings(r, p, owner, idx, cpath, require, row[at["wjson"]])
         f = Finding(rule=rule, kind=kind, outcome=row[at["outcome"]], severity=row[at["severity"]], via=via,
                     scope=(cpath, idx) if idx is not None else None, bindings=v, paths=paths,
-                    cond=self.cond(cref), require=require, undecided=bool(row[at["undecided"]]),
-                    pending=pend, tolerated_by=row[at["tolerated_by"]])
+                    cond=self.cond(cref), require=require, undecided=bool(row[at["undecided"]]))
+        f.pending = pend
+        f.tolerated_by = row[at["tolerated_by"]]
         if kind == "conflict":
             f.conflict = (rule.id, row[at["conflict_with"]])
         if kind == "tolerance":
             f.covered = tuple(row[at["covered"]] or ())
+        if pend is not None and pend in self.by_id and self.rules[pend].kind == "tolerance" \
+                and self.by_id[pend].uses_store and self.engine.store is not None:
+            f.bindings = {**f.bindings, STORE: self.engine.store}  # (as evaluate._tolerance_undecided)
         if pend is not None and pend in self.rules and self.rules[pend].kind != "tolerance":
             w = self.rules[pend]
             pc = row[at["pend_cref"]]
@@ -206,6 +214,8 @@ def sql_entries(engine: Engine, kind: str, read: Callable[[], Iterator[Any]], hi
             yield from python_entries()
             return
     fallback_set = set(fallback)
+    if engine.needs_store:  # for rendering: what the findings' lookups find (as the Python engine)
+        engine.store = engine.new_store(history, (i.data for i in (held if held is not None else read())))
     source = held if held is not None else read()
     at_seq = Rows.AT["seq"]
     pending = next(rows, None)

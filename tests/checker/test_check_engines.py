@@ -107,3 +107,17 @@ def test_a_program_the_sql_engines_cannot_run(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.decode().strip() == ("Error: these policies cannot run on the SQL engines (duration "
                                             "arithmetic other than date ± duration); use --engine python")
+
+
+def test_a_lookup_by_an_element_is_refused(tmp_path: Path) -> None:
+    """A lookup whose id reads a comprehension's element (here a window record) is not lowered:
+    the SQL engines refuse the program in one line, before reading any record."""
+    (tmp_path / "t.policy").write_text(
+        'policy t.nl "测试" / "Test"\n\nforbid X1 "查" / "Look"\n  severity low\n  cite "t"\n'
+        "  window same official.id within 30 days\n"
+        "  when some x in window: lookup(tolerance_filing, x.id).status == approved\n", encoding="utf-8")
+    proc = qinqing(RECORDS / "planned_meal.yaml", "--rules", tmp_path, "--engine", "duckdb", "--lang", "en")
+    assert proc.returncode == 2 and proc.stdout == b""
+    assert proc.stderr.decode().strip() == (
+        "Error: these policies cannot run on the SQL engines (lookup(tolerance_filing, …) reading an element, "
+        "a window or another lookup); use --engine python")
