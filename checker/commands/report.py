@@ -2,7 +2,7 @@
 that `check --format parquet` wrote, without checking the records again.
 
 The policy must be the one the tables were made with (its content hash is in the file); the
-texts are rendered from its templates and the values in the tables (checker/findings/values.py).
+texts are rendered from its templates and the values in the tables (checker/engine/values.py).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ class Options:
     lang: str = "zh"
     explain: bool = False
     default_jurisdiction: str | None = None  # --jurisdiction: for records that lack one
-    values: bool = False  # entries as findings data (checker/findings/values.py), not text
+    values: bool = False  # entries as findings data (checker/engine/values.py), not text
 
 
 @dataclass
@@ -140,7 +140,7 @@ class Engine:
 
     def values_entry(self, item: Any, outcome: str, findings: list, params: dict) -> dict:
         """A record's entry as findings data (both languages' values, parameter versions)."""
-        from checker.findings.values import parameter_versions, record_values
+        from checker.engine.values import parameter_versions, record_values
 
         r = item.data
         key = (r["jurisdiction"], r["date"])

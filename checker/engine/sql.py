@@ -131,20 +131,29 @@ def _cpath(rule: ir.RuleIR) -> str | None:
     return coll_path(rule.foreach[1]) if rule.foreach is not None else None
 
 
+class SqlEngineError(Exception):
+    """The SQL engine cannot run this batch (not installed, or a construct it does not lower):
+    one line for the user, in both languages (`checker/run/check.py` reports it)."""
+
+    def __init__(self, zh: str, en: str):
+        super().__init__(en)
+        self.zh = zh
+        self.en = en
+
+
 class SqlRun:
     """One batch on an SQL engine: feed, run, then entries in input order."""
 
     def __init__(self, engine: Engine, kind: str, threads: int | None = None, master: str | None = None):
         import importlib.util
 
-        from checker.run.check import CheckError
         from policy_dsl.backends.sql import run
         from policy_dsl.backends.sql.lower import NotLowerable
 
         module = "pyspark" if kind == "spark" else "duckdb"
         if importlib.util.find_spec(module) is None:
             extra = "pip install 'qinqing[spark]'" if kind == "spark" else "pip install duckdb"
-            raise CheckError(f"--engine {kind} 需要 {module}：{extra}", f"--engine {kind} needs {module}: {extra}")
+            raise SqlEngineError(f"--engine {kind} 需要 {module}：{extra}", f"--engine {kind} needs {module}: {extra}")
         self.engine = engine
         self.kind = kind
         self.threads = threads
@@ -155,7 +164,7 @@ class SqlRun:
             self.feeder = run.Feeder(engine.ev, run.shape_for(engine.ev), cache_dir())
             run.steps_for(engine.ev, "duckdb" if kind == "duckdb" else "spark", self.feeder.cache)
         except NotLowerable as exc:
-            raise CheckError(f"这些规则无法在 SQL 引擎上运行（{exc}），请用 --engine python",
+            raise SqlEngineError(f"这些规则无法在 SQL 引擎上运行（{exc}），请用 --engine python",
                              f"these policies cannot run on the SQL engines ({exc}); use --engine python") from None
         self.rebuild = Rebuilder(engine)
 

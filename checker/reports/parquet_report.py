@@ -3,7 +3,7 @@
 `FINDINGS.parquet` has one row per finding (record position `seq`, position `n` within the
 record, rule, element, kind, outcome, severity, missing facts, evidence, notes, and the values
 of its message, remedy and suggestion in both languages as tagged JSON, see
-`checker/findings/values.py`); `FINDINGS.records.parquet` one row per record (outcome,
+`checker/engine/values.py`); `FINDINGS.records.parquet` one row per record (outcome,
 jurisdiction, date, department, source, validation errors, parameter versions). The policy
 description, its content hash and the input names are the findings file's key-value metadata.
 `qinqing report` renders any report format from the two files without checking again.
@@ -115,7 +115,7 @@ def read(findings: Path | str) -> tuple[dict, list[str], list[dict], dict[int, l
 
 def entries(renderer: Any, records: list[dict], by_seq: dict[int, list[dict]], detail: str = "all") -> Any:
     """The report entries of the tables, rendered in the renderer's language."""
-    from checker.findings.values import render_finding
+    from checker.engine.values import render_finding
 
     for r in records:
         yield {

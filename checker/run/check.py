@@ -571,7 +571,7 @@ def _sql_entries(engine: Engine, kind: str, inputs: Inputs, validator: Any, jobs
                  ) -> tuple[Iterator[Any], Callable[[], Any] | None]:
     """Report entries judged on an SQL engine (`checker/engine/sql.py`); `--jobs` is the
     engine's thread count."""
-    from checker.engine.sql import sql_entries
+    from checker.engine.sql import SqlEngineError, sql_entries
 
     last: list[Any] = [None]
 
@@ -581,9 +581,14 @@ def _sql_entries(engine: Engine, kind: str, inputs: Inputs, validator: Any, jobs
     def python_entries() -> Iterator[Any]:
         return _entries(engine, inputs, validator, 1, history, False)[0]
 
-    entries = sql_entries(engine, kind, lambda: inputs.read(validator), history, jobs, master,
-                          keep if want_raw else None, python_entries)
-    return entries, (lambda: last[0]) if want_raw else None
+    def entries() -> Iterator[Any]:
+        try:
+            yield from sql_entries(engine, kind, lambda: inputs.read(validator), history, jobs, master,
+                                   keep if want_raw else None, python_entries)
+        except SqlEngineError as exc:
+            raise CheckError(exc.zh, exc.en) from None
+
+    return entries(), (lambda: last[0]) if want_raw else None
 
 
 def _entries(engine: Engine, inputs: Inputs, validator: Any, jobs: int, history: list[dict],

@@ -1,6 +1,7 @@
 """The builtins of record kinds, tables and calendars lowered to SQL (`lower._builtin` hands
 them here): durations of a computed amount (`days(n)` …), `contains` (`x in param.set`),
-`row(table, column, key)`, `rank(x, values)` and the working-day functions.
+`row(table, column, key)`, `rank(x, values)` and the working-day functions, registered in
+`lower.BUILTINS`.
 
 Each keeps the Python closure's three-valued result (`policy_dsl/values.py`): strict in its
 arguments (unknown when one is), `contains` unknown when no element equals and one is unknown,
@@ -8,7 +9,7 @@ arguments (unknown when one is), `contains` unknown when no element equals and o
 function unknown for a day its calendar does not cover (its missing fact is then the calendar
 parameter, `missing_calendar`).
 
-A calendar parameter is held as a STRUCT (`CALENDAR`): its covered spans `[a, b)`, holidays,
+A calendar parameter is held as a STRUCT (`lower.CALENDAR`): its covered spans `[a, b)`, holidays,
 make-up working days, and `g`, the longest run of consecutive non-working days it covers
 (worked out by the runner, `shape.stored`): the n-th working day after a date is then within
 n·(g + 1) days of it, which bounds the list of days `add_working_days` looks at.
@@ -21,11 +22,9 @@ from sqlglot import exp
 from ... import ir
 from ...types import T
 from . import dialect as d
-from .lower import (BIGINT, BOOLEAN, DATE, Bound, Lowering, NotLowerable, Scope, _as_date, _elem_stored,
+from .lower import (BIGINT, BOOLEAN, BUILTINS, DATE, Lowering, NotLowerable, Scope, _as_date, _elem_stored,
                     _read, case, ident, is_null, lam, null_of, value_type)
 
-CALENDAR = exp.DataType.build("STRUCT(spans STRUCT(a DATE, b DATE)[], hol DATE[], mk DATE[], g BIGINT)",
-                              dialect="duckdb")
 MAX_WORKING_DAYS = 3660  # as values.MAX_WORKING_DAYS
 MAX_CALENDAR_DAYS = 36_000  # a calendar covering more is judged by the Python engine (shape.py)
 CLAMP = 100_000_000  # an amount of days beyond this is out of every date's range anyway
@@ -195,19 +194,16 @@ def add_working_days(lo: Lowering, e: ir.Builtin, s: Scope) -> exp.Expression:
     return _strict([cal, day, count], body)
 
 
-BUILTINS = {
+def _duration(unit: str):
+    return lambda lo, e, s: duration(unit, lo.value(e.args[0], s))
+
+
+CALENDAR_FNS = frozenset({"add_working_days", "working_days_between", "is_working_day"})
+BUILTINS.update({
     "contains": contains, "row": row, "rank": rank, "is_working_day": is_working_day,
     "working_days_between": working_days_between, "add_working_days": add_working_days,
-}
-CALENDAR_FNS = frozenset({"add_working_days", "working_days_between", "is_working_day"})
-
-
-def lower(lo: Lowering, e: ir.Builtin, s: Scope) -> exp.Expression | None:
-    """The SQL of a builtin of this module (None for another)."""
-    if e.fn in ("days", "weeks", "months", "years"):
-        return duration(e.fn, lo.value(e.args[0], s))
-    fn = BUILTINS.get(e.fn)
-    return fn(lo, e, s) if fn is not None else None
+    **{unit: _duration(unit) for unit in ("days", "weeks", "months", "years")},
+})
 
 
 def missing_calendar(lo: Lowering, e: ir.Builtin, s: Scope) -> exp.Expression:
@@ -223,4 +219,4 @@ def missing_calendar(lo: Lowering, e: ir.Builtin, s: Scope) -> exp.Expression:
                 default=_concat_lists(parts) if parts else empty_paths())
 
 
-__all__ = ["BUILTINS", "CALENDAR", "CALENDAR_FNS", "Bound", "lower", "missing_calendar"]
+__all__ = ["CALENDAR_FNS", "missing_calendar"]

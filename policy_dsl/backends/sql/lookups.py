@@ -24,7 +24,7 @@ from sqlglot import exp
 
 from ... import ir
 from . import dialect as d
-from .lower import (Bound, Lowering, NotLowerable, Scope, _concat_lists, _read, as_text, case, concat, dot,
+from .lower import (_VALUE, MISSING, Bound, Lowering, NotLowerable, Scope, _concat_lists, _read, as_text, case, concat, dot,
                     empty_paths, is_null, lit)
 
 
@@ -163,7 +163,7 @@ class Lookups:
         return "".join(cols), "".join(joins)
 
 
-# ---- the lowering of the two nodes (registered in lower._VALUE and lower._MISSING) ----------
+# ---- the lowering of the two nodes (registered in lower._VALUE and lower.MISSING) ------------
 def value(lo: Lowering, e: ir.Lookup | ir.Related, s: Scope) -> exp.Expression:
     hit = s.pre.get(id(e))
     if hit is None:
@@ -179,3 +179,7 @@ def missing(lo: Lowering, e: ir.Lookup | ir.Related, s: Scope) -> exp.Expression
         own = exp.Array(expressions=[concat(lit(e.kind + "["), as_text(lo.value(e.id, s)), lit("]"))])
         return case((is_null(lo.value(e.id, s)), lo._missing(e.id, s)), default=own)
     return hit[1]
+
+
+_VALUE.update({ir.Lookup: value, ir.Related: value})
+MISSING.update({ir.Lookup: missing, ir.Related: missing})

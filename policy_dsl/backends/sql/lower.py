@@ -1,7 +1,7 @@
 """IR expressions → sqlglot expressions: values (`Lowering.value`) and missing facts (`Lowering.missing`).
 
 One function per IR node type in each table (`_VALUE`, and the few special cases of
-`_MISSING`), as in the Python backend. Unknown is SQL NULL: `and`/`or`/`not`, comparisons,
+`missing.MISSING`), as in the Python backend. Unknown is SQL NULL: `and`/`or`/`not`, comparisons,
 `IN` and `CASE` already follow Kleene logic in SQL; comprehensions encode each element's truth
 value as 0 (false), 1 (unknown) or 2 (true) and take the largest (`some`) or smallest (`all`).
 
@@ -34,6 +34,10 @@ VARCHAR = exp.DataType.build("VARCHAR")
 DATE = exp.DataType.build("DATE")
 BOOLEAN = exp.DataType.build("BOOLEAN")
 DURATION = exp.DataType.build("STRUCT(m BIGINT, d BIGINT)", dialect="duckdb")  # months, days
+# a working-day calendar (see builtins.py): covered spans [a, b), holidays, make-up working days,
+# and g, the longest run of consecutive non-working days it covers
+CALENDAR = exp.DataType.build("STRUCT(spans STRUCT(a DATE, b DATE)[], hol DATE[], mk DATE[], g BIGINT)",
+                              dialect="duckdb")
 
 
 class NotLowerable(Exception):
@@ -60,7 +64,6 @@ def value_type(t: T) -> exp.DataType:
     if k == "object":
         return storage_type(t)
     if k == "calendar":
-        from .builtins import CALENDAR
         return CALENDAR.copy()
     raise NotLowerable(f"values of type {t}")
 
@@ -202,7 +205,7 @@ class Lowering:
         return case((is_null(self.value(e, s)), self._missing(e, s)), default=empty_paths())
 
     def _missing(self, e: ir.Expr, s: Scope) -> exp.Expression:
-        fn = _MISSING.get(type(e))
+        fn = MISSING.get(type(e))
         if fn is not None:
             return fn(self, e, s)
         parts = [self.missing_if_unknown(c, s) for c in ir.children(e)]
@@ -464,11 +467,9 @@ def _strict(args: list[exp.Expression], body: exp.Expression) -> exp.Expression:
 
 
 def _builtin(lo: Lowering, e: ir.Builtin, s: Scope) -> exp.Expression:
-    from . import builtins
-
-    done = builtins.lower(lo, e, s)
-    if done is not None:
-        return done
+    more = BUILTINS.get(e.fn)
+    if more is not None:
+        return more(lo, e, s)
     a = [lo.value(x, s) for x in e.args]
     ts = [x.type for x in e.args]
     fn = e.fn
@@ -521,96 +522,9 @@ _VALUE: dict[type, Callable[[Lowering, Any, Scope], exp.Expression]] = {
     ir.Not: _not, ir.And: _and, ir.Or: _or, ir.Cmp: _cmp, ir.Arith: _arith, ir.Neg: _neg,
     ir.InSet: _inset, ir.IsKnown: _isknown, ir.If: _if, ir.Quant: _quant, ir.Agg: _agg,
     ir.ListExpr: _list, ir.IndexExpr: _index, ir.Builtin: _builtin,
-    ir.Lookup: lambda lo, e, s: _lookups().value(lo, e, s), ir.Related: lambda lo, e, s: _lookups().value(lo, e, s),
-}
-
-
-def _lookups():
-    from . import lookups
-    return lookups
-
-
-# ---- missing facts -------------------------------------------------------------------------
-def _m_field(lo: Lowering, e: ir.Field, s: Scope) -> exp.Expression:
-    path = lo.path_of(e, s)
-    own = exp.Array(expressions=[path if path is not None else lit(e.path)])
-    if e.base is None:
-        return own
-    return case((is_null(lo.value(e.base, s)), lo._missing(e.base, s)), default=own)
-
-
-def _m_param(lo: Lowering, e: ir.ParamRef, s: Scope) -> exp.Expression:
-    return exp.Array(expressions=[lit(f"param.{e.name}")])
-
-
-def _m_window(lo: Lowering, e: ir.WindowRef, s: Scope) -> exp.Expression:
-    return _concat_lists([lo.missing_if_unknown(k, s) for k in s.window_keys])
-
-
-def _m_if(lo: Lowering, e: ir.If, s: Scope) -> exp.Expression:
-    c = exp.Case(this=lo.cond(e.cond, s))
-    c = c.when(exp.true(), lo.missing_if_unknown(e.then, s)).when(exp.false(), lo.missing_if_unknown(e.otherwise, s))
-    return c.else_(lo._missing(e.cond, s))
-
-
-def _m_inset(lo: Lowering, e: ir.InSet, s: Scope) -> exp.Expression:
-    rest = _concat_lists([lo.missing_if_unknown(o, s) for o in e.options])
-    return case((is_null(lo.value(e.item, s)), lo._missing(e.item, s)), default=rest)
-
-
-def _indexed(lo: Lowering, e: ir.Quant | ir.Agg, s: Scope, body: Callable[[Scope], exp.Expression]) -> exp.Expression:
-    """TRANSFORM(range(len(list)), i -> body) with `e.var` bound to element i and its path."""
-    coll = lo.value(e.coll, s)
-    iname = lo.var_name(e.var, s) + "_i"
-    i = ident(iname)
-    if isinstance(e.coll, (ir.WindowRef, ir.Related)):
-        name = "window" if isinstance(e.coll, ir.WindowRef) else e.coll.kind
-        path = concat(lit(name + "["), as_text(dot(d.ListGet(this=coll.copy(), expression=i.copy()), "id")), lit("]"))
-    else:
-        base = lo.path_of(e.coll, s)
-        path = concat(base if base is not None else lit(""), lit("["), as_text(i.copy()), lit("]"))
-    inner = s.bind(e.var, Bound(d.ListGet(this=coll.copy(), expression=i.copy()), _elem_stored(lo, e.coll, s), path))
-    indexes = d.Range0(this=exp.Cast(this=exp.Literal.number(0), to=BIGINT.copy()),
-                       expression=exp.Cast(this=d.ListLen(this=coll.copy()), to=BIGINT.copy()))
-    return exp.Transform(this=indexes, expression=lam(body(inner), iname))
-
-
-def _m_comprehension(lo: Lowering, e: ir.Quant | ir.Agg, s: Scope) -> exp.Expression:
-    coll = lo.value(e.coll, s)
-    if isinstance(e, ir.Quant):
-        per = _indexed(lo, e, s, lambda inner: lo.missing_if_unknown(e.body, inner))
-        rest: exp.Expression = exp.Flatten(this=per)
-    else:
-        def first_unknown(inner: Scope) -> exp.Expression:
-            whens = []
-            if e.where is not None:
-                w = lo.value(e.where, inner)
-                whens.append((is_null(w), lo._missing(e.where, inner)))
-                if e.value is not None:
-                    whens.append((exp.and_(exp.paren(w.copy(), copy=False), is_null(lo.value(e.value, inner)), copy=False),
-                                  lo._missing(e.value, inner)))
-            elif e.value is not None:
-                whens.append((is_null(lo.value(e.value, inner)), lo._missing(e.value, inner)))
-            if not whens:
-                return null_of(exp.DataType.build("ARRAY<VARCHAR>"))
-            return case(*whens)
-        per = _indexed(lo, e, s, first_unknown)
-        name = lo.var_name(e.var, s) + "_m"
-        found = exp.ArrayFilter(this=per, expression=lam(not_null(ident(name)), name))
-        rest = exp.Coalesce(this=d.ListGet(this=found, expression=exp.Literal.number(0)), expressions=[empty_paths()])
-    return case((is_null(coll), lo._missing(e.coll, s)), default=rest)
-
-
-def _m_builtin(lo: Lowering, e: ir.Builtin, s: Scope) -> exp.Expression:
-    from . import builtins
-
-    if e.fn in builtins.CALENDAR_FNS:
-        return builtins.missing_calendar(lo, e, s)
-    return _concat_lists([lo.missing_if_unknown(c, s) for c in ir.children(e)])
-
-
-_MISSING: dict[type, Callable[[Lowering, Any, Scope], exp.Expression]] = {
-    ir.Builtin: _m_builtin, ir.Field: _m_field, ir.ParamRef: _m_param, ir.WindowRef: _m_window, ir.If: _m_if,
-    ir.InSet: _m_inset, ir.Quant: _m_comprehension, ir.Agg: _m_comprehension,
-    ir.Lookup: lambda lo, e, s: _lookups().missing(lo, e, s), ir.Related: lambda lo, e, s: _lookups().missing(lo, e, s),
-}
+}  # lookups.py adds ir.Lookup and ir.Related
+# More builtins (builtins.py: record kinds, tables, calendars) and the missing facts of the
+# nodes explain.py treats apart (missing.py, lookups.py) register themselves in these tables;
+# `program.py` imports those modules, so the tables are complete before anything is lowered.
+BUILTINS: dict[str, Callable[[Lowering, Any, Scope], exp.Expression]] = {}
+MISSING: dict[type, Callable[[Lowering, Any, Scope], exp.Expression]] = {}

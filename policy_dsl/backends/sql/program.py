@@ -41,6 +41,7 @@ from sqlglot import exp
 
 from ... import ir
 from . import dialect as d
+from . import builtins, missing  # noqa: F401  (they register their node and builtin functions)
 from .lookups import Lookups
 from .lower import Bound, Lowering, NotLowerable, Scope, _elem_stored, dot, lit, storage_type
 
