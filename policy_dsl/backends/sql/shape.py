@@ -53,7 +53,7 @@ def stored(value: Any, t: T) -> Any:
 
 
 def stored_calendar(cal: Any) -> dict:
-    """A calendar (`ir.Calendar`) as the STRUCT `builtins.CALENDAR`: its spans, holidays,
+    """A calendar (`ir.Calendar`) as the STRUCT `lower.CALENDAR`: its spans, holidays,
     make-up working days and `g`, the longest run of consecutive non-working days it covers."""
     g = run = 0
     prev: dt.date | None = None
