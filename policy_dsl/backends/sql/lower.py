@@ -381,7 +381,7 @@ def _elem_stored(lo: Lowering, coll: ir.Expr, s: Scope) -> bool:
     """Whether the elements of a list expression are in stored form (read from a record)."""
     if isinstance(coll, ir.Field):
         return _field_stored(lo, coll, s)[1]
-    if isinstance(coll, (ir.WindowRef, ir.Related)):
+    if isinstance(coll, (ir.WindowRef, ir.Related, ir.ParamRef)):  # (parameters too are in stored form)
         return True
     if isinstance(coll, ir.Var):
         b = s.vars.get(coll.name)
