@@ -26,6 +26,13 @@ class Fmt(str, Enum):
     xlsx = "xlsx"
     junit = "junit"
     sarif = "sarif"
+    parquet = "parquet"
+
+
+class EngineKind(str, Enum):
+    python = "python"
+    duckdb = "duckdb"
+    spark = "spark"
 
 
 OUTCOMES = ("violation", "review", "tolerated", "compliant", "unlisted", "invalid")
@@ -87,6 +94,11 @@ def check(
         "--log", help="追加到防篡改决策日志 / Append decisions to a tamper-evident log.")] = None,
     mask: Annotated[str | None, typer.Option(
         "--mask", help="日志中遮蔽的字段，如 name,official.id / Fields masked in the log.")] = None,
+    engine: Annotated[EngineKind, typer.Option(
+        "--engine", help="判定引擎：python（默认）、duckdb、spark / Engine: python (default), duckdb, spark.")
+    ] = EngineKind.python,
+    spark_master: Annotated[str, typer.Option(
+        "--spark-master", help="Spark 主节点 URL（--engine spark）/ Spark master URL (--engine spark).")] = "local[*]",
     allow_empty: Annotated[bool, typer.Option(
         "--allow-empty", help="输入没有记录时不报错 / An input without records is not an error.")] = False,
     strict_columns: Annotated[bool, typer.Option(
@@ -114,7 +126,8 @@ def check(
                          encoding=encoding, jobs=jobs, failing=FAILING[fail_on.value], log=log,
                          mask=mask, only=frozenset(only.split(",")) if only else None,
                          allow_empty=allow_empty, quiet=quiet, strict_columns=strict_columns,
-                         schemas=schemas or None, as_of=as_of)
+                         schemas=schemas or None, as_of=as_of, engine_kind=engine.value,
+                         spark_master=spark_master)
     except KeyboardInterrupt:
         code = 130
     except Exception as exc:  # a bug: one line for the user, the traceback on request

@@ -26,6 +26,7 @@ class Options:
     lang: str = "zh"
     explain: bool = False
     default_jurisdiction: str | None = None  # --jurisdiction: for records that lack one
+    values: bool = False  # entries as findings data (checker/engine/values.py), not text
 
 
 @dataclass
@@ -47,6 +48,7 @@ class Engine:
         self.ev = policy.evaluator
         self.options = options or Options()
         self.renderer = policy.renderer(self.options.lang)
+        self._versions: dict = {}
         self.store: Any = None  # the records lookups may find (`new_store`), when the rules look up
 
     @property
@@ -117,14 +119,36 @@ class Engine:
             summary.add(entry["outcome"])
             yield entry
 
+    def invalid(self, item: Any) -> dict:
+        """The entry of an invalid record (as data: its errors in both languages)."""
+        entry = invalid_entry(item, self.options.lang, self.options.default_jurisdiction)
+        if self.options.values:
+            entry["errors_zh"] = invalid_entry(item, "zh")["errors"]
+            entry["errors_en"] = invalid_entry(item, "en")["errors"]
+        return entry
+
     def check_one(self, item: Any, index: WindowIndex | None = None, seq: int | None = None) -> dict:
         if item.data is None:
-            return invalid_entry(item, self.options.lang, self.options.default_jurisdiction)
+            return self.invalid(item)
         window = None
         if index is not None:
             window = lambda c, r, p: index.lookup(c, r, p, seq)
         result = self.ev.evaluate(item.data, window, trace=self.options.explain, store=self.store)
+        if self.options.values:
+            return self.values_entry(item, result.outcome, result.findings, result.params)
         return record_entry(item, result, self.renderer, self.options.explain)
+
+    def values_entry(self, item: Any, outcome: str, findings: list, params: dict) -> dict:
+        """A record's entry as findings data (both languages' values, parameter versions)."""
+        from checker.engine.values import parameter_versions, record_values
+
+        r = item.data
+        key = (r["jurisdiction"], r["date"])
+        versions = self._versions.get(key)
+        if versions is None:
+            versions = self._versions[key] = parameter_versions(self.ev, *key)
+        renderers = {lang: self.policy.renderer(lang) for lang in ("zh", "en")}
+        return record_values(item, outcome, findings, params, renderers, versions)
 
 
 def invalid_entry(item: Any, lang: str, default_jurisdiction: str | None = None) -> dict:

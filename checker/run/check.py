@@ -365,10 +365,12 @@ def run_check(*, files: Sequence[str], rules, jurisdiction, fmt: str, output, la
               explain: bool, history: Sequence[Path], input_format, encoding: str, jobs: int,
               failing: Sequence[str], log, mask, only: frozenset[str] | None = None,
               allow_empty: bool = False, quiet: bool = False, strict_columns: bool = False,
-              schemas: dict | None = None, as_of: str | None = None) -> int:
+              schemas: dict | None = None, as_of: str | None = None, engine_kind: str = "python",
+              spark_master: str | None = None) -> int:
     """The whole `qinqing check`; returns the exit code. After writing a report file, one line
     on stderr says where and sums up the outcomes (not with `quiet`). `schemas`: record schemas
-    besides the bundled ones (`--schema`); `as_of`: for records that lack one (`--as-of`)."""
+    besides the bundled ones (`--schema`); `as_of`: for records that lack one (`--as-of`);
+    `engine_kind`: python, duckdb or spark (`--engine`, `--spark-master`)."""
     from checker.input.records import InputError
     from checker.reports.labels import summary_line
     from policy_dsl.errors import render_all
@@ -395,9 +397,18 @@ def run_check(*, files: Sequence[str], rules, jurisdiction, fmt: str, output, la
         if not files:
             raise CheckError("请给出记录文件，或用 `-` 读取标准输入",
                              "give record files, or `-` to read standard input")
+        if engine_kind != "python" and explain:
+            raise CheckError("--explain 需使用 --engine python", "--explain needs --engine python")
+        parquet = fmt == "parquet"
+        if parquet and (output is None or str(output) == "-"):
+            raise CheckError("--format parquet 需用 -o 指定输出文件", "--format parquet needs an output file (-o)")
+        if parquet and (explain or log is not None):
+            raise CheckError("--format parquet 不能与 --explain 或 --log 同用",
+                             "--format parquet cannot be combined with --explain or --log")
         check_output(fmt, output, [*files, *history], only)
         logger = DecisionLogger(log, mask, policy.content_hash)
-        engine = Engine(policy, Options(lang=lang, explain=explain, default_jurisdiction=jurisdiction))
+        engine = Engine(policy, Options(lang=lang, explain=explain, default_jurisdiction=jurisdiction,
+                                        values=parquet))
         if as_of is not None:
             try:
                 dt.date.fromisoformat(as_of)
@@ -409,17 +420,26 @@ def run_check(*, files: Sequence[str], rules, jurisdiction, fmt: str, output, la
             validator = FillingValidator(validator, jurisdiction, as_of)
         hist = _history(history, encoding, validator, lang)
         inputs = Inputs(list(files), input_format, encoding,
-                        rereadable=engine.needs_windows or engine.needs_store or jobs > 1,
+                        rereadable=(engine.needs_windows or engine.needs_store or jobs > 1
+                                    or engine_kind != "python"),
                         strict_columns=strict_columns)
         run = CheckRun(frozenset(failing))
-        entries, raws = _entries(engine, inputs, validator, jobs, hist, log is not None,
-                                 encoded=fmt == "jsonl")
+        if engine_kind != "python":
+            entries, raws = _sql_entries(engine, engine_kind, inputs, validator, jobs, hist, log is not None,
+                                         spark_master)
+        else:
+            entries, raws = _entries(engine, inputs, validator, jobs, hist, log is not None,
+                                     encoded=fmt == "jsonl")
         progress = Progress(progress_wanted(output, fmt) and not quiet, lang)
         names = [("<stdin>" if f == "-" else str(f)) for f in files]
         report = Report(policy.describe(), run.watch(entries, progress, logger, raws), run.summary,
                         lang, explain, inputs=names, only=only, failing=frozenset(failing))
         with open_output(output) as out:
-            writer(fmt)(report, out)
+            if parquet:
+                from checker.reports import parquet_report
+                parquet_report.write(report, out, parquet_report.records_path(output))
+            else:
+                writer(fmt)(report, out)
             if not run.summary.counts and not allow_empty:  # (a report file is not kept)
                 progress.stop()
                 shown = "、".join(names)
@@ -544,6 +564,31 @@ def _first_pass(index: Any, inputs: Inputs, validator: Any) -> list | None:
     if index.tentative:
         index.resolver = line_checker(inputs.encoding, validator, scan.full)
     return held
+
+
+def _sql_entries(engine: Engine, kind: str, inputs: Inputs, validator: Any, jobs: int,
+                 history: list[dict], want_raw: bool, master: str | None
+                 ) -> tuple[Iterator[Any], Callable[[], Any] | None]:
+    """Report entries judged on an SQL engine (`checker/engine/sql.py`); `--jobs` is the
+    engine's thread count."""
+    from checker.engine.sql import SqlEngineError, sql_entries
+
+    last: list[Any] = [None]
+
+    def keep(raw: Any) -> None:
+        last[0] = raw
+
+    def python_entries() -> Iterator[Any]:
+        return _entries(engine, inputs, validator, 1, history, False)[0]
+
+    def entries() -> Iterator[Any]:
+        try:
+            yield from sql_entries(engine, kind, lambda: inputs.read(validator), history, jobs, master,
+                                   keep if want_raw else None, python_entries)
+        except SqlEngineError as exc:
+            raise CheckError(exc.zh, exc.en) from None
+
+    return entries(), (lambda: last[0]) if want_raw else None
 
 
 def _entries(engine: Engine, inputs: Inputs, validator: Any, jobs: int, history: list[dict],

@@ -240,3 +240,37 @@ def test_the_schema_given_with_schema(city: Path) -> None:
     entry = json.loads(proc.stdout)["records"][0]
     assert entry["outcome"] == "violation"
     assert entry["findings"][0]["message"] == "Due by 2025-10-17" or entry["findings"][0]["rule"] == "PA1"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_duckdb_engine_gives_the_same_report(city: Path, lang: str) -> None:
+    """The city's kind, its table, calendar and lookups on `--engine duckdb`: the same JSON
+    report as `--engine python`, byte for byte (a batch mixing kinds, with a history)."""
+    pytest.importorskip("duckdb")
+    rows = [
+        {"record_kind": "permit_application", "id": "P1", "jurisdiction": "150302", "date": "2025-09-26",
+         "matter_code": "A-1", "decided_on": "2025-10-11", "fee_cny": 120.5},
+        {"record_kind": "permit_application", "id": "P2", "jurisdiction": "150302", "date": "2025-09-26",
+         "matter_code": "A-1", "decided_on": "2025-10-10", "fee_cny": 20, "filing_id": "F-1"},
+        {"record_kind": "permit_application", "id": "P3", "jurisdiction": "150302", "date": "2025-09-26",
+         "matter_code": "Z-9", "decided_on": "2025-10-10", "filing_id": "F-9"},
+        {"record_kind": "permit_application", "id": "P4", "jurisdiction": "150302", "date": "2025-09-26",
+         "matter_code": "A-2", "filing_id": "F-404"},
+        {"id": "I1", "stage": "completed", "jurisdiction": "150302", "date": "2025-09-26", "official": {"id": "O-1"}},
+        {"record_kind": "tolerance_filing", "id": "F-1", "jurisdiction": "150302", "date": "2025-09-01",
+         "unit": {"id": "U-1", "name": "示例局"}, "status": "filed"},
+    ]
+    (city / "batch.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                                      encoding="utf-8")
+    (city / "history.jsonl").write_text(json.dumps(
+        {"record_kind": "tolerance_filing", "id": "F-9", "jurisdiction": "150302", "date": "2025-09-01",
+         "unit": {"id": "U-1"}, "status": "approved"}) + "\n", encoding="utf-8")
+    args = ("check", "--rules", "rules", "--format", "json", "--lang", lang, "--fail-on", "never",
+            "--history", "history.jsonl", "batch.jsonl")
+    py = qinqing(*args, "--engine", "python", cwd=city)
+    sql = qinqing(*args, "--engine", "duckdb", cwd=city)
+    assert py.returncode == sql.returncode == 0, sql.stderr.decode()
+    assert sql.stdout == py.stdout
+    outcomes = {e["id"]: e["outcome"] for e in json.loads(sql.stdout)["records"]}
+    assert outcomes == {"P1": "violation", "P2": "violation", "P3": "review", "P4": "review", "I1": "unlisted",
+                        "F-1": "unlisted"}

@@ -1,0 +1,244 @@
+"""`check --engine duckdb|spark`: the batch judged by the lowered program on an SQL engine, the
+report entries rendered in Python from the findings it returns.
+
+Validation stays the Python validator's (records are read and checked one by one, as with the
+Python engine; invalid ones are reported with file, line and JSON path); only valid records are
+handed to the engine, in stored form. The engine returns the findings table (rule, element,
+outcome, missing facts, ...); each row becomes a `Finding` again (`finding_of`), bound to its
+element and, for window rules, to the window the engine built, so that the one renderer
+(`checker/findings/render.py`) writes exactly what the Python engine would. A record whose
+numbers the SQL types cannot hold exactly is judged by the Python engine (the whole batch, when
+window rules need the batch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import orjson
+
+from checker.engine.engine import Engine
+from checker.findings.entry import record_entry
+from policy_dsl import ir
+from policy_dsl.evaluate import RANK, STORE, Finding, RecordResult
+
+HOLD = 5000  # batches up to this size are kept in memory between the engine run and rendering
+
+
+class Rows:
+    """Column access for the engine's findings rows."""
+
+    COLUMNS = ("seq", "g", "o1", "o2", "rule", "via", "winner", "kind", "outcome", "severity", "cpath", "idx",
+               "n", "undecided", "cref", "miss", "pend_rule", "pend_cref", "pend_idx", "wjson",
+               "conflict_with", "tolerated_by", "covered")
+    AT = {c: i for i, c in enumerate(COLUMNS)}
+
+
+class Rebuilder:
+    """Findings rows of one record → `Finding`s, bound as the Python evaluator binds them."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine  # (its `store`: the records lookups find, bound as the evaluator binds it)
+        self.ev = engine.ev
+        self.by_id = self.ev.by_id
+        self.rules = {r.id: r for r in self.ev.program.rules}
+        from policy_dsl.backends.sql.run import shape_for
+        self.rtype = shape_for(self.ev).record_t
+
+    def cond(self, cref: str | None) -> ir.Expr | None:
+        if cref is None:
+            return None
+        tag, rest = cref[0], cref[2:]
+        if tag == "W":
+            return self.by_id[rest].cond_ir
+        if tag == "C":
+            return self.by_id[rest].coll_ir
+        rid, j = rest.rsplit(":", 1)
+        return self.rules[rid].requires[int(j)].cond
+
+    def bindings(self, r: dict, p: dict, owner: ir.RuleIR, idx: int | None, cpath: str | None,
+                 q: ir.RequireIR | None, wjson: str | None) -> tuple[dict, dict]:
+        """What the evaluator binds for a finding of `owner` on element `idx` (and its window)."""
+        v: dict = {}
+        paths: dict = {}
+        c = self.by_id.get(owner.id)
+        if c is not None and c.uses_store and self.engine.store is not None:
+            v[STORE] = self.engine.store
+        if wjson is not None and owner.window is not None:
+            from policy_dsl.backends.sql.shape import from_stored
+            v["$window"] = [from_stored(x, self.rtype) for x in orjson.loads(wjson)]
+        elif owner.window is not None:
+            v["$window"] = None
+        if idx is not None and owner.foreach is not None:
+            c = self.by_id[owner.id]
+            items = c.coll(r, p, v) or []
+            var = owner.foreach[0]
+            v[var] = items[idx]
+            paths[var] = f"{cpath}[{idx}]"
+            if q is not None:
+                b = self.rules.get(q.boundary)
+                if b is not None and b.foreach is not None and b.foreach[0] != var:
+                    v[b.foreach[0]] = v[var]
+                    paths[b.foreach[0]] = paths[var]
+        return v, paths
+
+    def finding(self, r: dict, p: dict, row: tuple) -> Finding:
+        at = Rows.AT
+        rule = self.rules[row[at["rule"]]]
+        via = self.rules[row[at["via"]]] if row[at["via"]] is not None else None
+        kind = row[at["kind"]]
+        idx, cpath = row[at["idx"]], row[at["cpath"]]
+        owner = via or rule
+        cref = row[at["cref"]]
+        pend = row[at["pend_rule"]]
+        require = self._require_of(row, via) if via is not None and kind == "boundary" else None
+        if kind == "tolerance":
+            v, paths = {}, {}
+        else:
+            v, paths = self.bindings(r, p, owner, idx, cpath, require, row[at["wjson"]])
+        f = Finding(rule=rule, kind=kind, outcome=row[at["outcome"]], severity=row[at["severity"]], via=via,
+                    scope=(cpath, idx) if idx is not None else None, bindings=v, paths=paths,
+                    cond=self.cond(cref), require=require, undecided=bool(row[at["undecided"]]))
+        f.pending = pend
+        f.tolerated_by = row[at["tolerated_by"]]
+        if kind == "conflict":
+            f.conflict = (rule.id, row[at["conflict_with"]])
+        if kind == "tolerance":
+            f.covered = tuple(row[at["covered"]] or ())
+        if pend is not None and pend in self.by_id and self.rules[pend].kind == "tolerance" \
+                and self.by_id[pend].uses_store and self.engine.store is not None:
+            f.bindings = {**f.bindings, STORE: self.engine.store}  # (as evaluate._tolerance_undecided)
+        if pend is not None and pend in self.rules and self.rules[pend].kind != "tolerance":
+            w = self.rules[pend]
+            pc = row[at["pend_cref"]]
+            pq = w.requires[int(pc.rsplit(":", 1)[1])] if pc is not None and pc.startswith("R:") else None
+            pv, ppaths = self.bindings(r, p, w, row[at["pend_idx"]], _cpath(w), pq, None)
+            f.bindings = {**f.bindings, **pv}
+            f.paths = {**f.paths, **ppaths}
+        return f
+
+    def _require_of(self, row: tuple, via: ir.RuleIR) -> ir.RequireIR | None:
+        o1 = row[Rows.AT["o1"]]
+        sub = o1 % 1000
+        if 1 <= sub <= len(via.requires):
+            return via.requires[sub - 1]
+        return None
+
+
+def _cpath(rule: ir.RuleIR) -> str | None:
+    from policy_dsl.backends.sql.program import coll_path
+    return coll_path(rule.foreach[1]) if rule.foreach is not None else None
+
+
+class SqlEngineError(Exception):
+    """The SQL engine cannot run this batch (not installed, or a construct it does not lower):
+    one line for the user, in both languages (`checker/run/check.py` reports it)."""
+
+    def __init__(self, zh: str, en: str):
+        super().__init__(en)
+        self.zh = zh
+        self.en = en
+
+
+class SqlRun:
+    """One batch on an SQL engine: feed, run, then entries in input order."""
+
+    def __init__(self, engine: Engine, kind: str, threads: int | None = None, master: str | None = None):
+        import importlib.util
+
+        from policy_dsl.backends.sql import run
+        from policy_dsl.backends.sql.lower import NotLowerable
+
+        module = "pyspark" if kind == "spark" else "duckdb"
+        if importlib.util.find_spec(module) is None:
+            extra = "pip install 'qinqing[spark]'" if kind == "spark" else "pip install duckdb"
+            raise SqlEngineError(f"--engine {kind} 需要 {module}：{extra}", f"--engine {kind} needs {module}: {extra}")
+        self.engine = engine
+        self.kind = kind
+        self.threads = threads
+        self.master = master
+        from checker.engine.policy_cache import cache_dir
+
+        try:  # lowered before any record is read: a construct it lacks is refused at once
+            self.feeder = run.Feeder(engine.ev, run.shape_for(engine.ev), cache_dir())
+            run.steps_for(engine.ev, "duckdb" if kind == "duckdb" else "spark", self.feeder.cache)
+        except NotLowerable as exc:
+            raise SqlEngineError(f"这些规则无法在 SQL 引擎上运行（{exc}），请用 --engine python",
+                             f"these policies cannot run on the SQL engines ({exc}); use --engine python") from None
+        self.rebuild = Rebuilder(engine)
+
+    def rows(self, items: Iterable[tuple[int, dict]], history: list[dict]) -> tuple[Iterator[tuple], list[int]]:
+        hist = [(i - len(history), h) for i, h in enumerate(history)]
+        inputs = self.feeder.write([*hist, *items])
+        try:
+            if self.kind == "duckdb":
+                from policy_dsl.backends.sql import duck
+                con = duck.connect(self.threads)
+                duck.load(con, self.feeder, inputs)
+                rows = list(duck.findings(con, self.feeder))
+                con.close()
+            else:
+                from policy_dsl.backends.sql import spark
+                rows = spark.findings_rows(self.feeder, inputs, master=self.master)
+        finally:
+            inputs.close()
+        return iter(rows), [s for s in inputs.fallback if s >= 0]
+
+    def entry(self, item: Any, rows: list[tuple]) -> dict:
+        r = item.data
+        p = self.engine.ev.params_for(r["jurisdiction"], r["date"])
+        findings = [self.rebuild.finding(r, p, row) for row in rows]
+        outcome = "unlisted"
+        for f in findings:
+            if RANK[f.outcome] < RANK[outcome]:
+                outcome = f.outcome
+        if self.engine.options.values:
+            return self.engine.values_entry(item, outcome, findings, p)
+        return record_entry(item, RecordResult(outcome, findings, [], p), self.engine.renderer, False)
+
+
+def sql_entries(engine: Engine, kind: str, read: Callable[[], Iterator[Any]], history: list[dict],
+                threads: int | None, master: str | None, keep_raw: Callable[[Any], None] | None,
+                python_entries: Callable[[], Iterator[dict]]) -> Iterator[dict]:
+    """Report entries in input order, judged on the SQL engine `kind`. `read()` reads the input
+    (again, for a large batch); `python_entries()` is the Python engine's run of the same batch
+    (used when records need it, see the module's docstring)."""
+    run = SqlRun(engine, kind, threads, master)
+    held: list | None = []
+
+    def first_pass() -> Iterator[tuple[int, dict]]:
+        nonlocal held
+        for seq, item in enumerate(read()):
+            if held is not None:
+                held.append(item)
+                if len(held) > HOLD:
+                    held = None
+            if item.data is not None:
+                yield seq, item.data
+
+    rows, fallback = run.rows(first_pass(), history)
+    if fallback:
+        if engine.needs_windows or engine.needs_store:  # the others' windows or lookups need them
+            yield from python_entries()
+            return
+    fallback_set = set(fallback)
+    if engine.needs_store:  # for rendering: what the findings' lookups find (as the Python engine)
+        engine.store = engine.new_store(history, (i.data for i in (held if held is not None else read())))
+    source = held if held is not None else read()
+    at_seq = Rows.AT["seq"]
+    pending = next(rows, None)
+    for seq, item in enumerate(source):
+        if keep_raw is not None:
+            keep_raw(item.raw)
+        if item.data is None:
+            yield engine.invalid(item)
+            continue
+        mine = []
+        while pending is not None and pending[at_seq] == seq:
+            mine.append(pending)
+            pending = next(rows, None)
+        if seq in fallback_set:
+            yield engine.check_one(item, None, seq)
+            continue
+        yield run.entry(item, mine)
