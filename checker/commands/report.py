@@ -50,7 +50,7 @@ def report(
     from checker.engine.policy import PolicyLoadError, load_policy
     from checker.reports import parquet_report, writer
     from checker.reports.report import Report
-    from checker.run.check import open_output
+    from checker.run.output import open_output
 
     zh = lang is Lang.zh
 
