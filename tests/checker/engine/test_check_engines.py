@@ -16,7 +16,7 @@ import pytest
 
 pytest.importorskip("duckdb")
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "fixtures" / "sample"
 RECORDS = ROOT / "fixtures" / "records"
 CACHE = Path(tempfile.gettempdir()) / f"qinqing-test-cache-{os.getuid()}"

@@ -16,9 +16,9 @@ import pytest
 
 duckdb = pytest.importorskip("duckdb")
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "fixtures" / "sample" / "batch.jsonl"
-MINI = Path(__file__).parent / "data" / "minipolicy"
+MINI = Path(__file__).parents[1] / "data" / "minipolicy"
 CACHE = Path(tempfile.gettempdir()) / f"qinqing-test-cache-{os.getuid()}"
 
 

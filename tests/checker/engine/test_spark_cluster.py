@@ -19,8 +19,8 @@ pyspark = pytest.importorskip("pyspark")
 if shutil.which("java") is None:
     pytest.skip("no Java runtime", allow_module_level=True)
 
-ROOT = Path(__file__).resolve().parents[2]
-MINI = Path(__file__).parent / "data" / "minipolicy"
+ROOT = Path(__file__).resolve().parents[3]
+MINI = Path(__file__).parents[1] / "data" / "minipolicy"
 SCENARIOS = ROOT / "fixtures" / "scenarios"
 CACHE = Path(tempfile.gettempdir()) / f"qinqing-test-cache-{os.getuid()}"
 
