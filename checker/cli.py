@@ -22,6 +22,7 @@ app = typer.Typer(
 # Order is the order shown in `qinqing --help`.
 COMMANDS = (
     "check",
+    "views",
     "template",
     "lint",
     "schema",
