@@ -23,6 +23,7 @@ app = typer.Typer(
 COMMANDS = (
     "check",
     "report",
+    "views",
     "template",
     "lint",
     "schema",

@@ -183,7 +183,9 @@ class Checker:
             return out
         if expect is not None and expect.kind == "enum" and e.id in expect.values:
             return ir.Const(e.id, expect)
-        if e.id == "window":
+        # `window` is the window of a rule with a `window` clause; in any other rule, a record
+        # field named `window` (licensing_matter.window) is that field.
+        if e.id == "window" and (scope.window or e.id not in self.record.fields):
             if not scope.window:
                 self.error(scope, "E210", "`window` is only available in a rule with a `window` clause",
                            e.span, "add `window same official.id within 30 days` to the rule")

@@ -43,6 +43,7 @@ import yaml
 from checker.engine.engine import Engine, Options, Summary
 from checker.engine.policy import Policy
 from checker.engine.windows import WindowIndex
+from checker.input.documents import yaml12_booleans
 
 TEST_SUFFIX = ".tests.yaml"
 MAX_TEST_BYTES = 2 * 1024 * 1024
@@ -142,6 +143,7 @@ def _sequence(loader, node, deep=False):
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
+yaml12_booleans(_Loader)
 
 
 def _read_yaml(path: Path, where: str | None = None) -> Any:

@@ -73,6 +73,24 @@ def read_json(
 # ---------------------------------------------------------------- YAML
 
 
+def yaml12_booleans(loader: type) -> type:
+    """Make `loader` read `on` and `off` as text, not as YAML 1.1 booleans (true/false and
+    yes/no stay booleans): the record kinds have fields named `on` (transfer.on, feedback.on,
+    measures[].on, …), which YAML 1.1 would read as the key `true`."""
+    import re
+
+    import yaml
+
+    bool_tag = "tag:yaml.org,2002:bool"
+    loader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != bool_tag]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    loader.add_implicit_resolver(bool_tag, re.compile(
+        r"^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE)$"), list("yYnNtTfF"))
+    return loader
+
+
 def _yaml_loader() -> type:
     import yaml
 
@@ -95,7 +113,7 @@ def _yaml_loader() -> type:
         "tag:yaml.org,2002:timestamp", RecordLoader.construct_yaml_timestamp
     )
     RecordLoader.add_constructor("tag:yaml.org,2002:float", RecordLoader.construct_yaml_float)
-    return RecordLoader
+    return yaml12_booleans(RecordLoader)
 
 
 def read_yaml(

@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from checker.cli import _register_all, app
-from checker.schema import record_schema
+from checker.schema import bundled_schemas
 from policy_dsl.errors import Span
 from policy_dsl.format import FormatError, format_source, width
 from policy_dsl.load import load
@@ -53,13 +53,13 @@ def shape(x):
 # ---- meaning, idempotence, comments over real packs ----------------------------------------------
 @pytest.mark.parametrize("folder", PACK_FOLDERS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_formatting_never_changes_meaning(folder: Path, tmp_path: Path) -> None:
-    before = load([folder], record_schema())
+    before = load([folder], bundled_schemas())
     assert before.program is not None, "the original must compile"
     copy = tmp_path / folder.name
     shutil.copytree(folder, copy)
     for f in copy.rglob("*.policy"):
         f.write_text(format_source(f.read_text(encoding="utf-8"), str(f)), encoding="utf-8")
-    after = load([copy], record_schema())
+    after = load([copy], bundled_schemas())
     assert [d.code for d in after.errors] == [d.code for d in before.errors]
     assert shape(after.program.packs) == shape(before.program.packs)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checker.schema import record_schema
+from checker.schema import bundled_schemas, record_schema
 from policy_dsl.errors import Diagnostic, render_all, to_json
 from policy_dsl.evaluate import Evaluator
 from policy_dsl.load import load
@@ -112,7 +112,7 @@ def test_mutated_bundled_packs_load_without_exceptions(name: str, ops) -> None:
         (folder / "params").mkdir()
         for p in sorted((RULES / "params").glob("*.yaml")):
             (folder / "params" / p.name).write_bytes(p.read_bytes())
-        result = load([folder], record_schema())
+        result = load([folder], bundled_schemas())
         _check_diagnostics(result.diagnostics, result.sources)
 
 
@@ -142,7 +142,7 @@ def test_mutated_packs_load_and_evaluate_without_exceptions(name: str, ops) -> N
         for other, text in PACKS.items():
             out = _mutate(text, ops) if other == name else text
             (folder / other).write_text(out, encoding="utf-8", errors="surrogatepass")
-        result = load([folder], record_schema())
+        result = load([folder], bundled_schemas())
         _check_diagnostics(result.diagnostics, result.sources)
         if result.ok:
             ev = Evaluator(result.program, result.params)
@@ -167,5 +167,5 @@ def test_random_parameter_files_give_diagnostics(text: str) -> None:
         (folder / "params" / "000000.yaml").write_text("jurisdiction: \"000000\"\n" + text,
                                                        encoding="utf-8")
         (folder / "a.policy").write_text('policy t.a "甲" / "A"\n', encoding="utf-8")
-        result = load([folder], record_schema())
+        result = load([folder], bundled_schemas())
         _check_diagnostics(result.diagnostics, result.sources)

@@ -14,7 +14,7 @@ import pytest
 
 from checker.authoring import ruletests
 from checker.engine.policy import Policy, load_policy
-from checker.schema import record_schema
+from checker.schema import bundled_schemas
 from policy_dsl.load import load
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,14 +28,14 @@ def policy() -> Policy:
 
 
 def test_rules_load_without_errors_or_warnings():
-    result = load([RULES], record_schema())
+    result = load([RULES], bundled_schemas())
     problems = [d for d in result.diagnostics if d.severity in ("error", "warning")]
     assert result.ok
     assert problems == []
 
 
 def test_every_assumed_value_is_listed_as_a_note():
-    result = load([RULES], record_schema())
+    result = load([RULES], bundled_schemas())
     notes = [d for d in result.diagnostics if d.code == "N301"]
     assumed = {(prof.code, name) for prof, name, _ in result.params.assumed()}
     assert notes and len(notes) == len(result.params.assumed())

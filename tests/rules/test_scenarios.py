@@ -29,7 +29,7 @@ EXPECTED = yaml.safe_load((SCENARIOS / "expected.yaml").read_text("utf-8"))
 def _check(files: list[str]) -> dict | None:
     proc = subprocess.run(
         [sys.executable, "-c", "from checker.cli import main; main()", "check", *files,
-         "--format", "json", "--lang", "en"],
+         "--history", str(SCENARIOS / "filings.yaml"), "--format", "json", "--lang", "en"],
         check=False, capture_output=True, text=True, cwd=ROOT, timeout=300)
     try:
         return json.loads(proc.stdout)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from checker.input.validate import default_validator
-from checker.schema import record_schema
+from checker.schema import bundled_schemas, record_schema
 from policy_dsl.load import load
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -142,7 +142,7 @@ def test_gap_field_option(tmp_path):
 def test_default_rules_and_summary_language():
     """Without a path, `lint` checks the bundled rules (or `QINQING_RULES`); the summary line
     is in the language asked for."""
-    bundled = load([ROOT / "rules"], record_schema())
+    bundled = load([ROOT / "rules"], bundled_schemas())
     files, n_rules = len(bundled.sources), len(bundled.program.rules)
     p = qinqing("lint", "--no-notes", QINQING_RULES="")
     assert p.returncode == 0, p.stderr

@@ -753,3 +753,15 @@ def test_fast_path_with_filled_jurisdiction(tmp_path: Path) -> None:
     ]
     assert [r._text is not None for r in records] == [False, False, True]
     assert "jurisdiction" not in records[0].raw and records[1].raw["jurisdiction"] is None
+
+
+def test_yaml_key_on_stays_text_and_yes_stays_true() -> None:
+    """The record kinds have fields named `on` (transfer.on, feedback.on, measures[].on): YAML 1.1
+    would read that key as the boolean true; yes/no and true/false stay booleans."""
+    import yaml
+
+    from checker.input.documents import _yaml_loader
+
+    doc = yaml.load("feedback: {given: yes, on: 2025-10-10}\nescalation: {mode: none, off: no}\n",
+                    Loader=_yaml_loader())
+    assert doc == {"feedback": {"given": True, "on": "2025-10-10"}, "escalation": {"mode": "none", "off": False}}

@@ -225,5 +225,6 @@ def test_the_form_of_another_kind(page, live_server):
     assert record["record_kind"] == "complaint" and record["category"] == "complaint"
     pg.click("#submit")
     verdict = pg.wait_for_selector("#verdict")
-    assert verdict.get_attribute("data-outcome") == "unlisted"
+    # the complaint packs judge it (issue 16): its handling facts are not given, so review
+    assert verdict.get_attribute("data-outcome") == "review"
     assert pg.errors == [] and pg.outside == []
