@@ -21,7 +21,7 @@ import orjson
 from checker.engine.engine import Engine
 from checker.findings.entry import record_entry
 from policy_dsl import ir
-from policy_dsl.evaluate import RANK, STORE, Finding, RecordResult
+from policy_dsl.evaluate import RANK, STORE, Evaluator, Finding, RecordResult
 
 HOLD = 5000  # batches up to this size are kept in memory between the engine run and rendering
 
@@ -38,13 +38,13 @@ class Rows:
 class Rebuilder:
     """Findings rows of one record → `Finding`s, bound as the Python evaluator binds them."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, lowered: Evaluator | None = None):
         self.engine = engine  # (its `store`: the records lookups find, bound as the evaluator binds it)
         self.ev = engine.ev
         self.by_id = self.ev.by_id
         self.rules = {r.id: r for r in self.ev.program.rules}
         from policy_dsl.backends.sql.run import shape_for
-        self.rtype = shape_for(self.ev).record_t
+        self.rtype = shape_for(lowered or self.ev).record_t  # (`lowered`: the program run in SQL)
 
     def cond(self, cref: str | None) -> ir.Expr | None:
         if cref is None:
@@ -160,27 +160,45 @@ class SqlRun:
         self.master = master
         from checker.engine.policy_cache import cache_dir
 
-        try:  # lowered before any record is read: a construct it lacks is refused at once
-            self.feeder = run.Feeder(engine.ev, run.shape_for(engine.ev), cache_dir())
-            run.steps_for(engine.ev, "duckdb" if kind == "duckdb" else "spark", self.feeder.cache)
+        dialect = "duckdb" if kind == "duckdb" else "spark"
+        # Lowered before any record is read. The rules of a record kind with a construct the
+        # SQL backend lacks are left out; that kind's records (if the batch has any) are then
+        # judged by the Python engine (`refused`). Nothing else lowering: refused at once.
+        ev, self.refused = _lowerable(engine.ev, dialect, cache_dir())
+        try:
+            run.steps_for(ev, dialect, cache_dir())
         except NotLowerable as exc:
             raise SqlEngineError(f"这些规则无法在 SQL 引擎上运行（{exc}），请用 --engine python",
                              f"these policies cannot run on the SQL engines ({exc}); use --engine python") from None
-        self.rebuild = Rebuilder(engine)
+        self.lowerable = ev
+        self.dialect = dialect
+        self.rebuild = Rebuilder(engine, ev)
 
     def rows(self, items: Iterable[tuple[int, dict]], history: list[dict]) -> tuple[Iterator[tuple], list[int]]:
+        from checker.engine.policy_cache import cache_dir
+        from policy_dsl.backends.sql import run
+
         hist = [(i - len(history), h) for i, h in enumerate(history)]
-        inputs = self.feeder.write([*hist, *items])
+        records = [*hist, *items]
+        # Only the rules of the kinds the batch holds are run (the others' SQL costs as much
+        # whether or not a record of their kind is there).
+        present = {r.get("record_kind") or ir.DEFAULT_KIND for _, r in records}
+        kinds = {r.record_kind for r in self.lowerable.program.rules}
+        ev = self.lowerable if kinds <= present else _subset(self.lowerable, kinds & present)
+        feeder = run.Feeder(ev, run.shape_for(ev), cache_dir())
+        run.steps_for(ev, self.dialect, feeder.cache)
+        self.rebuild = Rebuilder(self.engine, ev)
+        inputs = feeder.write(records)
         try:
             if self.kind == "duckdb":
                 from policy_dsl.backends.sql import duck
                 con = duck.connect(self.threads)
-                duck.load(con, self.feeder, inputs)
-                rows = list(duck.findings(con, self.feeder))
+                duck.load(con, feeder, inputs)
+                rows = list(duck.findings(con, feeder))
                 con.close()
             else:
                 from policy_dsl.backends.sql import spark
-                rows = spark.findings_rows(self.feeder, inputs, master=self.master)
+                rows = spark.findings_rows(feeder, inputs, master=self.master)
         finally:
             inputs.close()
         return iter(rows), [s for s in inputs.fallback if s >= 0]
@@ -215,9 +233,13 @@ def sql_entries(engine: Engine, kind: str, read: Callable[[], Iterator[Any]], hi
                 if len(held) > HOLD:
                     held = None
             if item.data is not None:
+                if run.refused and item.data.get("record_kind", ir.DEFAULT_KIND) in run.refused:
+                    refused.append(seq)
                 yield seq, item.data
 
+    refused: list[int] = []
     rows, fallback = run.rows(first_pass(), history)
+    fallback = [*fallback, *refused]
     if fallback:
         if engine.needs_windows or engine.needs_store:  # the others' windows or lookups need them
             yield from python_entries()
@@ -242,3 +264,51 @@ def sql_entries(engine: Engine, kind: str, read: Callable[[], Iterator[Any]], hi
             yield engine.check_one(item, None, seq)
             continue
         yield run.entry(item, mine)
+
+
+def _lowerable(ev: Evaluator, dialect: str, cache: Any) -> tuple[Evaluator, dict[str, str]]:
+    """The evaluator of the program without the rules of the record kinds whose rules do not
+    lower, and those kinds → why (the first construct met). The answer is kept in `cache`
+    by the program's content hash (finding it means lowering the program kind by kind)."""
+    from policy_dsl.backends.sql import run
+    from policy_dsl.backends.sql.lower import NotLowerable
+
+    kinds = {r.record_kind for r in ev.program.rules}
+    path = cache / f"sql-refused-{run.CACHE_FORMAT}-{ev.program.content_hash}-{dialect}.json" \
+        if cache is not None and ev.program.content_hash else None
+    refused: dict[str, str] | None = None
+    if path is not None:
+        try:
+            refused = orjson.loads(path.read_bytes())
+        except (OSError, ValueError):
+            refused = None
+    if refused is None:
+        refused = {}
+        try:
+            run.steps_for(ev, dialect, cache)
+        except NotLowerable:
+            for kind in sorted(kinds):
+                try:
+                    run.steps_for(_subset(ev, {kind}), dialect, cache)
+                except NotLowerable as exc:
+                    refused[kind] = str(exc)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(orjson.dumps(refused))
+            except OSError:
+                pass
+    return (ev, {}) if not refused else (_subset(ev, kinds - set(refused)), refused)
+
+
+def _subset(ev: Evaluator, kinds: set[str]) -> Evaluator:
+    """The evaluator of the program's rules of `kinds` only."""
+    import dataclasses
+
+    program = ev.program
+    packs = tuple(dataclasses.replace(pk, rules=tuple(r for r in pk.rules if r.record_kind in kinds))
+                  for pk in program.packs)
+    tag = ",".join(sorted(kinds))
+    sub = dataclasses.replace(program, packs=packs, content_hash=f"{program.content_hash}-{tag}")
+    return Evaluator(sub, ev.params)
+
