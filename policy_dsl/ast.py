@@ -261,6 +261,7 @@ class Define:
     params: tuple[str, ...] | None  # None: a constant/derived value, no parentheses
     body: Expr
     span: Span
+    title: Text | None = None  # what readers see instead of the name (evidence, advice)
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +296,7 @@ class Let:
     value: Expr
     span: Span
     name_span: Span
+    title: Text | None = None  # what readers see instead of the name (evidence, advice)
 
 
 @dataclass(frozen=True, slots=True)

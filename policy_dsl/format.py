@@ -256,6 +256,11 @@ class _Formatter:
             head = f"define {it.name}"
             if it.params is not None:
                 head += f"({', '.join(it.params)})"
+            if it.title is not None:  # the title on the head line, the body below it
+                lead = "    = "
+                body = self._expr(it.body, len(lead))
+                lines = [f"{head} {_text(it.title)}", lead + body[0], *body[1:]]
+                return self._trail(("item", i), lines)
             head += " = "
             body = self._expr(it.body, len(head))
             lines = [head + body[0], *body[1:]]
@@ -296,6 +301,12 @@ class _Formatter:
             if name == "let":
                 for j, x in enumerate(r.lets):
                     key = ("clause", i, f"let{j}")
+                    if x.title is not None:  # the title on the head line, the value below it
+                        lead = f"{INDENT}    = "
+                        body = self._expr(x.value, len(lead))
+                        out.extend(self._clause(key, [f"{INDENT}let {x.name} {_text(x.title)}",
+                                                      lead + body[0], *body[1:]]))
+                        continue
                     head = f"{INDENT}let {x.name} = "
                     body = self._expr(x.value, len(head))
                     out.extend(self._clause(key, [head + body[0], *body[1:]]))

@@ -328,6 +328,8 @@ class PackIR:
     rules: tuple[RuleIR, ...]
     file: str
     kinds: tuple[str, ...] = ("interaction",)  # the record kinds its rules judge
+    # (name, zh, en) of its titled definitions: how readers see a derived value
+    titles: tuple[tuple[str, str, str], ...] = ()
 
     def in_force(self, day: dt.date) -> bool:
         return (self.start is None or self.start <= day) and (self.until is None or day < self.until)
@@ -350,6 +352,10 @@ class ProgramIR:
 
     def schema_of(self, kind: str) -> dict | None:
         return self.schemas.get(kind)
+
+    def define_titles(self) -> dict[str, tuple[str, str]]:
+        """Titled definitions of every pack: name → (zh, en)."""
+        return {n: (zh, en) for p in self.packs for n, zh, en in p.titles}
 
 
 def children(e: Expr) -> tuple[Expr, ...]:

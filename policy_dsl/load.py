@@ -223,7 +223,10 @@ def compile_files(files: list[A.PolicyFile], params: ParamSet, diags: list[Diagn
             start=p.in_force.start if p.in_force else None,
             until=p.in_force.until if p.in_force else None,
             applies_to=p.applies_to, imports=tuple(i.name for i in pf.imports),
-            rules=tuple(rules), file=pf.path, kinds=tuple(pack_kinds) or (ir.DEFAULT_KIND,)))
+            rules=tuple(rules), file=pf.path, kinds=tuple(pack_kinds) or (ir.DEFAULT_KIND,),
+            titles=tuple((d.name, d.title.zh.raw, d.title.en.raw if d.title.en else d.title.zh.raw)
+                         for d in (*pf.defines, *(x for r in pf.rules for x in r.lets))
+                         if d.title is not None)))
     program = ir.ProgramIR(tuple(out_packs), "", schemas)
     _check_program(program, packs, params, diags)
     return None if failed else program

@@ -378,7 +378,11 @@ def load_profile(path: Path, diags: list[Diagnostic],
                 continue
             key = None
             if tname == "enum":
-                ptype = ty.T("enum", path=f"param.{name}", values=tuple(str(v) for v in allowed))
+                labels = spec.get("value_labels")  # {value: {zh: …, en: …}}: how readers see them
+                labels = {str(k): {str(a): str(b) for a, b in v.items()} for k, v in labels.items()
+                          if isinstance(v, dict)} if isinstance(labels, dict) else {}
+                ptype = ty.T("enum", path=f"param.{name}", values=tuple(str(v) for v in allowed),
+                             labels=labels)
             elif tname in PARAM_TYPES:
                 ptype = PARAM_TYPES[tname]
             elif tname in COMPOUND_TYPES:

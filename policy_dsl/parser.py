@@ -270,7 +270,7 @@ class _ToAst(Transformer):
         return ("judges", tuple(A.KindRef(str(c), self.t(c)) for c in ch), self.s(meta))
 
     def let_clause(self, meta, ch):
-        return ("let", A.Let(str(ch[0]), ch[1], self.s(meta), self.t(ch[0])), self.s(meta))
+        return ("let", A.Let(str(ch[0]), ch[2], self.s(meta), self.t(ch[0]), ch[1]), self.s(meta))
 
     def applies_clause(self, meta, ch):
         return ("applies_to", ch[0], self.s(meta))
@@ -305,7 +305,7 @@ class _ToAst(Transformer):
 
     def define_decl(self, meta, ch):
         params = ch[1]
-        return A.Define(str(ch[0]), params, ch[2], self.s(meta))
+        return A.Define(str(ch[0]), params, ch[3], self.s(meta), ch[2])
 
     def params(self, meta, ch):
         return tuple(str(c) for c in ch if c is not None)

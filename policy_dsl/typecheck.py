@@ -72,6 +72,8 @@ BUILTINS: dict[str, tuple[tuple[Callable[[T], bool], ...], Callable[[list[T]], T
     "abs": ((_NUM,), lambda a: a[0], "abs(number)"),
     "round": ((_NUM, _INT), lambda a: ty.MONEY if a[0].kind == "money" else ty.NUMBER,
               "round(number, digits)"),
+    "round_up": ((_NUM, _INT), lambda a: ty.MONEY if a[0].kind == "money" else ty.NUMBER,
+                 "round_up(number, digits)"),
     "min": ((_want(*ty.NUMERIC, "date", "datetime", "duration"),) * 2, _same, "min(a, b)"),
     "max": ((_want(*ty.NUMERIC, "date", "datetime", "duration"),) * 2, _same, "max(a, b)"),
     "range": ((_INT, _INT), lambda a: ty.list_of(ty.INT), "range(start, stop)"),

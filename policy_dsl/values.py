@@ -11,7 +11,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Mapping
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
 from functools import lru_cache
 
 from .ir import Duration
@@ -49,6 +49,13 @@ def _regex(pattern: str) -> re.Pattern:
 def _round(x, n):
     q = Decimal(1).scaleb(-n)
     return Decimal(x).quantize(q, rounding=ROUND_HALF_UP)
+
+
+def _round_up(x, n):
+    """Away from zero at `n` digits: an amount owed or over a cap is never understated
+    (`round_up(0.0033, 2) = 0.01`)."""
+    q = Decimal(1).scaleb(-n)
+    return Decimal(x).quantize(q, rounding=ROUND_UP)
 
 
 def _char_at(s: str, i: int):
@@ -227,6 +234,7 @@ STRICT_BUILTINS = {name: total(fn) for name, fn in {
     "floor": _floor,
     "abs": abs,
     "round": _round,
+    "round_up": _round_up,
     "min": min,
     "max": max,
     "range": _range,
@@ -287,6 +295,33 @@ def format_value(value, labels: Mapping | None = None, lang: str = "zh") -> str:
     if isinstance(value, (list, tuple)):
         return "、".join(format_value(v, labels, lang) for v in value) if lang == "zh" else \
             ", ".join(format_value(v, labels, lang) for v in value)
+    if isinstance(value, Duration):
+        return format_duration(value, lang)
     if isinstance(value, dict):
         return "{…}"
     return str(value)
+
+
+_DURATION_ZH = {"days": "天", "weeks": "周", "months": "个月", "years": "年"}
+_DURATION_EN = {"days": ("day", "days"), "weeks": ("week", "weeks"), "months": ("month", "months"),
+                "years": ("year", "years")}
+
+
+def format_duration(d: Duration, lang: str = "zh") -> str:
+    """`30天` / `30 days`, `1个月` / `1 month`."""
+    if lang == "zh":
+        return f"{d.amount}{_DURATION_ZH.get(d.unit, d.unit)}"
+    one, many = _DURATION_EN.get(d.unit, (d.unit, d.unit))
+    return f"{d.amount} {one if d.amount in (1, -1) else many}"
+
+
+_CENT = Decimal("0.01")
+
+
+def format_money(value, lang: str = "zh") -> str:
+    """A money amount with two decimals: `619.00`; a share finer than the fen rounded up, as
+    the rules' `round_up` (1,783.00 ÷ 7 → `254.72`), so one finding states one amount; unknown as
+    `format_value`."""
+    if isinstance(value, (Decimal, int)) and not isinstance(value, bool):
+        return format(Decimal(value).quantize(_CENT, rounding=ROUND_UP), "f")
+    return format_value(value, None, lang)

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from policy_dsl import ir
-from policy_dsl.values import format_value
+from policy_dsl.values import format_money, format_value
 
 _PLAIN = frozenset({str, int, bool, float, type(None)})
 
@@ -106,6 +106,12 @@ class FieldLabels:
                 self._labels[(path, lang)] = hit
         return hit
 
+    def actionable(self, path: str) -> bool:
+        """Whether advice may ask to change this field: no field on its path is marked
+        `"x-actionable": false` in the schema."""
+        nodes = self._field_nodes(path)
+        return nodes is None or all(node.get("x-actionable", True) is not False for _, node in nodes)
+
     def fact_text(self, key: str, value: Any, lang: str) -> str:
         """One fact of a finding's evidence for a reader: a record field by its schema title and
         path, an enum value by its label, yes/no, exact decimals; other facts by their source text."""
@@ -161,6 +167,90 @@ class FieldLabels:
     def _items(self, node: dict) -> dict:
         n = self._deref(node)
         return n.get("items", n) if "items" in n else n
+
+
+class FactReader:
+    """Facts for readers in one language: a record field by its schema title and path, a derived
+    value by its definition's title, a parameter by its title; money with two decimals, enum
+    values by their labels, an empty list as none. Never the expression text when a title exists."""
+
+    def __init__(self, fields: FieldLabels, lang: str, define_titles: dict[str, tuple[str, str]],
+                 param_decls: dict):
+        self.fields, self.lang = fields, lang
+        self.i = 0 if lang == "zh" else 1
+        self.defines = define_titles
+        self.params = param_decls
+        self._titles: dict[str, str] = {}
+
+    def title(self, key: str) -> str:
+        """What a fact is called: `人均费用`, `工作餐人均标准（含本数）`, `用餐·付款方（meals[0].payer）`."""
+        hit = self._titles.get(key)
+        if hit is not None:
+            return hit
+        hit = key
+        if key.startswith("param."):
+            decl = self.params.get(key[6:])
+            if decl is not None and decl.title:
+                hit = decl.title[self.i] or decl.title[0]
+        else:
+            name = key.split("(", 1)[0]
+            if name in self.defines and re.fullmatch(r"[A-Za-z_]\w*(\(.*\))?", key):
+                hit = self.defines[name][self.i]
+            else:
+                hit = self.fields.field_label(key, self.lang)
+        if len(self._titles) < 65_536:
+            self._titles[key] = hit
+        return hit
+
+    def question(self, path: str) -> str:
+        """A missing fact as asked: a record field by its title and path, a parameter as one
+        (`参数·国有企业纪念品每人每次上限（param.soe_souvenir_cap_cny）`)."""
+        if path.startswith("param."):
+            title = self.title(path)
+            return f"参数·{title}（{path}）" if self.lang == "zh" else f"Parameter › {title} ({path})"
+        return self.fields.field_label(path, self.lang)
+
+    def value(self, value: Any, t: Any = None, path: str | None = None) -> str:
+        """A fact's value as text (`t` its type when known, `path` its record path)."""
+        zh = self.lang == "zh"
+        if isinstance(value, (list, tuple)) and not value:
+            return "无" if zh else "none"
+        if isinstance(value, dict):
+            parts = []
+            for k, x in value.items():
+                sub = f"{path}.{k}" if path else k
+                nodes = self.fields._field_nodes(sub) if path else None
+                name = (nodes[-1][1].get("x-title-zh" if zh else "title") or k) if nodes else k
+                parts.append(f"{name} {self.value(x, None, sub if nodes else None)}")
+            return ("，" if zh else ", ").join(parts)
+        kind = getattr(t, "kind", None)
+        if kind == "money" or kind is None and path and self._is_money(path):
+            return format_money(value, self.lang)
+        labels = None
+        if t is not None:
+            labels = t.labels if kind == "enum" else (
+                t.elem.labels if kind == "list" and t.elem is not None and t.elem.kind == "enum" else None)
+        elif path:
+            labels = self._enum_labels(path)
+        return format_value(value, labels, self.lang)
+
+    def fact(self, key: str, value: Any, expr: Any = None) -> str:
+        path = key if self.fields._field_nodes(key) is not None else None
+        return f"{self.title(key)} = {self.value(value, getattr(expr, 'type', None), path)}"
+
+    def _is_money(self, path: str) -> bool:
+        nodes = self.fields._field_nodes(path)
+        if nodes is None:
+            return False
+        node = self.fields._deref(nodes[-1][1])
+        return node.get("x-error-code") == "money" or "money" in str(nodes[-1][1].get("$ref", ""))
+
+    def _enum_labels(self, path: str) -> dict | None:
+        nodes = self.fields._field_nodes(path)
+        if nodes is None:
+            return None
+        node = self.fields._deref(nodes[-1][1])
+        return node.get("x-enum-labels") or self.fields._deref(self.fields._items(node)).get("x-enum-labels")
 
 
 @lru_cache(maxsize=1)

@@ -9,16 +9,17 @@ the witnesses of a top-level `some` and the suggestions use an `Explainer`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from checker.findings import suggest
-from checker.findings.labels import FieldLabels, fact_path, json_value
+from checker.findings.labels import FactReader, FieldLabels, fact_path, json_value
 from policy_dsl import ir
 from policy_dsl.backends.python import NOTES
 from policy_dsl.evaluate import Evaluator, Finding
 from policy_dsl.explain import Explainer, enum_labels, note_texts
-from policy_dsl.values import format_value
+from policy_dsl.values import format_money, format_value
 
 _REVIEW_TEXT = {
     "zh": "无法判断，需要复核：缺少{fields}",
@@ -56,37 +57,65 @@ class _Text:
             else:
                 labels = enum_labels(part.type)
                 names = {k: x.get(lang) or k for k, x in labels.items()} if labels else None
-                parts.append((closures(part), names, labels))
+                param = part.name if isinstance(part, ir.ParamRef) else None
+                parts.append((closures(part), names, labels, part.type.kind == "money", param))
         self.parts = tuple(parts)
         self.static = "".join(parts) if all(isinstance(p, str) for p in parts) else None
 
-    def render(self, r: dict, p: dict, v: dict, strict: bool = False) -> str | None:
-        """The text; with `strict`, None when a placeholder is unknown."""
+    def render(self, r: dict, p: dict, v: dict, strict: bool = False,
+               assumed: Callable[[str, dict], bool] | None = None) -> str | None:
+        """The text; with `strict`, None when a placeholder is unknown. A parameter whose value
+        in force is assumed (`assumed(name, record)`) says so where it is stated, after the
+        unit that follows it (`60元/人（假定值，待核实本地标准）`)."""
         if self.static is not None:
             return self.static
         out = []
+        pending = None  # an assumed parameter's note, put after its unit
         for part in self.parts:
             if part.__class__ is str:
+                if pending is not None:
+                    part = _after_unit(part, pending)
+                    pending = None
                 out.append(part)
                 continue
-            fn, names, labels = part
+            fn, names, labels, money, param = part
             value = fn(r, p, v)
             if value is None and strict:
                 return None
             if names is not None and value.__class__ is str:
                 out.append(names.get(value, value))
+            elif money:
+                out.append(format_money(value, self.lang))
             else:
                 out.append(format_value(value, labels, self.lang))
+            if param is not None and assumed is not None and assumed(param, r):
+                if pending is not None:
+                    out.append(pending)
+                pending = _ASSUMED[self.lang]
+        if pending is not None:
+            out.append(pending)
         return "".join(out)
+
+
+_ASSUMED = {"zh": "（假定值，待核实本地标准）", "en": " (assumed; verify the local standard)"}
+_UNIT = re.compile(r"^(?:元/人|元|天|人|次|个月|%| ?CNY(?: per person)?| ?days?| ?months?)")
+
+
+def _after_unit(text: str, note: str) -> str:
+    """`note` put after the unit that opens `text` (`元/人，…` → `元/人（…），…`)."""
+    m = _UNIT.match(text)
+    end = m.end() if m else 0
+    return text[:end] + note + text[end:]
 
 
 class _Facts:
     """A finding's evidence: for each fact its key (or how to make it from the element's path)
     and its closure."""
 
-    __slots__ = ("items",)
+    __slots__ = ("exprs", "items")
 
     def __init__(self, evidence: tuple[tuple[str, ir.Expr], ...], closures: Callable[[ir.Expr], Closure]):
+        self.exprs = tuple(e for _, e in evidence)
         items = []
         for label, e in evidence:
             var, rest = fact_path(e) or (None, label)
@@ -94,18 +123,29 @@ class _Facts:
             items.append((label if var is not None else rest, closures(e), var, rest))
         self.items = tuple(items)
 
-    def values(self, r: dict, p: dict, v: dict, paths: dict) -> dict:
+    def values(self, r: dict, p: dict, v: dict, paths: dict, shown: list | None = None,
+               reader: FactReader | None = None) -> dict:
+        """The facts as JSON values by key; with `shown`, each also as text for a reader."""
         out = {}
-        for key, fn, var, rest in self.items:
+        for i, (key, fn, var, rest) in enumerate(self.items):
+            unbound = False
             if var is not None:
                 base = paths.get(var)
                 if base is not None:
                     key = base + rest
+                else:
+                    unbound = True
             try:
                 x = fn(r, p, v)
             except (KeyError, TypeError):
                 continue
+            if unbound and x is None:
+                continue  # a fact of an element no quantifier chose (`p.type` of no matter)
+            if key in out:
+                continue
             out[key] = x if x.__class__ in _PLAIN and x.__class__ is not int else json_value(x)
+            if shown is not None and reader is not None:
+                shown.append(reader.fact(key, x, self.exprs[i]))
         return out
 
 
@@ -130,6 +170,25 @@ class Renderer:
         self.labels = labels
         self._plans: dict[str, _RulePlan] = {}
         self._require_facts: dict[tuple[str, int], _Facts] = {}
+        self._assumed_at: dict[tuple[str, str, Any], bool] = {}
+        self._readers: dict[int, FactReader] = {}
+
+    def reader(self, labels: FieldLabels) -> FactReader:
+        """How facts read (titles of fields, derived values and parameters) for one record kind."""
+        hit = self._readers.get(id(labels))
+        if hit is None:
+            hit = self._readers[id(labels)] = FactReader(labels, self.lang, self.ev.program.define_titles(),
+                                                         self.ev.params.decls)
+        return hit
+
+    def assumed(self, name: str, r: dict) -> bool:
+        """Whether the value of parameter `name` in force for the record is assumed."""
+        key = (name, r.get("jurisdiction"), r.get("date"))
+        hit = self._assumed_at.get(key)
+        if hit is None:
+            res = self.ev.params.resolve(name, r.get("jurisdiction"), r.get("date"))
+            hit = self._assumed_at[key] = bool(res is not None and res.assumed)
+        return hit
 
     def plan(self, rule: ir.RuleIR) -> _RulePlan:
         hit = self._plans.get(rule.id)
@@ -168,13 +227,17 @@ class Renderer:
         elif f.kind == "tolerance":
             message = _TOLERATED_TEXT[lang].format(rules=("、" if zh else ", ").join(f.covered))
         elif f.outcome == "review" and missing:
-            fields = ("、" if zh else ", ").join(labels.field_label(m, lang) for m in missing)
+            fields = ("、" if zh else ", ").join(self.reader(labels).question(m) for m in missing)
             message = _REVIEW_TEXT[lang].format(fields=fields)
         elif plan.say is not None:
-            message = plan.say.render(r, params, v) or ""
+            message = plan.say.render(r, params, v, assumed=self.assumed) or ""
         else:
             message = title
-        remedy = plan.remedy.render(r, params, v, strict=True) if plan.remedy is not None else None
+        remedy = plan.remedy.render(r, params, v, strict=True, assumed=self.assumed) \
+            if plan.remedy is not None else None
+        reader = self.reader(labels)
+        shown: list[str] = []
+        evidence = self._facts(f).values(r, params, v, paths, shown, reader)
         out = {
             "rule": f.rule_id,
             "kind": f.kind,
@@ -185,7 +248,8 @@ class Renderer:
             "citation": plan.cite,
             "basis": plan.basis,
             "remedy": remedy,
-            "evidence": self._facts(f).values(r, params, v, paths),
+            "evidence": evidence,
+            "facts": shown,
             "missing": missing,
             "element": f.element,
             "via": f.via.id if f.via else None,
@@ -193,5 +257,5 @@ class Renderer:
             "notes": ex.notes() if ex is not None else note_texts(v[NOTES]),
         }
         if ex is not None and f.outcome in ("violation", "review"):
-            out["suggestion"] = suggest.suggestion(f, ex, missing, lang, labels)
+            out["suggestion"] = suggest.suggestion(f, ex, missing, lang, labels, reader)
         return out

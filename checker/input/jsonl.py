@@ -46,16 +46,49 @@ def parse_json(data: bytes | str) -> Any:
     return orjson.loads(data)
 
 
+# The JSON parsers' messages, in Chinese (orjson and the standard library); others read as
+# "格式不正确" in a Chinese report (never the parser's English).
+_JSON_ZH = {
+    "unexpected end of data": "数据意外结束（缺少括号、引号或值）",
+    "unexpected character": "出现意外的字符",
+    "trailing comma is not allowed": "末尾多了逗号",
+    "trailing characters": "值之后还有多余字符",
+    "expected value": "此处应为一个值",
+    "expected `,` or `}`": "此处应为逗号或右花括号",
+    "expected `,` or `]`": "此处应为逗号或右方括号",
+    "expected `:`": "此处应为冒号",
+    "key must be a string": "键必须是字符串",
+    "Expecting value": "此处应为一个值",
+    "Expecting property name enclosed in double quotes": "键名应使用双引号",
+    "Expecting ',' delimiter": "此处应为逗号",
+    "Expecting ':' delimiter": "此处应为冒号",
+    "Extra data": "值之后还有多余内容",
+    "Unterminated string starting at": "字符串缺少结束引号",
+    "Invalid control character at": "字符串中有控制字符",
+    "str is not valid UTF-8: surrogates not allowed": "含有无效的 Unicode 代理字符",
+    "lone leading surrogate in hex escape": "含有无效的 Unicode 代理字符",
+}
+
+
+def json_message_zh(msg: str) -> str:
+    """A JSON parser's message in Chinese."""
+    for en, zh in _JSON_ZH.items():
+        if msg.startswith(en) or msg.lower().startswith(en.lower()):
+            return zh
+    return "格式不正确"
+
+
 def json_error(exc: Exception, line: int | None = None) -> list[RecordError]:
     msg = getattr(exc, "msg", str(exc))
+    msg_zh = json_message_zh(msg)
     col = getattr(exc, "colno", None)
     lineno = getattr(exc, "lineno", None)
     if line is not None:  # one JSONL line: only the column matters
         where_zh = f"第 {col} 列" if col else ""
         where_en = f" at column {col}" if col else ""
-        zh = f"JSON 格式错误（{where_zh}）：{msg}" if where_zh else f"JSON 格式错误：{msg}"
+        zh = f"JSON 格式错误（{where_zh}）：{msg_zh}" if where_zh else f"JSON 格式错误：{msg_zh}"
         return loader_error("json", zh, f"invalid JSON{where_en}: {msg}")
-    zh = f"JSON 格式错误（第 {lineno} 行第 {col} 列）：{msg}"
+    zh = f"JSON 格式错误（第 {lineno} 行第 {col} 列）：{msg_zh}"
     en = f"invalid JSON at line {lineno}, column {col}: {msg}"
     return loader_error("json", zh, en)
 

@@ -204,12 +204,22 @@ def enum_error(path: str, v: Any, allowed: list, labels: dict) -> RecordError:
                 break
         if guess is None:
             guess = _closest(v, strs)
+    def zh_name(code: str) -> str:  # 私人会所（private_club）: the label, and the spelling a record uses
+        lab = labels.get(code)
+        return f"{lab['zh']}（{code}）" if isinstance(lab, dict) and lab.get("zh") else f"'{code}'"
+
+    def en_name(code: str) -> str:  # private club (private_club)
+        lab = labels.get(code)
+        if isinstance(lab, dict) and lab.get("en") and lab["en"] != code:
+            return f"{lab['en']} ({code})"
+        return code
+
     if guess is not None:
-        zh = f"取值 {show(v)} 不在允许范围内，是否为 '{guess}'？"
+        zh = f"取值 {show(v)} 不在允许范围内，是否为 {zh_name(guess)}？"
         en = f"value {show(v)} is not allowed; did you mean '{guess}'?"
     elif strs:
-        zh = f"取值 {show(v)} 不在允许范围内；允许的取值：{_listing(strs, '、')}"
-        en = f"value {show(v)} is not allowed; allowed values: {_listing(strs, ', ')}"
+        zh = f"取值 {show(v)} 不在允许范围内；允许的取值：{_listing([zh_name(a) for a in strs], '、')}"
+        en = f"value {show(v)} is not allowed; allowed values: {_listing([en_name(a) for a in strs], ', ')}"
     else:
         shown = [show(a) for a in allowed]
         zh = f"取值 {show(v)} 不在允许范围内；允许的取值：{_listing(shown, '、')}"

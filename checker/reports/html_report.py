@@ -23,7 +23,7 @@ from importlib import resources
 from typing import IO
 
 from checker.reports.html_charts import COLOURS, UNIT, hbar_svg, time_svg
-from checker.reports.labels import OUTCOME, OUTCOME_ORDER, SEVERITY, WORDS, facts_text, text_stream
+from checker.reports.labels import OUTCOME, OUTCOME_ORDER, SEVERITY, WORDS, element_label, finding_facts, text_stream
 from checker.reports.report import Report
 
 _RANK = {"violation": 0, "review": 1, "tolerated": 2, "compliant": 3}  # findings: worst first
@@ -44,7 +44,7 @@ T = {
            "location": "来源", "page": "第 {page} / {pages} 页", "per_page": "每页",
            "first": "首页", "prev": "上一页", "next": "下一页", "last": "末页",
            "only": "本报告仅列出：{outcomes}（其余记录计入汇总和图表）。",
-           "noscript": "记录明细需要启用 JavaScript 才能显示；也可改用 --format xlsx 或 csv。",
+           "noscript": "记录明细需要启用 JavaScript 才能显示；也可改用 --format xlsx 或 --format csv 输出。",
            "sorted": "按结论、严重程度、日期（新在前）排序。",
            "no_findings": "无发现：正负面清单均未涉及。", "footer": "由 qinqing 生成；结论以规则包所载依据为准，需人工复核的请复核。"},
     "en": {"title": "Government–business interaction compliance report", "inputs": "Input",
@@ -120,11 +120,11 @@ def _finding_html(f: dict, lang: str) -> str:
     sev = SEVERITY[lang].get(f["severity"], f["severity"] or "")
     parts = [f'<div class="f" style="border-color:{COLOURS.get(f["outcome"], "#999")}">',
              (f'<p><b>[{e(f["rule"])}] {e(f["title"])}</b> — {e(OUTCOME[lang].get(f["outcome"], f["outcome"]))}'
-             f'{" · " + e(sev) if sev else ""}{" · " + e(f["element"]) if f.get("element") else ""}</p>')]
+             f'{" · " + e(sev) if sev else ""}{" · " + e(element_label(f["element"], lang)) if f.get("element") else ""}</p>')]
     if f.get("message") and f["message"] != f["title"]:
         parts.append(f"<p>{e(f['message'])}</p>")
     if f.get("evidence") and f["outcome"] != "review":
-        facts = facts_text(f["evidence"], lang)
+        facts = finding_facts(f, lang)
         parts.append(f'<p><span class="k">{e(w["evidence"])}{sep}</span>{e(facts)}</p>')
     if f.get("citation"):
         parts.append(f'<p><span class="k">{e(w["citation"])}{sep}</span>{e(f["citation"])}</p>')

@@ -14,7 +14,7 @@ import tempfile
 from typing import IO
 from xml.sax.saxutils import escape, quoteattr
 
-from checker.reports.labels import OUTCOME, SEVERITY, WORDS, text_stream
+from checker.reports.labels import OUTCOME, SEVERITY, WORDS, element_label, text_stream
 from checker.reports.report import Report
 
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed in XML 1.0
@@ -40,7 +40,7 @@ def findings_text(entry: dict, lang: str) -> str:
         if f["outcome"] not in _FAILING:
             continue
         sev = SEVERITY[lang].get(f["severity"], f["severity"] or "")
-        el = f" · {f['element']}" if f.get("element") else ""
+        el = f" · {element_label(f['element'], lang)}" if f.get("element") else ""
         out.append(f"[{f['rule']}] {f['title']} — {OUTCOME[lang][f['outcome']]}"
                    + (f"（{sev}）" if lang == "zh" else f" ({sev})") + el)
         if f.get("message") and f["message"] != f["title"]:

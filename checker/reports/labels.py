@@ -36,7 +36,8 @@ OUTCOME_ORDER = ("violation", "review", "tolerated", "compliant", "unlisted", "i
 
 def summary_line(summary: dict, lang: str) -> str:
     """`4 条记录；违规 1，需复核 1，…` / `4 records; violation 1, needs review 1, …`."""
-    parts = [f"{OUTCOME[lang][k]} {summary[k]}" for k in OUTCOME_ORDER]
+    names = {**OUTCOME[lang], "invalid": "invalid"} if lang == "en" else OUTCOME[lang]  # (not "invalid record 12")
+    parts = [f"{names[k]} {summary[k]}" for k in OUTCOME_ORDER]
     if lang == "zh":
         return f"{summary['records']} {WORDS[lang]['records']}；" + "，".join(parts)
     records = WORDS[lang]["records"] if summary["records"] != 1 else "record"
@@ -48,6 +49,22 @@ def only_note(only: frozenset[str], lang: str) -> str:
     names = ("、" if lang == "zh" else ", ").join(OUTCOME[lang][o] for o in OUTCOME_ORDER if o in only)
     return f"仅列出：{names}（汇总计入全部记录）" if lang == "zh" else \
         f"Listed only: {names} (the summary counts every record)"
+
+
+def element_label(element: str, lang: str) -> str:
+    """The list element a finding is about, by its title: `meals[0]` → 用餐（meals[0]） / Meals (meals[0])."""
+    from checker.findings.labels import bundled
+
+    return bundled().field_label(element, lang)
+
+
+def finding_facts(f: dict, lang: str) -> str:
+    """A finding's facts for a reader: as its renderer wrote them (`facts`: titles, not
+    expressions), else from its evidence."""
+    shown = f.get("facts")
+    if shown is not None:
+        return ("；" if lang == "zh" else "; ").join(shown)
+    return facts_text(f.get("evidence") or {}, lang)
 
 
 def facts_text(evidence: dict, lang: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from checker.reports.labels import OUTCOME, SEVERITY
+from checker.reports.labels import OUTCOME, SEVERITY, finding_facts
 
 COLUMNS = ("record", "outcome", "jurisdiction", "date", "department", "location", "rule",
            "finding_outcome", "severity", "title", "message", "evidence", "missing", "citation",
@@ -72,7 +72,7 @@ def rows(entry: dict, lang: str) -> Iterator[dict[str, str]]:
             "severity": SEVERITY[lang].get(f["severity"], f["severity"] or ""),
             "title": f["title"] or "",
             "message": f["message"] or "",
-            "evidence": text(f.get("evidence")),
+            "evidence": finding_facts(f, lang),
             "missing": sep.join(sug.get("questions") or f.get("missing") or ()),
             "citation": f.get("citation") or "",
             "remedy": f.get("remedy") or "",

@@ -9,7 +9,7 @@ import os
 from typing import IO
 
 from checker.reports.report import Report
-from checker.reports.labels import (OUTCOME, SEVERITY, WORDS, facts_text, only_note, summary_line,
+from checker.reports.labels import (OUTCOME, SEVERITY, WORDS, element_label, facts_text, finding_facts, only_note, summary_line,
                                     text_stream)
 
 _STYLE = {"violation": "bold red", "review": "bold yellow", "tolerated": "bold cyan",
@@ -58,12 +58,12 @@ def _write(report: Report, out: IO[str], color: bool) -> None:
             emit(f"  {w['unlisted_hint']}")
         for f in sorted(e["findings"], key=lambda f: _RANK.get(f["outcome"], 9)):
             sev = SEVERITY[lang].get(f["severity"], f["severity"])
-            el = f" · {f['element']}" if f.get("element") else ""
+            el = f" · {element_label(f['element'], lang)}" if f.get("element") else ""
             emit(f"  {_MARK.get(f['outcome'], '·')} [{f['rule']}] {f['title']}"
                  + (f"（{sev}）" if zh else f" ({sev})") + el, _STYLE.get(f["outcome"]))
             if f["message"] and f["message"] != f["title"]:
                 emit(f"      {f['message']}")
-            facts = facts_text(f.get("evidence") or {}, lang)
+            facts = finding_facts(f, lang)
             if facts and f["outcome"] != "review":
                 emit(f"      {w['evidence']}{sep}{facts}")
             if f.get("citation"):
@@ -86,20 +86,37 @@ def _write(report: Report, out: IO[str], color: bool) -> None:
     emit(f"{w['summary']}{sep}{summary_line(report.summary.to_dict(), lang)}", "bold")
 
 
+_STATUS = {
+    "zh": {"fired": "触发", "not_fired": "未触发", "undecided": "无法判断", "applies": "适用",
+           "does_not_apply": "不适用", "overridden": "被优先规则取代", "met": "满足", "breached": "未满足"},
+    "en": {"fired": "fired", "not_fired": "not fired", "undecided": "undecided", "applies": "applies",
+           "does_not_apply": "does not apply", "overridden": "overridden", "met": "met",
+           "breached": "breached"},
+}
+
+
 def _explain(x: dict, emit, lang: str) -> None:
     zh = lang == "zh"
+    st = _STATUS[lang]
+    sep = "：" if zh else ": "
     emit("  —— 逐条规则 ——" if zh else "  -- rules considered --")
     for r in x["rules"]:
-        el = f" {r['element']}" if r.get("element") else ""
+        el = f" {element_label(r['element'], lang)}" if r.get("element") else ""
         extra = ""
         if r.get("requires"):
-            extra = " " + ", ".join(f"{q['boundary']}={q['status']}" for q in r["requires"])
+            extra = ("（" if zh else " (") + ("，" if zh else ", ").join(
+                f"{q['boundary']} {st.get(q['status'], q['status'])}" for q in r["requires"]) + ("）" if zh else ")")
         if r.get("overridden_by"):
             extra = f" ← {r['overridden_by']}"
-        emit(f"    {r['rule']}{el}: {r['status']}{extra}")
-        if r.get("values"):
+        emit(f"    {r['rule']}{el}{sep}{st.get(r['status'], r['status'])}{extra}")
+        if r.get("facts"):
+            emit("        " + ("；" if zh else "; ").join(r["facts"]))
+        elif r.get("values"):
             emit("        " + facts_text(r["values"], lang))
     emit("  —— 适用参数 ——" if zh else "  -- parameters in force --")
     for p in x["parameters"]:
-        origin = p["source"] or ("假定值" if zh else "assumed")
-        emit(f"    {p['name']} = {p['value']}  ({p['profile']} {p['from']}; {origin})")
+        origin = p["source"] or ("假定值，待核实本地标准" if zh else "assumed; verify the local standard")
+        name = p.get("title") or p["name"]
+        value = p.get("shown", p["value"])
+        emit(f"    {name}（{p['name']}） = {value}  （{p['profile']}，{p['from']}起；{origin}）" if zh else
+             f"    {name} ({p['name']}) = {value}  ({p['profile']} from {p['from']}; {origin})")

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from checker.input.identity import IdentityError, normalise_id
+from checker.input.jsonl import json_message_zh
 from checker.input.records import LoadedRecord, id_of
 from checker.input.validate import RecordError
 from checker.service.errors import ApiError
@@ -72,7 +73,7 @@ def parse_json(body: bytes) -> Any:
                            "the request body is not valid UTF-8 text") from None
         # the wording of `qinqing check` for a malformed JSON file (checker.records)
         raise ApiError(400, "json",
-                       f"JSON 格式错误（第 {exc.lineno} 行第 {exc.colno} 列）：{exc.msg}",
+                       f"JSON 格式错误（第 {exc.lineno} 行第 {exc.colno} 列）：{json_message_zh(exc.msg)}",
                        f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
                        line=exc.lineno, column=exc.colno) from None
     # a depth of d needs d brackets: few brackets, no walk

@@ -177,14 +177,14 @@ def test_cli_shows_a_readable_diff_and_exits_1(pack: Path) -> None:
         "          + reported but not expected: B1\n"
         "      actual outcome: violation\n"
         "      reported findings:\n"
-        "        B1 [meals[0]] violation medium: 人均60.01元，超过标准60元\n"
+        "        B1 [meals[0]] violation medium: 人均60.01元，超过标准60.00元（假定值，待核实本地标准）\n"
         "  ✓ right expectation\n"
         "\n"
         "2 tests: 1 passed, 1 failed\n")
     zh = qq("test", path)
     assert "      结论：应为 compliant，实为 violation\n" in zh.stdout
     assert "          - 应有而没有：P3\n" in zh.stdout
-    assert "        B1 [meals[0]] 违规 中：人均60.01元，超过标准60元\n" in zh.stdout
+    assert "        B1 [meals[0]] 违规 中：人均60.01元，超过标准60.00元（假定值，待核实本地标准）\n" in zh.stdout
     quiet = qq("test", pack, "-q", "--lang", "en")
     assert "✓" not in quiet.stdout and "✗ wrong expectation" in quiet.stdout
 
@@ -275,7 +275,7 @@ def test_details_match_in_the_tests_language(pack: Path) -> None:
     assert [r.passed for r in results] == [True, False]
     assert results[1].diffs == [(
         'no finding matches B1 (severity high, message "人均60.01元") (findings of that rule: '
-        "B1 violation medium meals[0] via P3: 人均60.01元，超过标准60元)")]
+        "B1 violation medium meals[0] via P3: 人均60.01元，超过标准60.00元（假定值，待核实本地标准）)")]
 
 
 def test_file_level_jurisdiction_and_patch_apply_to_the_base(pack: Path) -> None:

@@ -143,12 +143,12 @@ def test_yaml_self_check_reads_like_advice():
     assert p.returncode == 1
     text = out(p)
     assert text.startswith("记录 P-2026-0042-01（fixtures/records/planned_meal.yaml:7）：违规\n")
-    assert "  ✗ [B1] 工作餐超标准（中） · meals[0]\n" in text
-    assert "      人均128.00元，超过标准60元\n" in text
+    assert "  ✗ [B1] 工作餐超标准（中） · 用餐（meals[0]）\n" in text
+    assert "      人均128.00元，超过标准60.00元（假定值，待核实本地标准）\n" in text
     assert "      依据：测试依据 第4条\n" in text
     assert "      建议：补交差额68.00元/人\n" in text
-    assert ("      触发事实：per_person_cny(m) = 128.00；param.meal_cap_per_person_cny = 60；"
-            "用餐·按职工价支付（meals[0].employee_rate_paid） = 否\n") in text  # fields by their titles
+    assert ("      触发事实：per_person_cny(m) = 128.00；工作餐人均标准 = 60.00；"
+            "用餐·按职工价支付（meals[0].employee_rate_paid） = 否\n") in text  # fields, parameters by their titles
     assert "如何合规：" in text
     assert text.endswith("汇总：1 条记录；违规 1，需复核 0，容错免责 0，合规 0，未列入清单 0，无效记录 0\n")
     assert "\x1b[" not in text  # no colours when piped
@@ -158,12 +158,12 @@ def test_english_text_report():
     p = qinqing(PLANNED, "--lang", "en")
     text = out(p)
     assert text.startswith("Record P-2026-0042-01 (fixtures/records/planned_meal.yaml:7): violation\n")
-    assert "      128.00 CNY per person, above the cap of 60 CNY\n" in text
+    assert "      128.00 CNY per person, above the cap of 60.00 CNY (assumed; verify the local standard)\n" in text
     assert "      Advice: Pay the difference of 68.00 CNY per person\n" in text
-    assert ("      Facts: per_person_cny(m) = 128.00; param.meal_cap_per_person_cny = 60; "
+    assert ("      Facts: per_person_cny(m) = 128.00; Work-meal cap per person = 60.00; "
             "Meals › Employee rate paid (meals[0].employee_rate_paid) = no\n") in text
     assert text.endswith("Summary: 1 record; violation 1, needs review 0, tolerated 0, compliant 0, "
-                         "unlisted 0, invalid record 0\n")
+                         "unlisted 0, invalid 0\n")
 
 
 def test_compliant_record_exits_0():
@@ -295,7 +295,7 @@ def test_csv_report_one_row_per_finding(reports):
     assert len(rows) == expected
     assert list(rows[0])[:3] == ["记录编号", "记录结论", "行政区划"]
     b1 = next(r for r in rows if r["规则"] == "B1" and r["记录编号"] == "P-2026-0042-01")
-    assert b1["说明"] == "人均128.00元，超过标准60元" and b1["建议"] == "补交差额68.00元/人"
+    assert b1["说明"] == "人均128.00元，超过标准60.00元（假定值，待核实本地标准）" and b1["建议"] == "补交差额68.00元/人"
     bad = next(r for r in rows if r["记录编号"] == "M-003")
     assert bad["记录结论"] == "无效记录" and "participants.officials" in bad["错误"]
 
@@ -305,7 +305,7 @@ def test_markdown_report(reports):
     assert text.startswith("# 亲清政商交往合规检查报告\n\n## 汇总\n")
     assert "| 违规 | " in text and "## 发现" in text
     table = [x for x in text.splitlines() if x.startswith("| ") and "P-2026-0042-01" in x]
-    assert len(table) == 1 and "人均128.00元，超过标准60元" in table[0]
+    assert len(table) == 1 and "人均128.00元，超过标准60.00元（假定值，待核实本地标准）" in table[0]
 
 
 def test_html_report_is_self_contained(reports):
@@ -316,7 +316,7 @@ def test_html_report_is_self_contained(reports):
         assert external not in html
     assert "http" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert ',"invalid",' in html and "<script>" in html  # the records, as the page's JSON
-    assert "人均128.00元，超过标准60元" in html
+    assert "人均128.00元，超过标准60.00元（假定值，待核实本地标准）" in html
     assert "市场监督管理局" in html  # violations by department
 
 
@@ -330,7 +330,7 @@ def test_xlsx_report(reports):
         summary["容错免责"] + summary["合规"] + summary["未列入清单"] + summary["无效记录"]
     rows = list(wb["发现"].iter_rows(values_only=True))
     assert rows[0][0] == "记录编号"
-    assert any(r[6] == "B1" and r[10] == "人均128.00元，超过标准60元" for r in rows[1:])
+    assert any(r[6] == "B1" and r[10] == "人均128.00元，超过标准60.00元（假定值，待核实本地标准）" for r in rows[1:])
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -343,7 +343,7 @@ def test_every_format_in_english(fmt, tmp_path):
         assert load_workbook(path, read_only=True).sheetnames == ["Summary", "Findings"]
         return
     text = path.read_text(encoding="utf-8-sig")
-    assert "128.00 CNY per person, above the cap of 60 CNY" in text
+    assert "128.00 CNY per person, above the cap of 60.00 CNY (assumed; verify the local standard)" in text
     assert "人均" not in text
 
 
@@ -572,8 +572,8 @@ def test_history_feeds_windows_but_is_not_reported():
 
 def test_explain_text():
     text = out(qinqing(PLANNED, "--explain"))
-    assert "  —— 逐条规则 ——\n    P3 meals[0]: applies B1=breached, B2=met\n" in text
-    assert "    meal_cap_per_person_cny = 60  (000000 2010-01-01; 假定值)\n" in text
+    assert "  —— 逐条规则 ——\n    P3 用餐（meals[0]）：适用（B1 未满足，B2 满足）\n" in text
+    assert "    工作餐人均标准（meal_cap_per_person_cny） = 60.00  （000000，2010-01-01起；假定值，待核实本地标准）\n" in text
 
 
 def test_decision_log_with_mask(tmp_path):

@@ -65,7 +65,7 @@ def test_a_report_file_gets_a_summary_line_and_its_path(tmp_path):
                       "无效记录 0\n")
     p = run(PLANNED, MALFORMED, "--rules", MINI, "--format", "csv", "-o", out, "--lang", "en")
     assert err(p).splitlines()[-1] == (f"Wrote {out}: 20 records; violation 1, needs review 3, "
-                                       "tolerated 0, compliant 1, unlisted 0, invalid record 15")
+                                       "tolerated 0, compliant 1, unlisted 0, invalid 15")
 
 
 def test_quiet_and_stdout_have_no_summary_line(tmp_path):
@@ -144,7 +144,7 @@ def test_empty_input_is_an_error_unless_allowed(tmp_path):
     p = run(empty, "--rules", MINI, "--format", "html", "-o", out, "--allow-empty", "--lang", "en")
     assert p.returncode == 0 and out.exists()
     assert err(p) == (f"Note: {empty} contains no records\nWrote {out}: 0 records; violation 0, "
-                      "needs review 0, tolerated 0, compliant 0, unlisted 0, invalid record 0\n")
+                      "needs review 0, tolerated 0, compliant 0, unlisted 0, invalid 0\n")
 
 
 # ---- binary formats and terminals ----------------------------------------------------------------

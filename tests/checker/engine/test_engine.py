@@ -173,7 +173,7 @@ def test_entry_shape_and_summary(policy):
     assert e["outcome"] == "violation" and e["department"] == "市场监督管理局"
     b1 = e["findings"][0]
     assert (b1["rule"], b1["via"], b1["element"]) == ("B1", "P3", "meals[0]")
-    assert b1["message"] == "人均128.00元，超过标准60元"
+    assert b1["message"] == "人均128.00元，超过标准60.00元（假定值，待核实本地标准）"
     assert b1["remedy"] == "补交差额68.00元/人"
     assert summary.to_dict() == {"records": 1, "violation": 1, "review": 0, "tolerated": 0,
                                  "compliant": 0, "unlisted": 0, "invalid": 0}
@@ -181,7 +181,7 @@ def test_entry_shape_and_summary(policy):
 
 def test_english_messages(policy):
     e = next(Engine(policy, Options(lang="en")).check([item(raw_planned())]))
-    assert e["findings"][0]["message"] == "128.00 CNY per person, above the cap of 60 CNY"
+    assert e["findings"][0]["message"] == "128.00 CNY per person, above the cap of 60.00 CNY (assumed; verify the local standard)"
 
 
 def test_review_names_missing_facts_as_questions(policy):
@@ -344,7 +344,7 @@ def test_suggestion_rounds_long_decimals_in_the_direction_that_complies(policy):
     r["meals"][0]["diners"] = 7  # 142.857142… per person
     f = next(Engine(policy).check([item(r)]))["findings"][0]
     assert f["rule"] == "B1"
-    assert "per_person_cny(m) 为 142.86，需不超过 60（减少 82.86）" in f["suggestion"]["text"]
+    assert "per_person_cny(m) 为 142.86，需不超过 60.00（减少 82.86）" in f["suggestion"]["text"]
     assert f["suggestion"]["changes"][0]["change"].startswith("-82.857142857")
 
 

@@ -282,7 +282,7 @@ def test_bad_json_line_becomes_an_invalid_record(tmp_path: Path) -> None:
     ]
     bad = records[1]
     assert bad.errors[0].path == "$"
-    assert bad.errors[0].message_zh == "JSON 格式错误（第 27 列）：unexpected end of data"
+    assert bad.errors[0].message_zh == "JSON 格式错误（第 27 列）：数据意外结束（缺少括号、引号或值）"
     assert bad.errors[0].message_en == "invalid JSON at column 27: unexpected end of data"
     assert bad.raw == '{"id": "B", "stage": "plan'
     assert bad.data is None and not bad.valid
@@ -492,7 +492,7 @@ def test_json_errors(tmp_path: Path) -> None:
         "for one record per line use .jsonl or --input-format jsonl"
     )
     assert (
-        records[1].errors[0].message_zh == "JSON 格式错误（第 4 行第 1 列）：unexpected end of data"
+        records[1].errors[0].message_zh == "JSON 格式错误（第 4 行第 1 列）：数据意外结束（缺少括号、引号或值）"
     )
     assert records[2].errors[0].message_en == (
         "the top level of a JSON file must be a record object or an array of records"

@@ -255,8 +255,9 @@ def test_errors_on_extra_rows_name_the_row_and_column(tmp_path: Path) -> None:
                     + ",,,,,bogus,20,two,,\n")
     [record], _ = load(path)
     assert messages([record]) == [[
-        "$.meals[1].payer: 取值 'bogus' 不在允许范围内；允许的取值：enterprise、official_self、own_unit、"
-        "host_government、aa_split、mixed、unknown（第 3 行，列 '用餐·付款方'）",
+        "$.meals[1].payer: 取值 'bogus' 不在允许范围内；允许的取值：企业（enterprise）、本人自付（official_self）、"
+        "本单位（own_unit）、接待方政府（host_government）、AA制分摊（aa_split）、多方混合支付（mixed）、"
+        "不明（unknown）（第 3 行，列 '用餐·付款方'）",
         "$.meals[1].diners: 应为整数，实际为字符串 'two'（第 3 行，列 '用餐·用餐人数'）",
     ]]
     assert messages([record], "en")[0][1] == (
@@ -336,15 +337,18 @@ def test_lists_on_sheets_linked_by_record_id(tmp_path: Path) -> None:
     assert b["meals"] == [] and b["gifts"] == [
         {"form": "cash", "value_cny": Decimal("200"), "received_on": date(2024, 3, 5)}]
     assert messages(records[2:]) == [
-        ["$.meals[0].payer: 取值 '本人' 不在允许范围内；允许的取值：enterprise、official_self、own_unit、"
-         "host_government、aa_split、mixed、unknown（工作表 '用餐' 第 3 行，列 '付款方'）"],
+        ["$.meals[0].payer: 取值 '本人' 不在允许范围内；允许的取值：企业（enterprise）、本人自付（official_self）、"
+         "本单位（own_unit）、接待方政府（host_government）、AA制分摊（aa_split）、多方混合支付（mixed）、"
+         "不明（unknown）（工作表 '用餐' 第 3 行，列 '付款方'）"],
         ["$.id: 工作表 '用餐' 第 5 行的记录编号 'Z-9' 在工作表 '记录' 中没有对应的记录，未参与检查",
          "$.id: 工作表 'gifts' 第 3 行的记录编号 'Z-9' 在工作表 '记录' 中没有对应的记录，未参与检查"],
         ["$.id: 工作表 '用餐' 第 6 行没有填写记录编号，无法对应到记录，未参与检查"],
     ]
     assert messages(records[2:], "en") == [
-        ["$.meals[0].payer: value '本人' is not allowed; allowed values: enterprise, official_self, "
-         "own_unit, host_government, aa_split, mixed, unknown (sheet '用餐', row 3, column '付款方')"],
+        ["$.meals[0].payer: value '本人' is not allowed; allowed values: the enterprise (enterprise), "
+         "the official personally (official_self), the official's own unit (own_unit), the host government "
+         "(host_government), split between diners (AA) (aa_split), mixed payers (mixed), unknown "
+         "(sheet '用餐', row 3, column '付款方')"],
         ["$.id: row 5 of sheet '用餐' names record id 'Z-9', which is not on sheet '记录'; not checked",
          "$.id: row 3 of sheet 'gifts' names record id 'Z-9', which is not on sheet '记录'; not checked"],
         ["$.id: row 6 of sheet '用餐' has no record id and cannot be linked to a record; not checked"],

@@ -199,13 +199,13 @@ def test_enum_did_you_mean() -> None:
         RecordError(
             "$.meals[0].payer",
             "enum",
-            "取值 'entreprise' 不在允许范围内，是否为 'enterprise'？",
+            "取值 'entreprise' 不在允许范围内，是否为 企业（enterprise）？",
             "value 'entreprise' is not allowed; did you mean 'enterprise'?",
         )
     ]
     assert (
         errs[0].describe()
-        == "$.meals[0].payer: 取值 'entreprise' 不在允许范围内，是否为 'enterprise'？"
+        == "$.meals[0].payer: 取值 'entreprise' 不在允许范围内，是否为 企业（enterprise）？"
     )
     assert errs[0].message("en") == "value 'entreprise' is not allowed; did you mean 'enterprise'?"
     assert errs[0].to_dict()["code"] == "enum"
@@ -216,7 +216,7 @@ def test_enum_label_given_instead_of_the_code() -> None:
         (
             "$.venue.type",
             "enum",
-            "取值 '企业职工食堂' 不在允许范围内，是否为 'enterprise_canteen'？",
+            "取值 '企业职工食堂' 不在允许范围内，是否为 企业职工食堂（enterprise_canteen）？",
             "value '企业职工食堂' is not allowed; did you mean 'enterprise_canteen'?",
         )
     ]
@@ -227,7 +227,7 @@ def test_enum_without_a_close_match_lists_the_values() -> None:
         (
             "$.stage",
             "enum",
-            "取值 'xyzzy' 不在允许范围内；允许的取值：planned、completed",
+            "取值 'xyzzy' 不在允许范围内；允许的取值：计划中（planned）、已完成（completed）",
             "value 'xyzzy' is not allowed; allowed values: planned, completed",
         )
     ]
@@ -238,7 +238,7 @@ def test_enum_in_a_list() -> None:
         (
             "$.interventions[0]",
             "enum",
-            "取值 'leak_inf' 不在允许范围内，是否为 'leak_info'？",
+            "取值 'leak_inf' 不在允许范围内，是否为 泄露保密信息（leak_info）？",
             "value 'leak_inf' is not allowed; did you mean 'leak_info'?",
         )
     ]

@@ -26,7 +26,7 @@ EVIL = '<script>alert("x")</script> | =HYPERLINK("http://evil") \x07'
 
 def finding(**kw) -> dict:
     f = {"rule": "B1", "kind": "boundary", "outcome": "violation", "severity": "medium",
-         "title": "工作餐超标准", "message": "人均128.00元，超过标准60元", "citation": "测试依据 第4条",
+         "title": "工作餐超标准", "message": "人均128.00元，超过标准60.00元（假定值，待核实本地标准）", "citation": "测试依据 第4条",
          "basis": "inferred", "remedy": "补交差额68.00元/人", "evidence": {"per_person_cny(m)": "128.00"},
          "missing": [], "element": "meals[0]", "via": "P3", "tolerated_by": None, "notes": [],
          "suggestion": {"text": "减少 68.00", "changes": [], "questions": []}}
@@ -237,7 +237,7 @@ def test_xlsx_sheets_text_cells_and_illegal_characters():
 
 def test_text_report_reads_like_advice():
     text = render("text").decode()
-    assert text.startswith("记录 R-1（b.jsonl:1）：违规\n  ✗ [B1] 工作餐超标准（中） · meals[0]\n")
+    assert text.startswith("记录 R-1（b.jsonl:1）：违规\n  ✗ [B1] 工作餐超标准（中） · 用餐（meals[0]）\n")
     assert "      请补充以下事实：\n        · 用餐·用餐人数（meals[0].diners）？\n" in text
     assert "记录 b.jsonl:4：无效记录\n  记录格式有误，未作判断" in text
     assert "  正负面清单均未涉及此事项（既不鼓励也不禁止）。\n" in text
@@ -253,7 +253,7 @@ def test_text_report_in_english():
     text = render("text", "en").decode()
     assert "      Please provide these facts:\n        · 用餐·用餐人数（meals[0].diners）?\n" in text
     assert text.endswith("Summary: 4 records; violation 1, needs review 1, tolerated 0, compliant 0, "
-                         "unlisted 1, invalid record 1\n")
+                         "unlisted 1, invalid 1\n")
 
 
 def test_html_shows_facts_by_field_title_and_enum_label():

@@ -725,7 +725,7 @@ def test_fixture_malformed_file_is_rejected_by_line(tmp_path: Path, cli_app) -> 
         f"{malformed}：整个文件未导入（0 条记录写入）。",
         "  文件内重复的记录编号：M-001",
         "  无效记录：",
-        f"    {malformed}:2 $: JSON 格式错误（第 138 列）：unexpected end of data",
+        f"    {malformed}:2 $: JSON 格式错误（第 138 列）：数据意外结束（缺少括号、引号或值）",
     ]
     assert len(lines) == 3 + 10 + 1
     assert lines[-1] == "    …另有 4 个"  # more than ten bad lines
