@@ -13,6 +13,7 @@ window rules need the batch).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -239,6 +240,13 @@ def sql_entries(engine: Engine, kind: str, read: Callable[[], Iterator[Any]], hi
 
     refused: list[int] = []
     rows, fallback = run.rows(first_pass(), history)
+    if refused:
+        why = "; ".join(f"{k}: {v}" for k, v in sorted(run.refused.items()))
+        kinds = ", ".join(sorted(run.refused))
+        sys.stderr.write(f"注意：{kinds} 类记录的规则无法在 SQL 引擎上运行（{why}），这 {len(refused)} 条记录由 Python 引擎判定\n"
+                         if engine.options.lang == "zh" else
+                         f"Note: the rules of {kinds} records cannot run on the SQL engines ({why}); "
+                         f"those {len(refused)} records are judged by the Python engine\n")
     fallback = [*fallback, *refused]
     if fallback:
         if engine.needs_windows or engine.needs_store:  # the others' windows or lookups need them

@@ -20,9 +20,9 @@ from checker.findings import suggest
 from checker.findings.render import _CONFLICT_TEXT, _REVIEW_TEXT, _TOLERATED_TEXT, Renderer, _Text
 from policy_dsl.backends.python import NOTES
 from policy_dsl.evaluate import Finding
-from policy_dsl.ir import Duration
 from policy_dsl.explain import note_texts
-from policy_dsl.values import format_value
+from policy_dsl.ir import Duration
+from policy_dsl.values import format_money, format_value
 
 LANGS = ("zh", "en")
 
@@ -104,12 +104,14 @@ def _render(text: _Text, values: list | None, strict: bool) -> str | None:
         if part.__class__ is str:
             out.append(part)
             continue
-        _, names, labels = part
+        _, names, labels, money, _param = part
         value = next(vals, None)
         if value is None and strict:
             return None
         if names is not None and value.__class__ is str:
             out.append(names.get(value, value))
+        elif money:
+            out.append(format_money(value, text.lang))
         else:
             out.append(format_value(value, labels, text.lang))
     return "".join(out)

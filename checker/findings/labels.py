@@ -70,6 +70,9 @@ def fact_key(label: str, path: tuple[str | None, str] | None, paths: dict) -> st
     return label if base is None else base + rest
 
 
+_OTHER_RECORD = re.compile(r"([a-z_]+)\[(.+)\]\Z")  # `KIND[id]`: a record of another kind
+
+
 class FieldLabels:
     """Titles and enum labels of a record schema's fields, by record path."""
 
@@ -95,7 +98,14 @@ class FieldLabels:
         hit = self._labels.get((path, lang))
         if hit is None:
             nodes = self._field_nodes(path)
-            if nodes is None:
+            other = _OTHER_RECORD.match(path) if nodes is None else None
+            if other is not None and other.group(1) in self._kinds:  # a record a lookup did not find
+                schema = self._kinds[other.group(1)]
+                if lang == "zh":
+                    hit = f"{schema.get('x-title-zh') or schema.get('title') or other.group(1)}记录 {other.group(2)}"
+                else:
+                    hit = f"{(schema.get('title') or other.group(1)).lower()} record {other.group(2)}"
+            elif nodes is None:
                 hit = path
             else:
                 key = "x-title-zh" if lang == "zh" else "title"

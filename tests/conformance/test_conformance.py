@@ -19,12 +19,12 @@ import pytest
 
 from checker.schema import bundled_schemas
 from policy_dsl import ir
-from policy_dsl.store import MemoryStore
-from policy_dsl.types import record_type
-from policy_dsl.values import add_duration
 from policy_dsl.errors import render_all
 from policy_dsl.evaluate import CompiledRule, Evaluator, Finding, RecordResult
 from policy_dsl.load import load
+from policy_dsl.store import MemoryStore
+from policy_dsl.types import record_type
+from policy_dsl.values import add_duration
 
 from . import oracle
 from .runner import Case, load_cases, normalise, prepare

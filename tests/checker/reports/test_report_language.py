@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 BATCH = ROOT / "fixtures" / "sample" / "batch.jsonl"
 CACHE = Path(tempfile.gettempdir()) / f"qinqing-test-cache-{os.getuid()}"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 BATCH = ROOT / "fixtures" / "sample" / "batch.jsonl"
 PLANNED = ROOT / "fixtures" / "records" / "planned_meal.yaml"
 CACHE = Path(tempfile.gettempdir()) / f"qinqing-test-cache-{os.getuid()}"
