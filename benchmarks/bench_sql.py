@@ -69,14 +69,16 @@ def split(path: Path, size: int) -> dict:
     out["read and validate"] = time.perf_counter() - t
     sql = SqlRun(engine, "duckdb", 1)
     t = time.perf_counter()
-    inputs = sql.feeder.write([(i, it.data) for i, it in enumerate(items) if it.data is not None])
+    records = [(i, it.data) for i, it in enumerate(items) if it.data is not None]
+    feeder = sql.feeder_for(records)
+    inputs = feeder.write(records)
     out["write stored form"] = time.perf_counter() - t
     t = time.perf_counter()
     con = duck.connect(1)
-    duck.load(con, sql.feeder, inputs)
+    duck.load(con, feeder, inputs)
     out["load into DuckDB"] = time.perf_counter() - t
     t = time.perf_counter()
-    rows = list(duck.findings(con, sql.feeder))
+    rows = list(duck.findings(con, feeder))
     out["SQL (conditions, windows, findings)"] = time.perf_counter() - t
     inputs.close()
     by_seq: dict[int, list] = {}

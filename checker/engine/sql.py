@@ -175,20 +175,24 @@ class SqlRun:
         self.dialect = dialect
         self.rebuild = Rebuilder(engine, ev)
 
-    def rows(self, items: Iterable[tuple[int, dict]], history: list[dict]) -> tuple[Iterator[tuple], list[int]]:
+    def feeder_for(self, records: list[tuple[int, dict]]) -> Any:
+        """The feeder of the program for these records: only the rules of the kinds they hold are
+        run (the others' SQL costs as much whether or not a record of their kind is there)."""
         from checker.engine.policy_cache import cache_dir
         from policy_dsl.backends.sql import run
 
-        hist = [(i - len(history), h) for i, h in enumerate(history)]
-        records = [*hist, *items]
-        # Only the rules of the kinds the batch holds are run (the others' SQL costs as much
-        # whether or not a record of their kind is there).
         present = {r.get("record_kind") or ir.DEFAULT_KIND for _, r in records}
         kinds = {r.record_kind for r in self.lowerable.program.rules}
         ev = self.lowerable if kinds <= present else _subset(self.lowerable, kinds & present)
         feeder = run.Feeder(ev, run.shape_for(ev), cache_dir())
         run.steps_for(ev, self.dialect, feeder.cache)
         self.rebuild = Rebuilder(self.engine, ev)
+        return feeder
+
+    def rows(self, items: Iterable[tuple[int, dict]], history: list[dict]) -> tuple[Iterator[tuple], list[int]]:
+        hist = [(i - len(history), h) for i, h in enumerate(history)]
+        records = [*hist, *items]
+        feeder = self.feeder_for(records)
         inputs = feeder.write(records)
         try:
             if self.kind == "duckdb":
