@@ -22,7 +22,6 @@ from policy_dsl.backends.python import NOTES
 from policy_dsl.evaluate import Finding
 from policy_dsl.explain import note_texts
 from policy_dsl.ir import Duration
-from policy_dsl.values import format_money, format_value
 
 LANGS = ("zh", "en")
 
@@ -95,28 +94,6 @@ def finding_values(renderers: dict[str, Renderer], r: dict, f: Finding, params: 
     return out
 
 
-def _render(text: _Text, values: list | None, strict: bool) -> str | None:
-    if text.static is not None:
-        return text.static
-    vals = iter(values or [])
-    out = []
-    for part in text.parts:
-        if part.__class__ is str:
-            out.append(part)
-            continue
-        _, names, labels, money, _param = part
-        value = next(vals, None)
-        if value is None and strict:
-            return None
-        if names is not None and value.__class__ is str:
-            out.append(names.get(value, value))
-        elif money:
-            out.append(format_money(value, text.lang))
-        else:
-            out.append(format_value(value, labels, text.lang))
-    return "".join(out)
-
-
 def render_finding(renderer: Renderer, row: dict, detail: str = "all") -> dict:
     """A findings-table row as the report entry's finding in the renderer's language."""
     lang, zh = renderer.lang, renderer.lang == "zh"
@@ -142,12 +119,12 @@ def render_finding(renderer: Renderer, row: dict, detail: str = "all") -> dict:
         fields = ("、" if zh else ", ").join(renderer.labels.field_label(m, lang) for m in missing)
         message = _REVIEW_TEXT[lang].format(fields=fields)
     elif plan.say is not None:
-        message = _render(plan.say, _load(row[f"say_{lang}"]), False) or ""
+        message = plan.say.compose(_load(row[f"say_{lang}"]) or []) or ""
     else:
         message = title
     remedy = None
     if plan.remedy is not None:
-        remedy = _render(plan.remedy, _load(row[f"remedy_{lang}"]), True)
+        remedy = plan.remedy.compose(_load(row[f"remedy_{lang}"]) or [], strict=True)
     out = {
         "rule": row["rule_id"],
         "kind": kind,

@@ -69,8 +69,17 @@ class _Text:
         unit that follows it (`60元/人（假定值，待核实本地标准）`)."""
         if self.static is not None:
             return self.static
+        values = [part[0](r, p, v) for part in self.parts if part.__class__ is not str]
+        return self.compose(values, strict, assumed, r)
+
+    def compose(self, values: list, strict: bool = False,
+                assumed: Callable[[str, dict], bool] | None = None, r: dict | None = None) -> str | None:
+        """The text from its placeholders' values (in order), as `render` words it."""
+        if self.static is not None:
+            return self.static
         out = []
         pending = None  # an assumed parameter's note, put after its unit
+        vals = iter(values)
         for part in self.parts:
             if part.__class__ is str:
                 if pending is not None:
@@ -78,8 +87,8 @@ class _Text:
                     pending = None
                 out.append(part)
                 continue
-            fn, names, labels, money, param = part
-            value = fn(r, p, v)
+            _, names, labels, money, param = part
+            value = next(vals, None)
             if value is None and strict:
                 return None
             if names is not None and value.__class__ is str:
