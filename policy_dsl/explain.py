@@ -6,14 +6,17 @@ closures do not compute:
 
 - `path_of(e)`: the concrete path of a field (`meals[0].payer` for `m.payer`);
 - `missing(e)`: for an unknown value, the absent facts that made it unknown, only those that
-  mattered by Kleene logic (an `and` with a false item is false, so nothing is missing);
+  mattered by Kleene logic (an `and` with a false item is false, so nothing is missing), and
+  of an unknown `and` only its first unknown conjunct's (a conjunct guards those after it:
+  `transport.mode == enterprise_paid_ticket and costs.reimbursed_by_own_unit != true` asks
+  about the transport, and about the costs only once the ticket is known to be firm-paid);
 - `notes()`: the divisions by zero met while computing values, once per place in the source;
 - `witness(w)`: binds a top-level `some x in L: …` to its first satisfying element;
 - `render(msg, lang)`: a message with its placeholders filled in.
 
 How unknown propagates (`missing`) follows the closures: a node is *strict* (unknown when an
 operand is unknown: the missing facts of its unknown operands) unless it is a leaf (a field,
-a parameter, the window), `if`, `in`, or a comprehension, each handled below. A new strict
+a parameter, the window), `and`, `if`, `in`, or a comprehension, each handled below. A new strict
 node needs nothing here.
 """
 
@@ -138,6 +141,8 @@ class Explainer:
             if c is None:
                 return self._missing(e.cond)
             return self.missing(e.then if c else e.otherwise)
+        if isinstance(e, ir.And):  # a conjunct guards those after it: only the first unknown one is asked
+            return next(self._missing(c) for c in e.items if self.value(c) is None)
         if isinstance(e, ir.InSet) and self.value(e.item) is None:
             return self._missing(e.item)
         if isinstance(e, (ir.Quant, ir.Agg)):

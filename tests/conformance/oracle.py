@@ -105,8 +105,11 @@ class Oracle:
         x, m = self.eval(e.operand)
         return (None, m) if x is None else (not x, NOTHING)
 
-    def And(self, e):
-        return self._kleene(e.items, False)
+    def And(self, e):  # unknown: the facts of the first unknown conjunct (it guards the rest)
+        value, missing = self._kleene(e.items, False)
+        if value is None:
+            missing = next(m for x, m in map(self.eval, e.items) if x is None)
+        return value, missing
 
     def Or(self, e):
         return self._kleene(e.items, True)

@@ -212,10 +212,15 @@
   const t = (key) => UI[lang][key];
   const fill = (text, vars) => text.replace(/\{(\w+)\}/g, (_, k) => (k in vars ? vars[k] : ""));
 
+  const pad2 = (n) => String(n).padStart(2, "0");
   function today() {
     const d = new Date();
-    const pad = (n) => String(n).padStart(2, "0");
-    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate());
+    return d.getFullYear() + "-" + pad2(d.getMonth() + 1) + "-" + pad2(d.getDate());
+  }
+  // The time of a check as 2026-12-07 18:30 in either language (no locale's day/month order).
+  function nowText() {
+    const d = new Date();
+    return today() + " " + pad2(d.getHours()) + ":" + pad2(d.getMinutes());
   }
 
   function el(tag, attrs, ...children) {
@@ -715,7 +720,7 @@
       parts.push(el("h3", {}, L.compliant_title));
       parts.push(el("div", { class: "findings compliant" }, ...fine.map((f) => findingCard(f, L))));
     }
-    const time = new Date().toLocaleString(answer.lang === "en" ? "en-GB" : "zh-CN", { hour12: false });
+    const time = nowText();
     parts.push(el("p", { class: "muted policy-line" },
       fill(L.policy_line, { hash: report.policy.content_hash.slice(0, 12), time })));
     parts.push(el("p", { class: "disclaimer" }, L.disclaimer));

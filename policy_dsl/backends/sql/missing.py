@@ -1,5 +1,5 @@
 """The missing facts of an unknown value in SQL (`Lowering.missing`): the special cases of
-`policy_dsl/explain.py` (a field whose base is unknown, a parameter, a window, `if`, `in`, the
+`policy_dsl/explain.py` (a field whose base is unknown, a parameter, a window, `and`, `if`, `in`, the
 comprehensions, the builtins and lookups), one function per IR node type; any other node names
 the missing facts of its unknown operands (`Lowering._missing`)."""
 
@@ -37,6 +37,11 @@ def _m_if(lo: Lowering, e: ir.If, s: Scope) -> exp.Expression:
     c = exp.Case(this=lo.cond(e.cond, s))
     c = c.when(exp.true(), lo.missing_if_unknown(e.then, s)).when(exp.false(), lo.missing_if_unknown(e.otherwise, s))
     return c.else_(lo._missing(e.cond, s))
+
+
+def _m_and(lo: Lowering, e: ir.And, s: Scope) -> exp.Expression:
+    """Only the first unknown conjunct's facts: a conjunct guards those after it."""
+    return case(*((is_null(lo.value(c, s)), lo._missing(c, s)) for c in e.items))
 
 
 def _m_inset(lo: Lowering, e: ir.InSet, s: Scope) -> exp.Expression:
@@ -94,6 +99,6 @@ def _m_builtin(lo: Lowering, e: ir.Builtin, s: Scope) -> exp.Expression:
 
 
 MISSING.update({
-    ir.Builtin: _m_builtin, ir.Field: _m_field, ir.ParamRef: _m_param, ir.WindowRef: _m_window, ir.If: _m_if,
+    ir.And: _m_and, ir.Builtin: _m_builtin, ir.Field: _m_field, ir.ParamRef: _m_param, ir.WindowRef: _m_window, ir.If: _m_if,
     ir.InSet: _m_inset, ir.Quant: _m_comprehension, ir.Agg: _m_comprehension,
 })

@@ -176,3 +176,35 @@ def test_one_finding_per_rule_per_element(batch: dict) -> None:
     for e in batch["records"]:
         keys = [(f["rule"], f["element"], f["kind"]) for f in e.get("findings") or ()]
         assert len(keys) == len(set(keys)), e["id"]
+
+
+def test_a_planned_meal_gets_advice_for_the_plan(tmp_path: Path) -> None:
+    """Issue 18, 4: a plan is told how to change the plan, not to repay what was not yet spent."""
+    (e,) = check(str(PLANNED))["records"]
+    advice = {f["rule"]: f["remedy"] for f in e["findings"]}
+    assert advice["B1"].startswith("调整用餐安排，人均需减少68.00元") and "补交" not in advice["B1"]
+    assert advice["B7"].startswith("不要接受企业付费") and "付款方拟为企业" in \
+        next(f["message"] for f in e["findings"] if f["rule"] == "B7")
+    r = yaml.safe_load(PLANNED.read_text(encoding="utf-8"))
+    r["stage"] = "completed"
+    p = tmp_path / "done.yaml"
+    p.write_text(yaml.safe_dump(r, allow_unicode=True), encoding="utf-8")
+    (done,) = check(str(p), lang="en")["records"]
+    advice = {f["rule"]: f["remedy"] for f in done["findings"]}
+    assert advice["B1"].startswith("Repay the excess (68.00 CNY per person) and report it")
+
+
+def test_a_section_is_asked_about_only_where_it_applies(tmp_path: Path) -> None:
+    """Issue 18, 4: with the transport unknown, N6 asks how the official travels, not how the
+    costs of a firm-paid ticket were settled (they apply only to a firm-paid ticket)."""
+    r = yaml.safe_load(PLANNED.read_text(encoding="utf-8"))
+    del r["transport"], r["costs"]
+    p = tmp_path / "p.yaml"
+    p.write_text(yaml.safe_dump(r, allow_unicode=True), encoding="utf-8")
+    (e,) = check(str(p))["records"]
+    asked = {m for f in e["findings"] for m in f["missing"]}
+    assert "transport" in asked and not any(m.startswith("costs") for m in asked)
+    r["transport"] = {"mode": "enterprise_paid_ticket"}  # now the costs apply
+    p.write_text(yaml.safe_dump(r, allow_unicode=True), encoding="utf-8")
+    (e,) = check(str(p))["records"]
+    assert any(m.startswith("costs") for f in e["findings"] for m in f["missing"])

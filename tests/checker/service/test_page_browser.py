@@ -180,6 +180,8 @@ def test_self_check_of_a_planned_work_meal(page, live_server, history_records, t
     assert pg.inner_text('article[data-rule="B1"] .remedy').startswith("Advice: ")
     assert pg.inner_text('article[data-rule="B1"] .citation').startswith("Source: ")
     assert pg.inner_text("#submit") == "Check"
+    # the time of the check as 2026-12-07 18:30, never a locale's ambiguous 07/12/2026
+    assert re.search(r"checked at \d{4}-\d{2}-\d{2} \d{2}:\d{2}$", pg.inner_text(".policy-line"))
     pg.locator("#result").screenshot(path=str(tmp_path / "self-check-en.png"))
     keep(tmp_path, "self-check-en.png")
 
