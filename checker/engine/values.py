@@ -3,7 +3,8 @@
 `finding_values` computes, for one finding, what `render.Renderer.finding` would write, as
 values instead of text: its rule, element, outcome and severity; its evidence, missing facts
 and notes; each placeholder value of its message and remedy in both languages (exact, through
-the tagged-JSON codec); its suggestion in both languages. These are the rows of the findings
+the tagged-JSON codec) and the parameters among them whose value is assumed; what depends on
+the record's labels, in both languages: its facts as read, its questions, its suggestion. These are the rows of the findings
 table (`--format parquet`).
 
 `render_finding` turns such a row back into the report entry's finding, in one language,
@@ -17,6 +18,7 @@ from typing import Any
 
 from checker.engine import tagged
 from checker.findings import suggest
+from checker.findings.entry import one_per_rule, unit_of
 from checker.findings.render import _CONFLICT_TEXT, _REVIEW_TEXT, _TOLERATED_TEXT, Renderer, _Text
 from policy_dsl.backends.python import NOTES
 from policy_dsl.evaluate import Finding
@@ -80,16 +82,28 @@ def finding_values(renderers: dict[str, Renderer], r: dict, f: Finding, params: 
         "element": f.element, "via": f.via.id if f.via else None, "tolerated_by": f.tolerated_by,
         "missing": missing, "conflict": list(f.conflict) if f.conflict else None, "covered": list(f.covered),
     }
+    stated: set[str] = set()  # the parameters stated in its texts
     for lang in LANGS:
         plan = renderers[lang].plan(rule)
         out[f"say_{lang}"] = _dump(_text_values(plan.say, r, params, v))
         out[f"remedy_{lang}"] = _dump(_text_values(plan.remedy, r, params, v))
-    out["evidence"] = _dump(base._facts(f).values(r, params, v, paths))
+        stated.update(part[4] for t in (plan.say, plan.remedy) if t is not None
+                      for part in t.parts if part.__class__ is not str and part[4] is not None)
+    out["assumed"] = sorted(name for name in stated if base.assumed(name, r))
     out["notes"] = ex.notes() if ex is not None else note_texts(v[NOTES])
-    for lang in LANGS:
+    for lang in LANGS:  # what depends on the record's labels: the facts as read, the questions
+        rd = renderers[lang]
+        labels = rd.labels.for_record(r)
+        reader = rd.reader(labels)
+        shown: list[str] = []
+        evidence = rd._facts(f).values(r, params, v, paths, shown, reader)
+        if lang == "zh":
+            out["evidence"] = _dump(evidence)
+        out[f"facts_{lang}"] = shown
+        out[f"questions_{lang}"] = [reader.question(m) for m in missing]
         sug = None
         if ex is not None and f.outcome in ("violation", "review"):
-            sug = suggest.suggestion(f, ex, missing, lang, renderers[lang].labels)
+            sug = suggest.suggestion(f, ex, missing, lang, labels, reader)
         out[f"suggestion_{lang}"] = _dump(sug) if sug is not None else None
     return out
 
@@ -107,6 +121,10 @@ def render_finding(renderer: Renderer, row: dict, detail: str = "all") -> dict:
                 "notes": []}
     plan = renderer.plan(rule)
     missing = list(row["missing"] or [])
+    stated_assumed = set(row["assumed"] or ())
+
+    def assumed(name: str, _r: object) -> bool:
+        return name in stated_assumed
     title = plan.title
     kind = row["kind"]
     if kind == "conflict":
@@ -116,15 +134,14 @@ def render_finding(renderer: Renderer, row: dict, detail: str = "all") -> dict:
     elif kind == "tolerance":
         message = _TOLERATED_TEXT[lang].format(rules=("、" if zh else ", ").join(row["covered"] or []))
     elif row["outcome"] == "review" and missing:
-        fields = ("、" if zh else ", ").join(renderer.labels.field_label(m, lang) for m in missing)
-        message = _REVIEW_TEXT[lang].format(fields=fields)
+        message = _REVIEW_TEXT[lang].format(fields=("、" if zh else ", ").join(row[f"questions_{lang}"] or []))
     elif plan.say is not None:
-        message = plan.say.compose(_load(row[f"say_{lang}"]) or []) or ""
+        message = plan.say.compose(_load(row[f"say_{lang}"]) or [], assumed=assumed) or ""
     else:
         message = title
     remedy = None
     if plan.remedy is not None:
-        remedy = plan.remedy.compose(_load(row[f"remedy_{lang}"]) or [], strict=True)
+        remedy = plan.remedy.compose(_load(row[f"remedy_{lang}"]) or [], strict=True, assumed=assumed)
     out = {
         "rule": row["rule_id"],
         "kind": kind,
@@ -136,6 +153,7 @@ def render_finding(renderer: Renderer, row: dict, detail: str = "all") -> dict:
         "basis": plan.basis,
         "remedy": remedy,
         "evidence": _json_ready(_load(row["evidence"])),
+        "facts": list(row[f"facts_{lang}"] or []),
         "missing": missing,
         "element": row["element"],
         "via": row["via"],
@@ -158,16 +176,18 @@ def record_values(item: Any, outcome: str, findings: list, params: dict, rendere
                   versions: dict) -> dict:
     """A valid record's row of the records table and its findings' rows (`findings`: `Finding`s)."""
     r = item.data
+    kind = r.get("record_kind")
     return {
         "id": r["id"],
+        "record_kind": kind,
         "outcome": outcome,
         "jurisdiction": r["jurisdiction"],
         "date": r["date"].isoformat(),
-        "department": (r.get("official") or {}).get("department"),
+        "department": (r.get("official") or {}).get("department") if kind in (None, "interaction") else unit_of(r),
         "source": {"file": item.source, "line": item.line, "location": item.location},
         "errors": [],
         "params": versions,
-        "findings": [finding_values(renderers, r, f, params) for f in findings],
+        "findings": [finding_values(renderers, r, f, params) for f in one_per_rule(findings)],
     }
 
 

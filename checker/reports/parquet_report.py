@@ -1,9 +1,10 @@
 """`--format parquet`: the findings table and the records table, for BI tools and later rendering.
 
 `FINDINGS.parquet` has one row per finding (record position `seq`, position `n` within the
-record, rule, element, kind, outcome, severity, missing facts, evidence, notes, and the values
-of its message, remedy and suggestion in both languages as tagged JSON, see
-`checker/engine/values.py`); `FINDINGS.records.parquet` one row per record (outcome,
+record, rule, element, kind, outcome, severity, missing facts, evidence, notes, the values
+of its message and remedy as tagged JSON and the assumed parameters they state, and in both
+languages its facts as read, its questions and its suggestion, see
+`checker/engine/values.py`); `FINDINGS.records.parquet` one row per record (record kind, outcome,
 jurisdiction, date, department, source, validation errors, parameter versions). The policy
 description, its content hash and the input names are the findings file's key-value metadata.
 `qinqing report` renders any report format from the two files without checking again.
@@ -29,10 +30,12 @@ FINDING_TYPES = {
     "kind": "VARCHAR", "outcome": "VARCHAR", "severity": "VARCHAR", "element": "VARCHAR", "via": "VARCHAR",
     "tolerated_by": "VARCHAR", "missing": "VARCHAR[]", "conflict": "VARCHAR[]", "covered": "VARCHAR[]",
     "say_zh": "VARCHAR", "say_en": "VARCHAR", "remedy_zh": "VARCHAR", "remedy_en": "VARCHAR",
-    "evidence": "VARCHAR", "notes": "VARCHAR[]", "suggestion_zh": "VARCHAR", "suggestion_en": "VARCHAR",
+    "assumed": "VARCHAR[]", "evidence": "VARCHAR", "facts_zh": "VARCHAR[]", "facts_en": "VARCHAR[]",
+    "questions_zh": "VARCHAR[]", "questions_en": "VARCHAR[]", "notes": "VARCHAR[]",
+    "suggestion_zh": "VARCHAR", "suggestion_en": "VARCHAR",
 }
 RECORD_TYPES = {
-    "seq": "BIGINT", "id": "VARCHAR", "outcome": "VARCHAR", "jurisdiction": "VARCHAR", "date": "VARCHAR",
+    "seq": "BIGINT", "id": "VARCHAR", "record_kind": "VARCHAR", "outcome": "VARCHAR", "jurisdiction": "VARCHAR", "date": "VARCHAR",
     "department": "VARCHAR", "file": "VARCHAR", "line": "BIGINT", "location": "VARCHAR", "errors_zh": "VARCHAR", "errors_en": "VARCHAR",
     "params": "VARCHAR",
 }
@@ -60,7 +63,7 @@ def write(report: Report, out: IO[bytes], records_out: Path | None = None) -> No
             for seq, e in enumerate(report.entries):
                 src = e.get("source") or {}
                 rf.write(orjson.dumps({
-                    "seq": seq, "id": e.get("id"), "outcome": e["outcome"], "jurisdiction": e.get("jurisdiction"),
+                    "seq": seq, "id": e.get("id"), "record_kind": e.get("record_kind"), "outcome": e["outcome"], "jurisdiction": e.get("jurisdiction"),
                     "date": e.get("date"), "department": e.get("department"), "file": src.get("file"),
                     "line": src.get("line"), "location": src.get("location"),
                     "errors_zh": orjson.dumps(e.get("errors_zh") or []).decode(),
@@ -118,8 +121,10 @@ def entries(renderer: Any, records: list[dict], by_seq: dict[int, list[dict]], d
     from checker.engine.values import render_finding
 
     for r in records:
+        kind = r.get("record_kind")
         yield {
             "id": r["id"],
+            **({"record_kind": kind} if kind not in (None, "interaction") else {}),
             "outcome": r["outcome"],
             "jurisdiction": r["jurisdiction"],
             "date": r["date"],
