@@ -315,12 +315,16 @@ def _lowerable(ev: Evaluator, dialect: str, cache: Any) -> tuple[Evaluator, dict
 
 def _subset(ev: Evaluator, kinds: set[str]) -> Evaluator:
     """The evaluator of the program's rules of `kinds` only."""
+    return rules_subset(ev, lambda r: r.record_kind in kinds, ",".join(sorted(kinds)))
+
+
+def rules_subset(ev: Evaluator, keep: Callable[[ir.RuleIR], bool], tag: str) -> Evaluator:
+    """The evaluator of the program's rules that `keep` keeps (`tag` names the subset in the
+    content hash the generated SQL is cached by)."""
     import dataclasses
 
     program = ev.program
-    packs = tuple(dataclasses.replace(pk, rules=tuple(r for r in pk.rules if r.record_kind in kinds))
-                  for pk in program.packs)
-    tag = ",".join(sorted(kinds))
+    packs = tuple(dataclasses.replace(pk, rules=tuple(r for r in pk.rules if keep(r))) for pk in program.packs)
     sub = dataclasses.replace(program, packs=packs, content_hash=f"{program.content_hash}-{tag}")
     return Evaluator(sub, ev.params)
 
