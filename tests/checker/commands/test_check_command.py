@@ -266,7 +266,7 @@ def test_sarif_is_valid_and_has_one_result_per_finding_that_needs_action(batch_j
         assert loc["artifactLocation"]["uri"].endswith((".jsonl", ".yaml"))
         assert loc["region"]["startLine"] >= 1
     b7 = next(x for x in results if x["ruleId"] == "B7")
-    assert b7["message"]["text"].startswith("[B7] Paid by the enterprise")
+    assert b7["message"]["text"].startswith("[B7] To be paid by the enterprise")  # a planned meal
     assert b7["locations"][0]["logicalLocations"][0]["fullyQualifiedName"] == "P-2026-0042-01/meals[0]"
     assert run_["properties"]["summary"] == batch_json["summary"]
 

@@ -116,7 +116,7 @@ def test_one_amount_per_b1_finding(batch: dict) -> None:
     for _, f in findings(batch, "B1"):
         if f["outcome"] != "violation":
             continue
-        excess = re.search(r"每人([\d.]+)元", f["remedy"]).group(1)
+        excess = re.search(r"(?:每人|人均需减少)([\d.]+)元", f["remedy"]).group(1)  # (done / planned)
         reduce = re.search(r"人均费用（元） 为 ([\d.]+)，需不超过 ([\d.]+)（减少 ([\d.]+)）", f["suggestion"]["text"])
         per_person = re.search(r"人均([\d.]+)元", f["message"]).group(1)
         assert reduce is not None, f["suggestion"]["text"]

@@ -3,8 +3,8 @@ Debian's `chromium`, as tests/checker/service/test_page_browser.py does): no tab
 time chart stays inside its panel, the rule filter is exact, the first rows are the worst,
 and the page paints quickly.
 
-Skipped when Chromium or Playwright is missing, except in CI (CI=true), where `.ci/run` must
-have installed them. Set QINQING_SCREENSHOT_DIR to keep the screenshots.
+The browser is the suite's (`chromium` in tests/conftest.py: skipped when missing, except in
+CI). Set QINQING_SCREENSHOT_DIR to keep the screenshots.
 """
 
 from __future__ import annotations
@@ -20,9 +20,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 CACHE = Path(tempfile.gettempdir()) / f"qinqing-test-cache-{os.getuid()}"
 RECORDS = 20_000
 FIRST_PAINT_MS = 2000  # asserted on the best of a few loads: the machine is shared and noisy
@@ -40,25 +37,9 @@ OVERFLOWING = """() => {
 }"""
 
 
-def _playwright_or_skip():
-    missing = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing = "the playwright package is not installed (pip install -e '.[test]')"
-    if missing is None and not CHROMIUM.exists():
-        missing = f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)"
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"{missing}; .ci/run must install it so the browser test runs in CI")
-        pytest.skip(missing)
-    return sync_playwright
-
-
 @pytest.fixture(scope="module")
-def report(tmp_path_factory) -> Path:
-    """The HTML report of `generate_sample.py --seed 7 -n 20000`."""
-    _playwright_or_skip()
+def report(tmp_path_factory, chromium) -> Path:
+    """The HTML report of `generate_sample.py --seed 7 -n 20000` (made only where the browser is)."""
     tmp = tmp_path_factory.mktemp("html20k")
     batch, html = tmp / "batch.jsonl", tmp / "report.html"
     subprocess.run([sys.executable, "fixtures/generate_sample.py", "--seed", "7", "-n", str(RECORDS),
@@ -80,14 +61,8 @@ def rows(report) -> list[list]:
 
 
 @pytest.fixture(scope="module")
-def browser():
-    sync_playwright = _playwright_or_skip()
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+def browser(chromium):
+    return chromium
 
 
 def open_report(browser, report: Path, width: int = 1280):

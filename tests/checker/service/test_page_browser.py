@@ -2,9 +2,8 @@
 live `qinqing serve` on 127.0.0.1: fill the form for a planned work meal over the cap, submit,
 read the verdict and the advice, switch to English.
 
-Skipped when Chromium or Playwright is missing, except in CI (CI=true), where `.ci/run` must
-have installed them and a missing browser is a failure. Set QINQING_SCREENSHOT_DIR to keep
-the screenshots.
+The browser is the suite's (`chromium` in tests/conftest.py: skipped when missing, except in
+CI). Set QINQING_SCREENSHOT_DIR to keep the screenshots.
 """
 
 from __future__ import annotations
@@ -18,44 +17,22 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-def _browser_or_skip():
-    missing = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing = "the playwright package is not installed (pip install -e '.[test]')"
-    if missing is None and not CHROMIUM.exists():
-        missing = f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)"
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"{missing}; .ci/run must install it so the browser test runs in CI")
-        pytest.skip(missing)
-    return sync_playwright
-
 
 @pytest.fixture
-def page(live_server):
-    sync_playwright = _browser_or_skip()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1100, "height": 900}, locale="zh-CN")
-            pg = context.new_page()
-            pg.set_default_timeout(20_000)
-            pg.errors = []
-            pg.outside = []
-            pg.on("pageerror", lambda e: pg.errors.append(str(e)))
-            pg.on("console", lambda m: pg.errors.append(m.text) if m.type == "error" else None)
-            pg.on("request", lambda r: None if r.url.startswith((live_server, "data:"))
-                  else pg.outside.append(r.url))
-            yield pg
-        finally:
-            browser.close()
+def page(chromium, live_server):
+    context = chromium.new_context(viewport={"width": 1100, "height": 900}, locale="zh-CN")
+    try:
+        pg = context.new_page()
+        pg.set_default_timeout(20_000)
+        pg.errors = []
+        pg.outside = []
+        pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+        pg.on("console", lambda m: pg.errors.append(m.text) if m.type == "error" else None)
+        pg.on("request", lambda r: None if r.url.startswith((live_server, "data:"))
+              else pg.outside.append(r.url))
+        yield pg
+    finally:
+        context.close()
 
 
 def post(url: str, payload) -> int:
