@@ -33,10 +33,12 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
     """Debian's Chromium driven by Playwright (no browser download). Skipped when either is
-    missing, except in CI (CI=true), where `.ci/run` must have installed them."""
+    missing, except in CI (CI=true), where `.ci/run` must have installed them. One per test
+    module: Playwright's sync API keeps an event loop running in the thread while it is open,
+    which `asyncio.run` in a later test of the same worker would trip over."""
     missing = None
     try:
         from playwright.sync_api import sync_playwright
