@@ -206,6 +206,14 @@ class Evaluator:
         self.packs = {p.name: p for p in program.packs}
         self.window_rules = [c for c in self.rules if c.ir.window is not None]
         self.uses_store = any(c.uses_store for c in self.rules)
+        # by record kind: the kinds its rules look up (`lookup`, `records`)
+        needs: dict[str, set[str]] = {}
+        for r in program.rules:
+            for e in ir.rule_exprs(r):
+                for n in ir.walk(e):
+                    if isinstance(n, (ir.Lookup, ir.Related)):
+                        needs.setdefault(r.record_kind, set()).add(n.kind)
+        self.store_needs = {k: frozenset(v) for k, v in needs.items()}
         self.params_read = frozenset(n.name for r in program.rules for e in ir.rule_exprs(r)
                                      for n in ir.walk(e) if isinstance(n, ir.ParamRef))
         self._change_dates = change_dates(program, params)

@@ -391,7 +391,7 @@ def run(tests: list[RuleTest], policy: Policy, lang: str = "zh") -> list[TestRes
         if index is not None:
             index.add(data, 0)
             window = _lookup(index)
-        store = engine.new_store(history, [data]) if engine.needs_store else None
+        store = engine.new_store(lambda: history, lambda: [data]) if engine.needs_store else None
         result = ev.evaluate(data, window, trace=True, store=store)
         entry = record_entry(_Item(data, t), result, policy.renderer(t.lang), False)
         rules = sorted({f["rule"] for f in entry["findings"]})

@@ -9,7 +9,7 @@ large ones twice (the window index first, see `checker/engine/windows.py`).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,15 +57,39 @@ class Engine:
         the history and the ledger's records are known before any record is decided."""
         return self.ev.uses_store
 
-    def new_store(self, *sources: Iterable[dict | None]) -> Any:
-        """A store of the valid records of `sources`, in order (a later record with the id of
-        an earlier one supersedes it: the ledger or history first, then the batch)."""
+    def new_store(self, *sources: Callable[[], Iterable[dict | None]]) -> Any:
+        """A store of the valid records of `sources` (each a function giving them, so that they
+        can be read again), in order (a later record with the id of an earlier one supersedes
+        it: the ledger or history first, then the batch). Only records of a kind that a rule of
+        a kind present can look up are kept: a batch of interactions keeps its prior filings,
+        not its interactions (which only the filings' rules look up). A kind found to be needed
+        only after some of its records went by is read again."""
+        from policy_dsl.ir import DEFAULT_KIND
         from policy_dsl.store import MemoryStore
 
+        needs = self.ev.store_needs
+        present: set[str] = set()
+        wanted: set[str] = set()
+        missed: set[str] = set()
         store = MemoryStore()
         for source in sources:
-            for x in source:
-                if x is not None:
+            for x in source():
+                if x is None:
+                    continue
+                kind = x.get("record_kind") or DEFAULT_KIND
+                if kind not in present:
+                    present.add(kind)
+                    wanted |= needs.get(kind, frozenset())
+                if kind in wanted:
+                    store.add(x)
+                else:
+                    missed.add(kind)
+        if not missed & wanted:
+            return store
+        store = MemoryStore()  # a kind became needed late: read again, keeping all it needs
+        for source in sources:
+            for x in source():
+                if x is not None and (x.get("record_kind") or DEFAULT_KIND) in wanted:
                     store.add(x)
         return store
 
@@ -114,7 +138,8 @@ class Engine:
         if index is not None:
             self.index_items(loaded, index)
         if self.needs_store:  # `store`: a store given (it knows the batch), else one of these
-            self.store = store if store is not None else self.new_store(history, (i.data for i in loaded))
+            self.store = store if store is not None else self.new_store(lambda: history,
+                                                                        lambda: (i.data for i in loaded))
         for entry in self.entries(loaded, index):
             summary.add(entry["outcome"])
             yield entry

@@ -258,7 +258,8 @@ def sql_entries(engine: Engine, kind: str, read: Callable[[], Iterator[Any]], hi
             return
     fallback_set = set(fallback)
     if engine.needs_store:  # for rendering: what the findings' lookups find (as the Python engine)
-        engine.store = engine.new_store(history, (i.data for i in (held if held is not None else read())))
+        engine.store = engine.new_store(lambda: history,
+                                        lambda: (i.data for i in (held if held is not None else read())))
     source = held if held is not None else read()
     at_seq = Rows.AT["seq"]
     pending = next(rows, None)

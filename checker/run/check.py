@@ -473,7 +473,7 @@ def _entries(engine: Engine, inputs: Inputs, validator: Any, jobs: int, history:
 
     def serial() -> Iterator[dict]:
         if engine.needs_store:  # a pass of its own: every valid record, for lookups
-            engine.store = engine.new_store(history, (i.data for i in inputs.read(validator)))
+            engine.store = engine.new_store(lambda: history, lambda: (i.data for i in inputs.read(validator)))
         index = engine.new_index(history)
         source: Iterable[Any] | None = None
         if index is not None:  # first pass: the windows; a small batch is kept for the second

@@ -362,3 +362,30 @@ def test_suggestions_never_ask_to_change_who_or_where(policy):
         field = ir.Field(None, path.split(".")[-1], ty.STRING, path)
         assert not _actionable(field, T()), path
     assert _actionable(ir.Field(None, "alcohol", ty.STRING, "meals[].alcohol"), T())
+
+
+def test_the_lookup_store_keeps_only_what_the_kinds_present_can_look_up():
+    """Interactions look up prior filings (B15); only the filings' rules look interactions up
+    (TF8): a batch of interactions keeps none of them, a batch with a filing keeps them all,
+    also those read before the filing (they are read again)."""
+    engine = Engine(load_policy(), Options())  # the bundled packs
+    assert engine.ev.store_needs["interaction"] == {"tolerance_filing"}
+    assert "interaction" in engine.ev.store_needs["tolerance_filing"]
+    meals = [{"id": f"I-{i}", "date": dt.date(2024, 3, 5)} for i in range(3)]
+    filing = {"id": "RC-1", "record_kind": "tolerance_filing", "date": dt.date(2024, 2, 1)}
+    reads = []
+
+    def batch(records):
+        def read():
+            reads.append(1)
+            return iter(records)
+        return read
+
+    assert len(engine.new_store(lambda: [], batch(meals))) == 0 and len(reads) == 1
+    reads.clear()
+    store = engine.new_store(lambda: [], batch([*meals, filing]))
+    assert len(reads) == 2  # the interactions went by before the filing said they are needed
+    assert store.get("I-0") is meals[0] and store.get("RC-1") is filing and len(store) == 4
+    reads.clear()
+    store = engine.new_store(lambda: [filing], batch(meals))  # the filing in the history
+    assert len(store) == 4 and store.get("RC-1") is filing
