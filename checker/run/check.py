@@ -456,8 +456,6 @@ def _entries(engine: Engine, inputs: Inputs, validator: Any, jobs: int, history:
     encoded (`EncodedEntries`)."""
     last: list[Any] = [None]
     raws = (lambda: last[0]) if want_raw else None
-    if jobs > 1 and engine.needs_store:  # lookups read the whole batch: one process
-        jobs = 1
     if jobs > 1 and not _can_fork():
         err("注意：此系统不支持 fork，--jobs 按 1 处理", "Note: no fork() on this system; --jobs 1 is used",
             engine.options.lang)
@@ -468,8 +466,13 @@ def _entries(engine: Engine, inputs: Inputs, validator: Any, jobs: int, history:
         def keep(raw: Any) -> None:
             last[0] = raw
 
-        return parallel_entries(engine, inputs, validator, jobs, history,
-                                keep if want_raw else None, encoded and not want_raw), raws
+        def parallel() -> Iterator[Any]:
+            if engine.needs_store:  # lookups: a pass of its own, here, before the workers fork
+                engine.store = engine.new_store(lambda: history, lambda: (i.data for i in inputs.read(validator)))
+            yield from parallel_entries(engine, inputs, validator, jobs, history,
+                                        keep if want_raw else None, encoded and not want_raw)
+
+        return parallel(), raws
 
     def serial() -> Iterator[dict]:
         if engine.needs_store:  # a pass of its own: every valid record, for lookups
