@@ -103,8 +103,8 @@ class RecordResult:
 class CompiledRule:
     """A rule with its condition, requires, list and window keys compiled."""
 
-    __slots__ = ("coll", "coll_ir", "coll_path", "cond", "cond_ir", "ir", "keys", "requires", "scopes",
-                 "uses_store", "var", "width")
+    __slots__ = ("coll", "coll_ir", "coll_path", "cond", "cond_ir", "ir", "keys", "looks_up", "requires",
+                 "scopes", "uses_store", "var", "width")
 
     def __init__(self, rule: ir.RuleIR, closures: Closures):
         self.ir = rule
@@ -120,8 +120,9 @@ class CompiledRule:
         self.coll_path = _coll_path(rule.foreach[1]) if rule.foreach else None
         self.keys = tuple(closures(k) for k in rule.window.keys) if rule.window else ()
         self.width = closures(rule.window.width) if rule.window and rule.window.width is not None else None
-        self.uses_store = any(isinstance(n, (ir.Lookup, ir.Related))
-                              for e in ir.rule_exprs(rule) for n in ir.walk(e))
+        self.looks_up = frozenset(n.kind for e in ir.rule_exprs(rule) for n in ir.walk(e)
+                                  if isinstance(n, (ir.Lookup, ir.Related)))  # the kinds it reads
+        self.uses_store = bool(self.looks_up)
         # (scope, paths) of the first elements, shared by their findings (read-only, like paths)
         self.scopes = [self.scope(i) for i in range(16)] if self.var else []
 
@@ -205,15 +206,12 @@ class Evaluator:
         self.by_id = {c.ir.id: c for c in self.rules}
         self.packs = {p.name: p for p in program.packs}
         self.window_rules = [c for c in self.rules if c.ir.window is not None]
-        self.uses_store = any(c.uses_store for c in self.rules)
-        # by record kind: the kinds its rules look up (`lookup`, `records`)
-        needs: dict[str, set[str]] = {}
-        for r in program.rules:
-            for e in ir.rule_exprs(r):
-                for n in ir.walk(e):
-                    if isinstance(n, (ir.Lookup, ir.Related)):
-                        needs.setdefault(r.record_kind, set()).add(n.kind)
-        self.store_needs = {k: frozenset(v) for k, v in needs.items()}
+        needs: dict[str, frozenset[str]] = {}  # by record kind: the kinds its rules look up
+        for c in self.rules:
+            if c.looks_up:
+                needs[c.ir.record_kind] = needs.get(c.ir.record_kind, frozenset()) | c.looks_up
+        self.store_needs = needs
+        self.uses_store = bool(needs)
         self.params_read = frozenset(n.name for r in program.rules for e in ir.rule_exprs(r)
                                      for n in ir.walk(e) if isinstance(n, ir.ParamRef))
         self._change_dates = change_dates(program, params)

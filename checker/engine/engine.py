@@ -64,33 +64,30 @@ class Engine:
         a kind present can look up are kept: a batch of interactions keeps its prior filings,
         not its interactions (which only the filings' rules look up). A kind found to be needed
         only after some of its records went by is read again."""
-        from policy_dsl.ir import DEFAULT_KIND
+        from policy_dsl.backends.python import record_kind
         from policy_dsl.store import MemoryStore
+
+        def records() -> Iterator[tuple[dict, str]]:
+            for source in sources:
+                for x in source():
+                    if x is not None:
+                        yield x, record_kind(x)
 
         needs = self.ev.store_needs
         present: set[str] = set()
         wanted: set[str] = set()
         missed: set[str] = set()
         store = MemoryStore()
-        for source in sources:
-            for x in source():
-                if x is None:
-                    continue
-                kind = x.get("record_kind") or DEFAULT_KIND
-                if kind not in present:
-                    present.add(kind)
-                    wanted |= needs.get(kind, frozenset())
-                if kind in wanted:
-                    store.add(x)
-                else:
-                    missed.add(kind)
-        if not missed & wanted:
-            return store
-        store = MemoryStore()  # a kind became needed late: read again, keeping all it needs
-        for source in sources:
-            for x in source():
-                if x is not None and (x.get("record_kind") or DEFAULT_KIND) in wanted:
-                    store.add(x)
+        for x, kind in records():
+            if kind not in present:
+                present.add(kind)
+                wanted |= needs.get(kind, frozenset())
+            if kind in wanted:
+                store.add(x)
+            else:
+                missed.add(kind)
+        if missed & wanted:  # a kind became needed late: read again, keeping all it needs
+            store = MemoryStore(x for x, kind in records() if kind in wanted)
         return store
 
     @property

@@ -18,7 +18,7 @@ from typing import Any
 
 from checker.engine import tagged
 from checker.findings import suggest
-from checker.findings.entry import one_per_rule, unit_of
+from checker.findings.entry import department_of, one_per_rule
 from checker.findings.render import _CONFLICT_TEXT, _REVIEW_TEXT, _TOLERATED_TEXT, Renderer, _Text
 from policy_dsl.backends.python import NOTES
 from policy_dsl.evaluate import Finding
@@ -183,7 +183,7 @@ def record_values(item: Any, outcome: str, findings: list, params: dict, rendere
         "outcome": outcome,
         "jurisdiction": r["jurisdiction"],
         "date": r["date"].isoformat(),
-        "department": (r.get("official") or {}).get("department") if kind in (None, "interaction") else unit_of(r),
+        "department": department_of(r),
         "source": {"file": item.source, "line": item.line, "location": item.location},
         "errors": [],
         "params": versions,

@@ -21,8 +21,7 @@ def record_entry(item: Any, result: RecordResult, renderer: Renderer, explain: b
         "outcome": result.outcome,
         "jurisdiction": r["jurisdiction"],
         "date": r["date"].isoformat(),
-        "department": (r.get("official") or {}).get("department") if kind in (None, "interaction")
-        else unit_of(r),
+        "department": department_of(r),
         "source": {"file": item.source, "line": item.line, "location": item.location},
         "findings": [renderer.finding(r, f, params) for f in one_per_rule(result.findings)],
         "errors": [],
@@ -54,6 +53,13 @@ def one_per_rule(findings: list) -> list:
                 (_WORST.get(out[i].outcome, 9), _SEVERE.get(out[i].severity, 4)):
             out[i] = f
     return out
+
+
+def department_of(r: dict) -> str | None:
+    """What a report shows as the department: an interaction's official's, else `unit_of`."""
+    if r.get("record_kind") in (None, "interaction"):
+        return (r.get("official") or {}).get("department")
+    return unit_of(r)
 
 
 def unit_of(r: dict) -> str | None:
