@@ -64,8 +64,7 @@ class Engine:
         a kind present can look up are kept: a batch of interactions keeps its prior filings,
         not its interactions (which only the filings' rules look up). A kind found to be needed
         only after some of its records went by is read again."""
-        from policy_dsl.backends.python import record_kind
-        from policy_dsl.store import MemoryStore
+        from policy_dsl.store import MemoryStore, record_kind
 
         def records() -> Iterator[tuple[dict, str]]:
             for source in sources:

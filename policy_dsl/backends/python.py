@@ -421,10 +421,6 @@ def _builtin(e: ir.Builtin, c: Compile) -> Fn:
 STORE = "$store"  # bindings key: the records the run knows (`policy_dsl.store`), for lookups
 
 
-def record_kind(x: dict) -> str:
-    return x.get("record_kind") or ir.DEFAULT_KIND
-
-
 def _lookup(e: ir.Lookup, c: Compile) -> Fn:
     fid, kind = c(e.id), e.kind
 
@@ -433,8 +429,7 @@ def _lookup(e: ir.Lookup, c: Compile) -> Fn:
         if i is None:
             return None
         store = v.get(STORE)
-        x = store.get(i) if store is not None else None
-        return x if x is not None and record_kind(x) == kind else None
+        return store.get(i, kind) if store is not None else None
     return fn
 
 

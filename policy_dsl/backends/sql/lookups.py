@@ -1,8 +1,9 @@
 """`lookup(KIND, id)` and `records(x in KIND where …)` lowered to SQL: joins with the records the
 run knows, worked out once per judged record before the rules' branches (`Lookups.ctes`).
 
-The records the run knows are `store`: every record of `recs` (the history, then the batch) by
-id, a later one superseding an earlier one with the same id (as `policy_dsl.store.MemoryStore`).
+The records the run knows are `store`: the records of `recs` (the history, then the batch) of the
+kinds looked up, by kind and id, a later one superseding an earlier one with the same kind and id
+(as `policy_dsl.store.MemoryStore`).
 
 - A lookup whose id reads only the record and the parameters becomes a column of `base`: the
   stored record of that id when it has the kind asked for, else NULL (unknown). Its missing fact
@@ -83,16 +84,19 @@ class Lookups:
         self.pre: dict[int, tuple[exp.Expression, exp.Expression]] = {}
 
     def collect(self, exprs) -> None:
-        seen: set[int] = set()
+        """One column per distinct lookup: equal nodes (rules often repeat one, e.g. the
+        pre-filing of a tolerance) share it, so `base` joins `store` once per lookup, not once
+        per occurrence (a hundred joins made DuckDB's planner alone take 15 s)."""
+        column: dict[ir.Lookup | ir.Related, int] = {}
         for e in exprs:
             for n in ir.walk(e):
-                if isinstance(n, (ir.Lookup, ir.Related)) and id(n) not in seen and closed(n):
-                    seen.add(id(n))
-                    self.nodes.append(n)
-        for j, n in enumerate(self.nodes):
-            value = exp.paren(exp.column(f"lk{j}"), copy=False)  # (a field of it: `(lk0).status`)
-            miss = exp.column(f"lk{j}_m") if isinstance(n, ir.Related) else None
-            self.pre[id(n)] = (value, miss)  # type: ignore[assignment]
+                if isinstance(n, (ir.Lookup, ir.Related)) and id(n) not in self.pre and closed(n):
+                    j = column.setdefault(n, len(self.nodes))
+                    if j == len(self.nodes):
+                        self.nodes.append(n)
+                    value = exp.paren(exp.column(f"lk{j}"), copy=False)  # (a field of it: `(lk0).status`)
+                    miss = exp.column(f"lk{j}_m") if isinstance(n, ir.Related) else None
+                    self.pre[id(n)] = (value, miss)  # type: ignore[assignment]
 
     @property
     def columns(self) -> list[str]:
@@ -106,9 +110,11 @@ class Lookups:
     def ctes(self) -> list[str]:
         if not self.nodes:
             return []
-        out = ["store AS (SELECT rid, arg_max(kind, seq) AS kind, arg_max(rec, seq) AS rec FROM "
-               "(SELECT CAST(rec.id AS VARCHAR) AS rid, seq, kind, rec FROM recs) AS s__ "
-               "WHERE rid IS NOT NULL GROUP BY rid)"]
+        # the latest record of each kind looked up and id
+        kinds = ", ".join(self.put(lit(k)) for k in sorted({n.kind for n in self.nodes}))
+        out = ["store AS (SELECT l__.rid, r__.kind, r__.rec FROM (SELECT CAST(rec.id AS VARCHAR) AS rid, "
+               f"max(seq) AS seq FROM recs WHERE rec.id IS NOT NULL AND kind IN ({kinds}) GROUP BY rid, kind) "
+               "AS l__ JOIN recs AS r__ ON r__.seq = l__.seq)"]
         for j, n in enumerate(self.nodes):
             if isinstance(n, ir.Related):
                 out.append(self._related_cte(j, n))

@@ -21,12 +21,12 @@ from ... import ir
 from ...evaluate import Evaluator
 from ...types import T, record_type
 from . import program as prog
-from .shape import representable, stored
+from .shape import Unrepresentable, representable, stored, storer
 
 _PLANS: dict[tuple[str, int], prog.Plan] = {}
 _SHAPES: dict[tuple[str, int], prog.Shape] = {}
 _STEPS: dict[tuple[str, int, str], list[tuple[str, str]]] = {}
-CACHE_FORMAT = 3  # bump when the generated SQL changes for the same program
+CACHE_FORMAT = 5  # bump when the generated SQL changes for the same program
 
 
 def _key(ev: Evaluator) -> tuple[str, int]:
@@ -155,6 +155,7 @@ class Feeder:
         recs = os.path.join(folder, "recs.jsonl")
         n = 0
         fallback = []
+        store = storer(self.rtype)
         with open(recs, "wb") as fh:
             for seq, r in records:
                 kind = r.get("record_kind") or ir.DEFAULT_KIND
@@ -163,11 +164,14 @@ class Feeder:
                         continue  # no rule judges or reads it: unlisted, without findings
                     r = {"id": r.get("id"), "jurisdiction": r["jurisdiction"], "date": r["date"]}
                     # (only its id matters: it supersedes a looked-up record with the same id)
-                if not representable(r, self.rtype) or not self.params_ok(r):
+                try:
+                    rec = store(r)
+                except Unrepresentable:
+                    rec = None
+                if rec is None or not self.params_ok(r):
                     fallback.append(seq)
                     continue
-                fh.write(orjson.dumps({"seq": seq, "epoch": self.epoch(r), "kind": kind,
-                                       "rec": stored(r, self.rtype)}))
+                fh.write(orjson.dumps({"seq": seq, "epoch": self.epoch(r), "kind": kind, "rec": rec}))
                 fh.write(b"\n")
                 n += 1
         epochs = os.path.join(folder, "epochs.jsonl")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from collections.abc import Callable
 from typing import Any
 
 from ...types import T
@@ -19,37 +20,110 @@ MAX_DEC = Decimal(10) ** 14
 MAX_DEC_PLACES = 12
 
 
-def stored(value: Any, t: T) -> Any:
-    """`value` (as the Python engine holds it) in stored form, for a JSON writer."""
-    if value is None:
-        return None
+class Unrepresentable(ValueError):
+    """A number the SQL engines' exact types cannot hold (the record goes to the Python engine)."""
+
+
+def storer(t: T) -> Callable[[Any], Any]:
+    """A function from a value of type `t` (as the Python engine holds it) to its stored form,
+    for a JSON writer; it raises `Unrepresentable` where a number does not fit the SQL types
+    (or a value is not of its type's shape). Built once per type: a batch calls it per record."""
     k = t.kind
     if k in ("money", "number"):
-        if isinstance(value, bool):
-            return None
-        return format(Decimal(value), "f") if not isinstance(value, str) else value
+        return _number
+    if k == "int":
+        return _int
     if k == "object":
-        if not isinstance(value, dict):
-            return None
-        return {name: stored(value.get(name), ft) for name, ft in t.fields.items() if name in value}
+        fields = {name: storer(ft) for name, ft in t.fields.items()}
+
+        def obj(value: Any) -> Any:
+            if value is None:
+                return None
+            if type(value) is not dict:
+                raise Unrepresentable(value)
+            return {name: fields[name](x) for name, x in value.items() if name in fields}
+        return obj
     if k == "list":
-        if not isinstance(value, list):
-            return None
-        elem = t.elem or T("any")
-        return [stored(x, elem) for x in value]
+        elem = storer(t.elem or T("any"))
+
+        def lst(value: Any) -> Any:
+            if value is None:
+                return None
+            if type(value) is not list:
+                raise Unrepresentable(value)
+            return [elem(x) for x in value]
+        return lst
     if k == "calendar":
-        return stored_calendar(value)
+        return _calendar
     if k == "duration":
-        from ..sql.lower import months_days
-        m, d = months_days(value)
-        return {"m": m, "d": d}
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, dt.date):
+        return _duration
+    if k in ("string", "enum", "bool"):
+        return _same
+    return _leaf
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _number(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise Unrepresentable(value)
+    x = value if isinstance(value, Decimal) else Decimal(value)
+    exponent = x.as_tuple().exponent
+    if not x.is_finite() or abs(x) >= MAX_DEC or not isinstance(exponent, int) or -exponent > MAX_DEC_PLACES:
+        raise Unrepresentable(value)
+    return value if isinstance(value, str) else format(x, "f")
+
+
+def _int(value: Any) -> Any:
+    if value is None:
+        return None
+    if not isinstance(value, int) or not -MAX_INT < value < MAX_INT:
+        raise Unrepresentable(value)
+    return value
+
+
+def _calendar(value: Any) -> Any:
+    if value is None:
+        return None
+    from .builtins import MAX_CALENDAR_DAYS  # (the days a working-day function may look at stay bounded)
+    spans = getattr(value, "spans", ())
+    if spans and (spans[-1][1] - spans[0][0]).days > MAX_CALENDAR_DAYS:
+        raise Unrepresentable(value)
+    return stored_calendar(value)
+
+
+def _duration(value: Any) -> Any:
+    if value is None:
+        return None
+    from ..sql.lower import months_days
+    m, d = months_days(value)
+    return {"m": m, "d": d}
+
+
+def _leaf(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     if isinstance(value, Decimal):
         return format(value, "f")
     return value
+
+
+def stored(value: Any, t: T) -> Any:
+    """`value` in stored form (see `storer`)."""
+    return storer(t)(value)
+
+
+def representable(value: Any, t: T) -> bool:
+    """Whether every number of `value` fits the SQL engines' exact types."""
+    try:
+        storer(t)(value)
+    except Unrepresentable:
+        return False
+    return True
 
 
 def stored_calendar(cal: Any) -> dict:
@@ -89,29 +163,3 @@ def from_stored(value: Any, t: T) -> Any:
     if k == "datetime":
         return dt.datetime.fromisoformat(value)
     return value
-
-
-def representable(value: Any, t: T) -> bool:
-    """Whether every number of `value` fits the SQL engines' exact types."""
-    if value is None:
-        return True
-    k = t.kind
-    if k in ("money", "number"):
-        if isinstance(value, bool):
-            return False
-        x = Decimal(value) if not isinstance(value, Decimal) else value
-        if not x.is_finite() or abs(x) >= MAX_DEC:
-            return False
-        exponent = x.as_tuple().exponent
-        return isinstance(exponent, int) and -exponent <= MAX_DEC_PLACES
-    if k == "int":
-        return isinstance(value, int) and -MAX_INT < value < MAX_INT
-    if k == "calendar":  # the days a working-day function may look at stay bounded
-        from .builtins import MAX_CALENDAR_DAYS
-        spans = getattr(value, "spans", ())
-        return not spans or (spans[-1][1] - spans[0][0]).days <= MAX_CALENDAR_DAYS
-    if k == "object":
-        return isinstance(value, dict) and all(representable(value.get(n), ft) for n, ft in t.fields.items())
-    if k == "list":
-        return isinstance(value, list) and all(representable(x, t.elem or T("any")) for x in value)
-    return True

@@ -385,7 +385,8 @@ def test_the_lookup_store_keeps_only_what_the_kinds_present_can_look_up():
     reads.clear()
     store = engine.new_store(lambda: [], batch([*meals, filing]))
     assert len(reads) == 2  # the interactions went by before the filing said they are needed
-    assert store.get("I-0") is meals[0] and store.get("RC-1") is filing and len(store) == 4
+    assert store.get("I-0", "interaction") is meals[0] and store.get("RC-1", "tolerance_filing") is filing and len(store) == 4
     reads.clear()
     store = engine.new_store(lambda: [filing], batch(meals))  # the filing in the history
-    assert len(store) == 4 and store.get("RC-1") is filing
+    assert len(store) == 4 and store.get("RC-1", "tolerance_filing") is filing
+    assert store.get("RC-1", "interaction") is None  # a lookup of another kind does not find it
