@@ -17,6 +17,7 @@ from checker.engine.policy import Policy
 from checker.engine.windows import WindowIndex, window_paths
 from checker.findings.entry import record_entry
 from policy_dsl.evaluate import PRECEDENCE
+from policy_dsl.store import MemoryStore, record_kind
 
 OUTCOMES = ("violation", "review", "tolerated", "compliant", "unlisted", "invalid")
 
@@ -42,6 +43,35 @@ class Summary:
         return out
 
 
+class StoreBuilder:
+    """Fills a store with the records (in order) of the kinds that a rule of a kind present can
+    look up (`Evaluator.store_needs`). `store()` is None when a kind turned out to be needed only
+    after some of its records went by: `again(records)` then reads them all again."""
+
+    def __init__(self, needs: dict[str, frozenset[str]]):
+        self.needs = needs
+        self.present: set[str] = set()
+        self.wanted: set[str] = set()
+        self.missed: set[str] = set()
+        self.mem = MemoryStore()
+
+    def add(self, x: dict) -> None:
+        kind = record_kind(x)
+        if kind not in self.present:
+            self.present.add(kind)
+            self.wanted |= self.needs.get(kind, frozenset())
+        if kind in self.wanted:
+            self.mem.add(x)
+        else:
+            self.missed.add(kind)
+
+    def store(self) -> MemoryStore | None:
+        return None if self.missed & self.wanted else self.mem
+
+    def again(self, records: Iterable[dict]) -> MemoryStore:
+        return MemoryStore(x for x in records if record_kind(x) in self.wanted)
+
+
 class Engine:
     def __init__(self, policy: Policy, options: Options | None = None):
         self.policy = policy
@@ -64,30 +94,19 @@ class Engine:
         a kind present can look up are kept: a batch of interactions keeps its prior filings,
         not its interactions (which only the filings' rules look up). A kind found to be needed
         only after some of its records went by is read again."""
-        from policy_dsl.store import MemoryStore, record_kind
-
-        def records() -> Iterator[tuple[dict, str]]:
+        def records() -> Iterator[dict]:
             for source in sources:
-                for x in source():
-                    if x is not None:
-                        yield x, record_kind(x)
+                yield from (x for x in source() if x is not None)
 
-        needs = self.ev.store_needs
-        present: set[str] = set()
-        wanted: set[str] = set()
-        missed: set[str] = set()
-        store = MemoryStore()
-        for x, kind in records():
-            if kind not in present:
-                present.add(kind)
-                wanted |= needs.get(kind, frozenset())
-            if kind in wanted:
-                store.add(x)
-            else:
-                missed.add(kind)
-        if missed & wanted:  # a kind became needed late: read again, keeping all it needs
-            store = MemoryStore(x for x, kind in records() if kind in wanted)
-        return store
+        builder = self.store_builder()
+        for x in records():
+            builder.add(x)
+        store = builder.store()
+        return store if store is not None else builder.again(records())
+
+    def store_builder(self) -> StoreBuilder:
+        """A store filled record by record (`new_store` does it from sources it can read again)."""
+        return StoreBuilder(self.ev.store_needs)
 
     @property
     def needs_windows(self) -> bool:

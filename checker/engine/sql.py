@@ -229,6 +229,9 @@ def sql_entries(engine: Engine, kind: str, read: Callable[[], Iterator[Any]], hi
     (used when records need it, see the module's docstring)."""
     run = SqlRun(engine, kind, threads, master)
     held: list | None = []
+    builder = engine.store_builder() if engine.needs_store else None  # for rendering (below)
+    for h in history if builder is not None else ():
+        builder.add(h)
 
     def first_pass() -> Iterator[tuple[int, dict]]:
         nonlocal held
@@ -238,6 +241,8 @@ def sql_entries(engine: Engine, kind: str, read: Callable[[], Iterator[Any]], hi
                 if len(held) > HOLD:
                     held = None
             if item.data is not None:
+                if builder is not None:
+                    builder.add(item.data)
                 if run.refused and item.data.get("record_kind", ir.DEFAULT_KIND) in run.refused:
                     refused.append(seq)
                 yield seq, item.data
@@ -257,9 +262,11 @@ def sql_entries(engine: Engine, kind: str, read: Callable[[], Iterator[Any]], hi
             yield from python_entries()
             return
     fallback_set = set(fallback)
-    if engine.needs_store:  # for rendering: what the findings' lookups find (as the Python engine)
-        engine.store = engine.new_store(lambda: history,
-                                        lambda: (i.data for i in (held if held is not None else read())))
+    if builder is not None:  # for rendering: what the findings' lookups find (as the Python engine)
+        engine.store = builder.store()
+        if engine.store is None:
+            engine.store = engine.new_store(lambda: history,
+                                            lambda: (i.data for i in (held if held is not None else read())))
     source = held if held is not None else read()
     at_seq = Rows.AT["seq"]
     pending = next(rows, None)
