@@ -220,10 +220,16 @@ class Evaluator:
         self._overridden = frozenset(o for c in self.rules for o in c.ir.overrides)
         self._conflicts_possible = "permit" in kinds and "forbid" in kinds
 
+    def epoch(self, code: str, day: dt.date) -> tuple[str, int]:
+        """The jurisdiction and the interval between two consecutive change dates that `day` is
+        in: nothing that depends on the date (rules and parameter values in force, their
+        versions) differs between two days of one epoch."""
+        return (code, bisect.bisect_right(self._change_dates, day))
+
     def in_force(self, code: str, day: dt.date, kind: str = ir.DEFAULT_KIND) -> InForce:
-        """Parameter values and rules in force for a jurisdiction, date and record kind. Nothing
-        changes between two consecutive change dates, so they are worked out once per interval."""
-        key = (code, bisect.bisect_right(self._change_dates, day), kind)
+        """Parameter values and rules in force for a jurisdiction, date and record kind, worked
+        out once per epoch."""
+        key = (*self.epoch(code, day), kind)
         hit = self._in_force.get(key)
         if hit is None:
             active = [c for c in self.rules

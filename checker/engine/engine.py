@@ -183,10 +183,10 @@ class Engine:
         from checker.engine.values import parameter_versions, record_values
 
         r = item.data
-        key = (r["jurisdiction"], r["date"])
+        key = self.ev.epoch(r["jurisdiction"], r["date"])
         versions = self._versions.get(key)
         if versions is None:
-            versions = self._versions[key] = parameter_versions(self.ev, *key)
+            versions = self._versions[key] = parameter_versions(self.ev, r["jurisdiction"], r["date"])
         renderers = {lang: self.policy.renderer(lang) for lang in ("zh", "en")}
         return record_values(item, outcome, findings, params, renderers, versions)
 

@@ -63,11 +63,6 @@ class Plan:
     final: exp.Expression  # the final findings (`seq`, FINDING_COLUMNS …), ordered
     windows: dict[str, str] = field(default_factory=dict)  # window rule id → its column
 
-    def sql(self, dialect: str) -> str:
-        """One statement: the steps as common table expressions."""
-        ctes = ", ".join(f"{name} AS ({d.render(q, dialect)})" for name, q in self.steps)
-        return f"WITH {ctes} {d.render(self.final, dialect)}"
-
     def step_sql(self, dialect: str) -> list[tuple[str, str]]:
         """The steps one by one (an engine that materialises them: Spark), then `final`."""
         return [(name, d.render(q, dialect)) for name, q in self.steps] + [("final", d.render(self.final, dialect))]

@@ -7,7 +7,6 @@ the plan's query on them. The generated query is cached per program content hash
 
 from __future__ import annotations
 
-import bisect
 import os
 import tempfile
 from pathlib import Path
@@ -26,7 +25,7 @@ from .shape import Unrepresentable, representable, stored, storer
 _PLANS: dict[tuple[str, int], prog.Plan] = {}
 _SHAPES: dict[tuple[str, int], prog.Shape] = {}
 _STEPS: dict[tuple[str, int, str], list[tuple[str, str]]] = {}
-CACHE_FORMAT = 5  # bump when the generated SQL changes for the same program
+CACHE_FORMAT = 6  # bump when the generated SQL changes for the same program
 
 
 def _key(ev: Evaluator) -> tuple[str, int]:
@@ -77,9 +76,12 @@ def steps_for(ev: Evaluator, dialect: str, cache: Path | None = None) -> list[tu
 
 
 def sql_for(ev: Evaluator, dialect: str, cache: Path | None = None) -> str:
-    """One statement: the steps as common table expressions, then the final query."""
+    """One statement: the steps as common table expressions, then the final query. DuckDB is
+    told to materialise each step: otherwise it inlines a step at every use (`base` is read by
+    every rule's branch), which took 40 % more time at 100,000 records."""
     steps = steps_for(ev, dialect, cache)
-    body = ", ".join(f"{name} AS ({sql})" for name, sql in steps[:-1])
+    kw = "MATERIALIZED " if dialect == "duckdb" else ""
+    body = ", ".join(f"{name} AS {kw}({sql})" for name, sql in steps[:-1])
     return f"WITH {body} {steps[-1][1]}"
 
 
@@ -123,7 +125,7 @@ class Feeder:
 
     def epoch(self, r: dict) -> int:
         code, day = r["jurisdiction"], r["date"]
-        key = (code, bisect.bisect_right(self.ev._change_dates, day))
+        key = self.ev.epoch(code, day)
         e = self._epochs.get(key)
         if e is None:
             e = self._epochs[key] = len(self._epochs)
@@ -140,7 +142,7 @@ class Feeder:
 
     def params_ok(self, r: dict) -> bool:
         """Whether the parameter values in force for the record fit the SQL types (per epoch)."""
-        key = (r["jurisdiction"], bisect.bisect_right(self.ev._change_dates, r["date"]))
+        key = self.ev.epoch(r["jurisdiction"], r["date"])
         ok = self._params_ok.get(key)
         if ok is None:
             inf = self.ev.in_force(r["jurisdiction"], r["date"])
