@@ -78,7 +78,7 @@ def split(path: Path, size: int) -> dict:
     duck.load(con, feeder, inputs)
     out["load into DuckDB"] = time.perf_counter() - t
     t = time.perf_counter()
-    rows = list(duck.findings(con, feeder))
+    rows = duck.findings(con, feeder)
     out["SQL (conditions, windows, findings)"] = time.perf_counter() - t
     inputs.close()
     by_seq: dict[int, list] = {}

@@ -194,12 +194,13 @@ class SqlRun:
         records = [*hist, *items]
         feeder = self.feeder_for(records)
         inputs = feeder.write(records)
+        records.clear()  # (written: freed before the engine runs)
         try:
             if self.kind == "duckdb":
                 from policy_dsl.backends.sql import duck
                 con = duck.connect(self.threads)
                 duck.load(con, feeder, inputs)
-                rows = list(duck.findings(con, feeder))
+                rows = duck.findings(con, feeder)
                 con.close()
             else:
                 from policy_dsl.backends.sql import spark

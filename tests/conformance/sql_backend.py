@@ -27,7 +27,7 @@ def sql_answers(ev: Evaluator, records: Sequence[dict], history: Sequence[dict] 
         if engine == "duckdb":
             con = duck.connect(threads=1)
             duck.load(con, feeder, inputs)
-            rows = list(duck.findings(con, feeder))
+            rows = duck.findings(con, feeder)
             con.close()
         else:
             from policy_dsl.backends.sql import spark
