@@ -283,7 +283,6 @@ class Shape:
     params_type: exp.DataType
     record_t: object = None  # the T of `rec`: the fields of every kind the program reads, merged
     kinds: frozenset = frozenset({ir.DEFAULT_KIND})  # the record kinds the engine is given
-    uses_store: bool = False  # lookups: every record is given (a later one supersedes by id)
 
 
 def kinds_read(program: ir.ProgramIR) -> frozenset[str]:
@@ -331,9 +330,7 @@ def shape(program: ir.ProgramIR) -> Shape:
             raise NotLowerable(f"record kind {k} without a schema")
         t = record_type(schema)
         rt = t if rt is None else merged_type(rt, t)
-    uses_store = any(isinstance(n, (ir.Lookup, ir.Related)) for r in program.rules
-                     for e in (*ir.rule_exprs(r), *(q.cond for q in r.requires)) for n in ir.walk(e))
-    return Shape(list(program.rules), params, storage_type(rt), storage_type(p_t), rt, kinds, uses_store)
+    return Shape(list(program.rules), params, storage_type(rt), storage_type(p_t), rt, kinds)
 
 
 def _param_types(program: ir.ProgramIR) -> dict[str, object]:

@@ -162,10 +162,7 @@ class Feeder:
             for seq, r in records:
                 kind = r.get("record_kind") or ir.DEFAULT_KIND
                 if kind not in self.kinds:
-                    if not self.plan.uses_store:
-                        continue  # no rule judges or reads it: unlisted, without findings
-                    r = {"id": r.get("id"), "jurisdiction": r["jurisdiction"], "date": r["date"]}
-                    # (only its id matters: it supersedes a looked-up record with the same id)
+                    continue  # no rule judges it or looks it up: unlisted, without findings
                 try:
                     rec = store(r)
                 except Unrepresentable:
