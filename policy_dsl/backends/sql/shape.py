@@ -9,8 +9,8 @@ sums and products, 64-bit integers); a record that does not is judged by the Pyt
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from ...types import T
