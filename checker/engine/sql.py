@@ -148,9 +148,6 @@ class SqlRun:
     def __init__(self, engine: Engine, kind: str, threads: int | None = None, master: str | None = None):
         import importlib.util
 
-        from policy_dsl.backends.sql import run
-        from policy_dsl.backends.sql.lower import NotLowerable
-
         module = "pyspark" if kind == "spark" else "duckdb"
         if importlib.util.find_spec(module) is None:
             extra = "pip install 'qinqing[spark]'" if kind == "spark" else "pip install duckdb"
@@ -162,15 +159,10 @@ class SqlRun:
         from checker.engine.policy_cache import cache_dir
 
         dialect = "duckdb" if kind == "duckdb" else "spark"
-        # Lowered before any record is read. The rules of a record kind with a construct the
-        # SQL backend lacks are left out; that kind's records (if the batch has any) are then
-        # judged by the Python engine (`refused`). Nothing else lowering: refused at once.
+        # Lowered kind by kind before any record is read. The rules of a record kind with a
+        # construct the SQL backend lacks are left out; that kind's records (if the batch has
+        # any) are then judged by the Python engine (`refused`).
         ev, self.refused = _lowerable(engine.ev, dialect, cache_dir())
-        try:
-            run.steps_for(ev, dialect, cache_dir())
-        except NotLowerable as exc:
-            raise SqlEngineError(f"这些规则无法在 SQL 引擎上运行（{exc}），请用 --engine python",
-                             f"these policies cannot run on the SQL engines ({exc}); use --engine python") from None
         self.lowerable = ev
         self.dialect = dialect
         self.rebuild = Rebuilder(engine, ev)
@@ -180,12 +172,18 @@ class SqlRun:
         run (the others' SQL costs as much whether or not a record of their kind is there)."""
         from checker.engine.policy_cache import cache_dir
         from policy_dsl.backends.sql import run
+        from policy_dsl.backends.sql.lower import NotLowerable
 
         present = {r.get("record_kind") or ir.DEFAULT_KIND for _, r in records}
         kinds = {r.record_kind for r in self.lowerable.program.rules}
-        ev = self.lowerable if kinds <= present else _subset(self.lowerable, kinds & present)
+        # (the subset of one kind is the one `_lowerable` lowered and cached: not lowered again)
+        ev = self.lowerable if kinds <= present else _subset(self.engine.ev, kinds & present)
         feeder = run.Feeder(ev, run.shape_for(ev), cache_dir())
-        run.steps_for(ev, self.dialect, feeder.cache)
+        try:
+            run.steps_for(ev, self.dialect, feeder.cache)
+        except NotLowerable as exc:
+            raise SqlEngineError(f"这些规则无法在 SQL 引擎上运行（{exc}），请用 --engine python",
+                                 f"these policies cannot run on the SQL engines ({exc}); use --engine python") from None
         self.rebuild = Rebuilder(self.engine, ev)
         return feeder
 
@@ -290,7 +288,8 @@ def sql_entries(engine: Engine, kind: str, read: Callable[[], Iterator[Any]], hi
 def _lowerable(ev: Evaluator, dialect: str, cache: Any) -> tuple[Evaluator, dict[str, str]]:
     """The evaluator of the program without the rules of the record kinds whose rules do not
     lower, and those kinds → why (the first construct met). The answer is kept in `cache`
-    by the program's content hash (finding it means lowering the program kind by kind)."""
+    by the program's content hash (finding it means lowering the program kind by kind; each
+    kind's SQL is cached too, for a batch of that kind)."""
     from policy_dsl.backends.sql import run
     from policy_dsl.backends.sql.lower import NotLowerable
 
@@ -305,14 +304,11 @@ def _lowerable(ev: Evaluator, dialect: str, cache: Any) -> tuple[Evaluator, dict
             refused = None
     if refused is None:
         refused = {}
-        try:
-            run.steps_for(ev, dialect, cache)
-        except NotLowerable:
-            for kind in sorted(kinds):
-                try:
-                    run.steps_for(_subset(ev, {kind}), dialect, cache)
-                except NotLowerable as exc:
-                    refused[kind] = str(exc)
+        for kind in sorted(kinds):
+            try:
+                run.steps_for(_subset(ev, {kind}), dialect, cache)
+            except NotLowerable as exc:
+                refused[kind] = str(exc)
         if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
