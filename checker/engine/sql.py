@@ -158,14 +158,29 @@ class SqlRun:
         self.master = master
         from checker.engine.policy_cache import cache_dir
 
-        dialect = "duckdb" if kind == "duckdb" else "spark"
-        # Lowered kind by kind before any record is read. The rules of a record kind with a
-        # construct the SQL backend lacks are left out; that kind's records (if the batch has
-        # any) are then judged by the Python engine (`refused`).
-        ev, self.refused = _lowerable(engine.ev, dialect, cache_dir())
-        self.lowerable = ev
-        self.dialect = dialect
-        self.rebuild = Rebuilder(engine, ev)
+        self.dialect = "duckdb" if kind == "duckdb" else "spark"
+        self.cache = cache_dir()
+        # Lowered kind by kind, as a batch's records show its kinds (a batch of interactions
+        # does not wait for the other kinds' SQL). The rules of a record kind with a construct
+        # the SQL backend lacks are left out; that kind's records are then judged by the Python
+        # engine (`refused`: kind → why).
+        self.rule_kinds = {r.record_kind for r in engine.ev.program.rules}
+        self.lowered: set[str] = set()
+        self.refused: dict[str, str] = {}
+        self.rebuild: Any = None  # (made by feeder_for, for the program it runs)
+
+    def refuses(self, kind: str) -> bool:
+        """Whether the rules of `kind` do not lower (lowering them the first time it is asked)."""
+        if kind in self.lowered or kind not in self.rule_kinds:
+            return False
+        if kind in self.refused:
+            return True
+        why = _refusal(self.engine.ev, kind, self.dialect, self.cache)
+        if why is None:
+            self.lowered.add(kind)
+            return False
+        self.refused[kind] = why
+        return True
 
     def feeder_for(self, records: list[tuple[int, dict]]) -> Any:
         """The feeder of the program for these records: only the rules of the kinds they hold are
@@ -175,9 +190,9 @@ class SqlRun:
         from policy_dsl.backends.sql.lower import NotLowerable
 
         present = {r.get("record_kind") or ir.DEFAULT_KIND for _, r in records}
-        kinds = {r.record_kind for r in self.lowerable.program.rules}
-        # (the subset of one kind is the one `_lowerable` lowered and cached: not lowered again)
-        ev = self.lowerable if kinds <= present else _subset(self.engine.ev, kinds & present)
+        kinds = {k for k in self.rule_kinds & present if not self.refuses(k)}
+        # (the subset of one kind is the one `refuses` lowered and cached: not lowered again)
+        ev = self.engine.ev if kinds == self.rule_kinds else _subset(self.engine.ev, kinds)
         feeder = run.Feeder(ev, run.shape_for(ev), cache_dir())
         try:
             run.steps_for(ev, self.dialect, feeder.cache)
@@ -242,7 +257,7 @@ def sql_entries(engine: Engine, kind: str, read: Callable[[], Iterator[Any]], hi
             if item.data is not None:
                 if builder is not None:
                     builder.add(item.data)
-                if run.refused and item.data.get("record_kind", ir.DEFAULT_KIND) in run.refused:
+                if run.refuses(item.data.get("record_kind") or ir.DEFAULT_KIND):
                     refused.append(seq)
                 yield seq, item.data
 
@@ -285,37 +300,32 @@ def sql_entries(engine: Engine, kind: str, read: Callable[[], Iterator[Any]], hi
         yield run.entry(item, mine)
 
 
-def _lowerable(ev: Evaluator, dialect: str, cache: Any) -> tuple[Evaluator, dict[str, str]]:
-    """The evaluator of the program without the rules of the record kinds whose rules do not
-    lower, and those kinds → why (the first construct met). The answer is kept in `cache`
-    by the program's content hash (finding it means lowering the program kind by kind; each
-    kind's SQL is cached too, for a batch of that kind)."""
+def _refusal(ev: Evaluator, kind: str, dialect: str, cache: Any) -> str | None:
+    """Why the rules of `kind` do not lower (the first construct met), or None when they do.
+    Their SQL is cached by `steps_for` (by content hash); a refusal is kept in `cache` too."""
     from policy_dsl.backends.sql import run
     from policy_dsl.backends.sql.lower import NotLowerable
 
-    kinds = {r.record_kind for r in ev.program.rules}
-    path = cache / f"sql-refused-{run.CACHE_FORMAT}-{ev.program.content_hash}-{dialect}.json" \
+    sub = _subset(ev, {kind})
+    path = cache / f"sql-refused-{run.CACHE_FORMAT}-{sub.program.content_hash}-{dialect}.json" \
         if cache is not None and ev.program.content_hash else None
-    refused: dict[str, str] | None = None
+    if path is not None and path.exists():
+        try:
+            return str(orjson.loads(path.read_bytes()))
+        except (OSError, ValueError):
+            pass
+    try:
+        run.steps_for(sub, dialect, cache)
+        return None
+    except NotLowerable as exc:
+        why = str(exc)
     if path is not None:
         try:
-            refused = orjson.loads(path.read_bytes())
-        except (OSError, ValueError):
-            refused = None
-    if refused is None:
-        refused = {}
-        for kind in sorted(kinds):
-            try:
-                run.steps_for(_subset(ev, {kind}), dialect, cache)
-            except NotLowerable as exc:
-                refused[kind] = str(exc)
-        if path is not None:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(orjson.dumps(refused))
-            except OSError:
-                pass
-    return (ev, {}) if not refused else (_subset(ev, kinds - set(refused)), refused)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(orjson.dumps(why))
+        except OSError:
+            pass
+    return why
 
 
 def _subset(ev: Evaluator, kinds: set[str]) -> Evaluator:
