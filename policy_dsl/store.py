@@ -1,8 +1,9 @@
 """The records a run knows, for `lookup(KIND, id)` and `records(x in KIND where …)`.
 
 A store is what the closures find under `$store` in their bindings (`Evaluator.evaluate(…,
-store=)`): `get(id, kind)` (the record of that kind with that id, or None) and `related(kind, paths, values)` (the
-records of `kind` whose fields at `paths` equal `values`, in (date, id) order). `MemoryStore`
+store=)`): `get(id, kind)` (the record of that kind with that id, or None) and `related(kind,
+paths, values)` (the records of `kind` whose fields at `paths` equal `values`, in (date, id)
+order). `MemoryStore`
 keeps them in memory, indexed on first use; the checker fills one from the ledger, the
 `--history` files and the batch, in that order: a later record with the id of an earlier one
 of the same kind supersedes it (a newer version of the same item, e.g. once closed); records of
@@ -36,7 +37,7 @@ def _order(x: dict) -> tuple:
 
 
 class MemoryStore:
-    """Records by id and by key, built from valid (normalised) records."""
+    """Records by kind and id, and by key, built from valid (normalised) records."""
 
     def __init__(self, records: Iterable[dict] = ()):
         self._by_id: dict[tuple[str, str], dict] = {}  # (kind, id) → record

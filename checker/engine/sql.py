@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -23,6 +24,7 @@ from checker.engine.engine import Engine
 from checker.findings.entry import record_entry
 from policy_dsl import ir
 from policy_dsl.evaluate import RANK, STORE, Evaluator, Finding, RecordResult
+from policy_dsl.store import record_kind
 
 HOLD = 5000  # batches up to this size are kept in memory between the engine run and rendering
 
@@ -185,15 +187,14 @@ class SqlRun:
     def feeder_for(self, records: list[tuple[int, dict]]) -> Any:
         """The feeder of the program for these records: only the rules of the kinds they hold are
         run (the others' SQL costs as much whether or not a record of their kind is there)."""
-        from checker.engine.policy_cache import cache_dir
         from policy_dsl.backends.sql import run
         from policy_dsl.backends.sql.lower import NotLowerable
 
-        present = {r.get("record_kind") or ir.DEFAULT_KIND for _, r in records}
+        present = {record_kind(r) for _, r in records}
         kinds = {k for k in self.rule_kinds & present if not self.refuses(k)}
         # (the subset of one kind is the one `refuses` lowered and cached: not lowered again)
         ev = self.engine.ev if kinds == self.rule_kinds else _subset(self.engine.ev, kinds)
-        feeder = run.Feeder(ev, run.shape_for(ev), cache_dir())
+        feeder = run.Feeder(ev, run.shape_for(ev), self.cache)
         try:
             run.steps_for(ev, self.dialect, feeder.cache)
         except NotLowerable as exc:
@@ -257,7 +258,7 @@ def sql_entries(engine: Engine, kind: str, read: Callable[[], Iterator[Any]], hi
             if item.data is not None:
                 if builder is not None:
                     builder.add(item.data)
-                if run.refuses(item.data.get("record_kind") or ir.DEFAULT_KIND):
+                if run.refuses(record_kind(item.data)):
                     refused.append(seq)
                 yield seq, item.data
 
@@ -278,9 +279,9 @@ def sql_entries(engine: Engine, kind: str, read: Callable[[], Iterator[Any]], hi
     fallback_set = set(fallback)
     if builder is not None:  # for rendering: what the findings' lookups find (as the Python engine)
         engine.store = builder.store()
-        if engine.store is None:
-            engine.store = engine.new_store(lambda: history,
-                                            lambda: (i.data for i in (held if held is not None else read())))
+        if engine.store is None:  # a kind found to be needed late: read again, once
+            engine.store = builder.again(chain(history, (i.data for i in (held if held is not None else read())
+                                                         if i.data is not None)))
     source = held if held is not None else read()
     at_seq = Rows.AT["seq"]
     pending = next(rows, None)

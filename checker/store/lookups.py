@@ -2,8 +2,7 @@
 
 `LedgerStore(ledger, records)` is a store (`policy_dsl.store`) for `lookup(KIND, id)` and
 `records(x in KIND where …)`: a record of the request supersedes a stored one with its kind and
-id; a
-kind's stored records are read once per request (records of kinds other than interaction are
+id; a kind's stored records are read once per request (records of kinds other than interaction are
 kept under their kind, `Ledger.of_kind`; stored interactions are found by id).
 """
 
