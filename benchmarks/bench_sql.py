@@ -56,6 +56,7 @@ def split(path: Path, size: int) -> dict:
     from checker.input.records import iter_records
     from checker.input.validate import default_validator
     from policy_dsl.backends.sql import duck
+    from policy_dsl.store import record_kind
 
     out: dict[str, float] = {}
     policy = load_policy(None, cache=True)
@@ -70,7 +71,7 @@ def split(path: Path, size: int) -> dict:
     sql = SqlRun(engine, "duckdb", 1)
     t = time.perf_counter()
     records = [(i, it.data) for i, it in enumerate(items) if it.data is not None]
-    feeder = sql.feeder_for(records)
+    feeder = sql.feeder_for({record_kind(r) for _, r in records})
     inputs = feeder.write(records)
     out["write stored form"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -78,7 +79,7 @@ def split(path: Path, size: int) -> dict:
     duck.load(con, feeder, inputs)
     out["load into DuckDB"] = time.perf_counter() - t
     t = time.perf_counter()
-    rows = duck.findings(con, feeder)
+    rows = list(duck.findings(con, feeder))
     out["SQL (conditions, windows, findings)"] = time.perf_counter() - t
     inputs.close()
     by_seq: dict[int, list] = {}

@@ -184,13 +184,13 @@ class SqlRun:
         self.refused[kind] = why
         return True
 
-    def feeder_for(self, records: list[tuple[int, dict]]) -> Any:
-        """The feeder of the program for these records: only the rules of the kinds they hold are
-        run (the others' SQL costs as much whether or not a record of their kind is there)."""
+    def feeder_for(self, present: set[str]) -> Any:
+        """The feeder of the program for a batch holding records of the kinds `present`: only the
+        rules of those kinds are run (the others' SQL costs as much whether or not a record of
+        their kind is there)."""
         from policy_dsl.backends.sql import run
         from policy_dsl.backends.sql.lower import NotLowerable
 
-        present = {record_kind(r) for _, r in records}
         kinds = {k for k in self.rule_kinds & present if not self.refuses(k)}
         # (the subset of one kind is the one `refuses` lowered and cached: not lowered again)
         ev = self.engine.ev if kinds == self.rule_kinds else _subset(self.engine.ev, kinds)
@@ -203,25 +203,34 @@ class SqlRun:
         self.rebuild = Rebuilder(self.engine, ev)
         return feeder
 
-    def rows(self, items: Iterable[tuple[int, dict]], history: list[dict]) -> tuple[Iterator[tuple], list[int]]:
-        hist = [(i - len(history), h) for i, h in enumerate(history)]
-        records = [*hist, *items]
-        feeder = self.feeder_for(records)
-        inputs = feeder.write(records)
-        records.clear()  # (written: freed before the engine runs)
+    def rows(self, items: Iterable[tuple[int, dict]], history: list[dict]) -> tuple[Any, list[int]]:
+        """The findings rows of the batch (`items`: seq and record, read once and written in
+        stored form as they come, so a batch of any size streams; the rows a `run.Found`, to be
+        closed), and the seqs left to Python."""
+        from policy_dsl.backends.sql import run
+        from policy_dsl.backends.sql.program import kinds_read
+
+        writer = run.RecordsWriter(self.engine.ev, kinds_read(self.engine.ev.program))
         try:
+            for i, h in enumerate(history):
+                writer.add(i - len(history), h)
+            for seq, r in items:
+                writer.add(seq, r)
+            writer.close()
+            feeder = self.feeder_for(writer.present)
+            inputs = feeder.inputs(writer)
+            fallback = [s for s in inputs.fallback if s >= 0]
             if self.kind == "duckdb":
                 from policy_dsl.backends.sql import duck
                 con = duck.connect(self.threads)
                 duck.load(con, feeder, inputs)
-                rows = duck.findings(con, feeder)
-                con.close()
-            else:
-                from policy_dsl.backends.sql import spark
-                rows = spark.findings_rows(feeder, inputs, master=self.master)
-        finally:
-            inputs.close()
-        return iter(rows), [s for s in inputs.fallback if s >= 0]
+                writer.discard()  # (loaded: DuckDB holds the records now)
+                return duck.findings(con, feeder).then(con.close), fallback
+            from policy_dsl.backends.sql import spark
+            return spark.findings_rows(feeder, inputs, master=self.master).then(writer.discard), fallback
+        except BaseException:
+            writer.discard()
+            raise
 
     def entry(self, item: Any, rows: list[tuple]) -> dict:
         r = item.data
@@ -264,41 +273,44 @@ def sql_entries(engine: Engine, kind: str, read: Callable[[], Iterator[Any]], hi
 
     refused: list[int] = []
     rows, fallback = run.rows(first_pass(), history)
-    if refused:
-        why = "; ".join(f"{k}: {v}" for k, v in sorted(run.refused.items()))
-        kinds = ", ".join(sorted(run.refused))
-        sys.stderr.write(f"注意：{kinds} 类记录的规则无法在 SQL 引擎上运行（{why}），这 {len(refused)} 条记录由 Python 引擎判定\n"
-                         if engine.options.lang == "zh" else
-                         f"Note: the rules of {kinds} records cannot run on the SQL engines ({why}); "
-                         f"those {len(refused)} records are judged by the Python engine\n")
-    fallback = [*fallback, *refused]
-    if fallback:
-        if engine.needs_windows or engine.needs_store:  # the others' windows or lookups need them
-            yield from python_entries()
-            return
-    fallback_set = set(fallback)
-    if builder is not None:  # for rendering: what the findings' lookups find (as the Python engine)
-        engine.store = builder.store()
-        if engine.store is None:  # a kind found to be needed late: read again, once
-            engine.store = builder.again(chain(history, (i.data for i in (held if held is not None else read())
-                                                         if i.data is not None)))
-    source = held if held is not None else read()
-    at_seq = Rows.AT["seq"]
-    pending = next(rows, None)
-    for seq, item in enumerate(source):
-        if keep_raw is not None:
-            keep_raw(item.raw)
-        if item.data is None:
-            yield engine.invalid(item)
-            continue
-        mine = []
-        while pending is not None and pending[at_seq] == seq:
-            mine.append(pending)
-            pending = next(rows, None)
-        if seq in fallback_set:
-            yield engine.check_one(item, None, seq)
-            continue
-        yield run.entry(item, mine)
+    try:
+        if refused:
+            why = "; ".join(f"{k}: {v}" for k, v in sorted(run.refused.items()))
+            kinds = ", ".join(sorted(run.refused))
+            sys.stderr.write(f"注意：{kinds} 类记录的规则无法在 SQL 引擎上运行（{why}），这 {len(refused)} 条记录由 Python 引擎判定\n"
+                             if engine.options.lang == "zh" else
+                             f"Note: the rules of {kinds} records cannot run on the SQL engines ({why}); "
+                             f"those {len(refused)} records are judged by the Python engine\n")
+        fallback = [*fallback, *refused]
+        if fallback:
+            if engine.needs_windows or engine.needs_store:  # the others' windows or lookups need them
+                yield from python_entries()
+                return
+        fallback_set = set(fallback)
+        if builder is not None:  # for rendering: what the findings' lookups find (as the Python engine)
+            engine.store = builder.store()
+            if engine.store is None:  # a kind found to be needed late: read again, once
+                engine.store = builder.again(chain(history, (i.data for i in (held if held is not None else read())
+                                                             if i.data is not None)))
+        source = held if held is not None else read()
+        at_seq = Rows.AT["seq"]
+        pending = next(rows, None)
+        for seq, item in enumerate(source):
+            if keep_raw is not None:
+                keep_raw(item.raw)
+            if item.data is None:
+                yield engine.invalid(item)
+                continue
+            mine = []
+            while pending is not None and pending[at_seq] == seq:
+                mine.append(pending)
+                pending = next(rows, None)
+            if seq in fallback_set:
+                yield engine.check_one(item, None, seq)
+                continue
+            yield run.entry(item, mine)
+    finally:
+        rows.close()  # (the engine's connection, or Spark's files)
 
 
 def _refusal(ev: Evaluator, kind: str, dialect: str, cache: Any) -> str | None:

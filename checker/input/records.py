@@ -1,4 +1,4 @@
-"""Record loaders: JSONL, JSON, YAML, CSV and XLSX in; one `LoadedRecord` per record out.
+"""Record loaders: JSONL, JSON, YAML, CSV, XLSX and Parquet in; one `LoadedRecord` per record out.
 
 Nothing is lost. Every record in the input yields exactly one `LoadedRecord`:
 valid ones carry the normalised record (`data`); a bad JSON line, an
@@ -7,7 +7,7 @@ oversized line, a schema error or a duplicate id yields a record with
 be read at all (missing, a directory, binary, wrong encoding, unknown
 format) raises `InputError`, naming the file.
 
-Streaming: JSONL, CSV and XLSX are read record by record in bounded memory;
+Streaming: JSONL, CSV, XLSX and Parquet are read record by record in bounded memory;
 JSON and YAML documents are read whole, up to `MAX_DOCUMENT_BYTES`.
 Duplicate ids are tracked in a compact table (24 bytes per record).
 
@@ -35,6 +35,7 @@ from checker.input.json_values import json_problem, sanitised
 from checker.input.jsonl import Decoded, line_checker, line_valid, parse_json, read_jsonl
 from checker.input.messages import RecordError
 from checker.input.origins import Sheeted
+from checker.input.parquet import read_parquet
 from checker.input.sources import (
     EXTENSIONS,
     FORMATS,
@@ -198,7 +199,7 @@ def iter_records(
         source_no = len(templates)
         templates.append((name, False))
         produced = 0
-        if fmt in ("jsonl", SNIFF) and enc == "utf-8" and not fast_known:
+        if fmt in ("jsonl", "parquet", SNIFF) and enc == "utf-8" and not fast_known:
             fast, fast_known = decoder_for(check), True
         if position is not None:
             position[:] = [path, None]
@@ -397,10 +398,17 @@ def _read(
     """(line, location, raw, loader errors) for each record of one file; `raw` is a
     `Decoded` for a JSONL line that `fast` decoded."""
     f = open_input(path)
+    if fmt == "parquet":  # (read by path, with DuckDB: opened above only to check it can be)
+        if f is not sys.stdin.buffer:
+            f.close()
+        yield from read_parquet(path, name, fast)
+        return
     try:
         head = read_head(f, name)
         if fmt == SNIFF:
             fmt = sniff_format(head)
+            if fmt == "parquet":
+                yield from read_parquet(path, name, fast)  # (refuses stdin, naming it)
         sniff(head, name, fmt, encoding)
         stream = io.BufferedReader(Chain(head, f), buffer_size=1 << 16)
         if fmt == "jsonl":

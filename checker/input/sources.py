@@ -19,7 +19,7 @@ from checker.input.messages import RecordError
 MAX_RECORD_BYTES = 1 << 20  # one JSONL line / CSV row / XLSX row
 MAX_DOCUMENT_BYTES = 256 << 20  # a whole JSON or YAML file
 MAX_YAML_EXPANSION = 100_000  # nodes that aliases may add per document ("billion laughs")
-FORMATS = ("jsonl", "json", "yaml", "csv", "xlsx")
+FORMATS = ("jsonl", "json", "yaml", "csv", "xlsx", "parquet")
 STDIN = "-"
 STDIN_NAME = "<stdin>"
 SNIFF = "sniff"  # stdin without --input-format: told from its first bytes
@@ -34,8 +34,9 @@ EXTENSIONS = {  # file name suffix -> input format
     ".csv": "csv",
     ".xlsx": "xlsx",
     ".xlsm": "xlsx",
+    ".parquet": "parquet",
 }
-_FORMAT_NAMES = {"jsonl": "JSONL", "json": "JSON", "yaml": "YAML", "csv": "CSV", "xlsx": "XLSX"}
+_FORMAT_NAMES = {"jsonl": "JSONL", "json": "JSON", "yaml": "YAML", "csv": "CSV", "xlsx": "XLSX", "parquet": "Parquet"}
 _SNIFF_BYTES = 1 << 16
 
 
@@ -163,6 +164,13 @@ def sniff(head: bytes, name: str, fmt: str, encoding: str) -> None:
             f"{name} looks like an Excel (.xlsx) or ZIP file, not {label} text; "
             "for Excel use the .xlsx extension or --input-format xlsx",
         )
+    if head.startswith(b"PAR1"):
+        raise InputError(
+            name,
+            f"{name} 看起来是 Parquet 文件，不是 {label} 文本；请使用 .parquet 扩展名或 --input-format parquet",
+            f"{name} looks like a Parquet file, not {label} text; "
+            "use the .parquet extension or --input-format parquet",
+        )
     if b"\x00" in head:
         raise InputError(
             name,
@@ -234,6 +242,8 @@ def sniff_format(head: bytes) -> str:
     anything else YAML (whose documents may also be JSON)."""
     if head.startswith(b"PK\x03\x04"):
         return "xlsx"
+    if head.startswith(b"PAR1"):
+        return "parquet"
     text = head.removeprefix(codecs.BOM_UTF8).lstrip()
     if text[:1] not in (b"{", b"["):
         return "yaml"

@@ -27,11 +27,11 @@ def sql_answers(ev: Evaluator, records: Sequence[dict], history: Sequence[dict] 
         if engine == "duckdb":
             con = duck.connect(threads=1)
             duck.load(con, feeder, inputs)
-            rows = duck.findings(con, feeder)
+            rows = list(duck.findings(con, feeder))
             con.close()
         else:
             from policy_dsl.backends.sql import spark
-            rows = spark.findings_rows(feeder, inputs)
+            rows = list(spark.findings_rows(feeder, inputs))
     finally:
         inputs.close()
     cols = {c: i for i, c in enumerate(duck.COLUMNS)}

@@ -8,9 +8,11 @@ the plan's query on them. The generated query is cached per program content hash
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from array import array
 from pathlib import Path
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,22 +92,106 @@ class Inputs:
     """The records and epochs files for one batch (removed by `close`)."""
 
     folder: str
-    recs: str
+    recs: list[str]  # the records files (one per kind)
     epochs: str
     n_records: int
     n_epochs: int
     fallback: list[int] = field(default_factory=list)  # seqs the SQL types cannot hold exactly
 
     def close(self) -> None:
-        for p in (self.recs, self.epochs):
-            try:
-                os.unlink(p)
-            except OSError:
-                pass
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class Found:
+    """An engine's findings rows, handed over as they are read; then each `done` callback runs,
+    once: when the rows run out, or on `close` (consumed or not, started or not)."""
+
+    def __init__(self, rows: Iterator[tuple], *done: Callable[[], None]):
+        self._rows = rows
+        self._done = list(done)
+
+    def then(self, done: Callable[[], None]) -> Found:
+        self._done.append(done)
+        return self
+
+    def __iter__(self) -> Found:
+        return self
+
+    def __next__(self) -> tuple:
         try:
-            os.rmdir(self.folder)
-        except OSError:
-            pass
+            return next(self._rows)
+        except StopIteration:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        done, self._done = self._done, []
+        for fn in done:
+            fn()
+
+
+class RecordsWriter:
+    """The records files of a batch, written as the records come (nothing held in memory), one
+    per kind: each record in stored form by its kind's type (a field two kinds share is stored
+    alike, see `program.merged_type`, so the files of the kinds a program reads load with its
+    merged type), with its epoch (`Evaluator.epoch`). `kinds`: the kinds worth writing (judged
+    or looked up by some rule)."""
+
+    def __init__(self, ev: Evaluator, kinds: frozenset[str]):
+        self.ev = ev
+        self.kinds = kinds
+        self.folder = tempfile.mkdtemp(prefix="qinqing-sql-")
+        self.files: dict[str, Any] = {}  # kind → its open file
+        self._storers: dict[str, Any] = {}
+        self.present: set[str] = set()  # the kinds of every record given
+        self.epochs: dict[tuple[str, int], int] = {}  # epoch key → its number
+        self.days: list[tuple[str, Any]] = []  # by number: a jurisdiction and day of the epoch
+        self.seqs = array("q")  # the records written: seq and epoch number
+        self.at = array("l")
+        self.fallback: list[int] = []  # seqs the SQL types cannot hold exactly
+
+    def _storer(self, kind: str) -> Any:
+        hit = self._storers.get(kind)
+        if hit is None:
+            schema = self.ev.program.schema_of(kind)
+            hit = self._storers[kind] = storer(record_type(schema)) if schema is not None else False
+        return hit
+
+    def add(self, seq: int, r: dict) -> None:
+        kind = r.get("record_kind") or ir.DEFAULT_KIND
+        self.present.add(kind)
+        if kind not in self.kinds:
+            return  # no rule judges it or looks it up: unlisted, without findings
+        store = self._storer(kind)
+        try:
+            rec = store(r) if store else None
+        except Unrepresentable:
+            rec = None
+        if rec is None:
+            self.fallback.append(seq)
+            return
+        code, day = r["jurisdiction"], r["date"]
+        key = self.ev.epoch(code, day)
+        e = self.epochs.get(key)
+        if e is None:
+            e = self.epochs[key] = len(self.days)
+            self.days.append((code, day))
+        fh = self.files.get(kind)
+        if fh is None:
+            fh = self.files[kind] = open(os.path.join(self.folder, f"recs-{len(self.files)}.jsonl"), "wb")
+        fh.write(orjson.dumps({"seq": seq, "epoch": e, "kind": kind, "rec": rec}))
+        fh.write(b"\n")
+        self.seqs.append(seq)
+        self.at.append(e)
+
+    def close(self) -> None:
+        for fh in self.files.values():
+            fh.close()
+
+    def discard(self) -> None:
+        """Remove the files (and the epochs file written beside them)."""
+        self.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class Feeder:
@@ -115,69 +201,57 @@ class Feeder:
         self.ev = ev
         self.plan = plan
         self.cache = cache  # where the generated SQL is kept (see steps_for)
-        self.rtype = plan.record_t if plan.record_t is not None else record_type(ev.program.schema)
         self.kinds = plan.kinds
         self.ptypes = plan.params
         self.pos = {r.id: i for i, r in enumerate(plan.rules)}
-        self._epochs: dict[tuple[str, int], int] = {}
-        self._epoch_rows: list[bytes] = []
-        self._params_ok: dict[tuple[str, int], bool] = {}
 
-    def epoch(self, r: dict) -> int:
-        code, day = r["jurisdiction"], r["date"]
-        key = self.ev.epoch(code, day)
-        e = self._epochs.get(key)
-        if e is None:
-            e = self._epochs[key] = len(self._epochs)
+    def writer(self) -> RecordsWriter:
+        return RecordsWriter(self.ev, self.kinds)
+
+    def write(self, records: Iterable[tuple[int, dict]]) -> Inputs:
+        """Write the records (seq, record): `writer` and `inputs` in one go."""
+        w = self.writer()
+        try:
+            for seq, r in records:
+                w.add(seq, r)
+            w.close()
+            return self.inputs(w)
+        except BaseException:
+            w.discard()
+            raise
+
+    def inputs(self, w: RecordsWriter) -> Inputs:
+        """The inputs of this feeder's program from a written records file (`w`, closed): one
+        row per epoch with the parameters and the rules in force. Records of an epoch whose
+        parameter values the SQL types cannot hold exactly get no epoch row (the engine's joins
+        leave them out) and are listed in `fallback` (negative seqs: history)."""
+        rows, bad = [], set()
+        for e, (code, day) in enumerate(w.days):
+            inf = self.ev.in_force(code, day)
+            if not all(representable(inf.params.get(n), t) for n, t in self.ptypes.items()):  # type: ignore[arg-type]
+                bad.add(e)
+                continue
             on: set[str] = set()
             for kind in self.kinds:  # (a rule judges its kind only: `base` checks the record's)
-                inf = self.ev.in_force(code, day, kind)
-                on |= {c.ir.id for c in inf.rules} | {c.ir.id for c in inf.tolerances}
+                kin = self.ev.in_force(code, day, kind)
+                on |= {c.ir.id for c in kin.rules} | {c.ir.id for c in kin.tolerances}
             p = {name: stored(inf.params.get(name), t) for name, t in self.ptypes.items()}  # type: ignore[arg-type]
             row: dict[str, Any] = {"epoch": e, "p": p or {"none__": None}}
             for rid, i in self.pos.items():
                 row[f"on_{i}"] = rid in on
-            self._epoch_rows.append(orjson.dumps(row))
-        return e
-
-    def params_ok(self, r: dict) -> bool:
-        """Whether the parameter values in force for the record fit the SQL types (per epoch)."""
-        key = self.ev.epoch(r["jurisdiction"], r["date"])
-        ok = self._params_ok.get(key)
-        if ok is None:
-            inf = self.ev.in_force(r["jurisdiction"], r["date"])
-            ok = self._params_ok[key] = all(representable(inf.params.get(n), t)  # type: ignore[arg-type]
-                                            for n, t in self.ptypes.items())
-        return ok
-
-    def write(self, records: Iterable[tuple[int, dict]]) -> Inputs:
-        """Write the records (seq, record) to a JSONL file; records whose numbers the SQL types
-        cannot hold exactly are left out and listed in `fallback` (negative seqs: history)."""
-        folder = tempfile.mkdtemp(prefix="qinqing-sql-")
-        recs = os.path.join(folder, "recs.jsonl")
-        n = 0
-        fallback = []
-        store = storer(self.rtype)
-        with open(recs, "wb") as fh:
-            for seq, r in records:
-                kind = r.get("record_kind") or ir.DEFAULT_KIND
-                if kind not in self.kinds:
-                    continue  # no rule judges it or looks it up: unlisted, without findings
-                try:
-                    rec = store(r)
-                except Unrepresentable:
-                    rec = None
-                if rec is None or not self.params_ok(r):
-                    fallback.append(seq)
-                    continue
-                fh.write(orjson.dumps({"seq": seq, "epoch": self.epoch(r), "kind": kind, "rec": rec}))
-                fh.write(b"\n")
-                n += 1
-        epochs = os.path.join(folder, "epochs.jsonl")
+            rows.append(orjson.dumps(row))
+        fallback = list(w.fallback)
+        if bad:
+            fallback += [s for s, e in zip(w.seqs, w.at) if e in bad]
+        epochs = os.path.join(w.folder, "epochs.jsonl")
         with open(epochs, "wb") as fh:
-            for row in self._epoch_rows:
+            for row in rows:
                 fh.write(row + b"\n")
-        return Inputs(folder, recs, epochs, n, len(self._epoch_rows), fallback)
+        recs = [fh.name for kind, fh in w.files.items() if kind in self.kinds]
+        if not recs:  # (an engine reads at least one file: an empty one)
+            recs = [os.path.join(w.folder, "recs-none.jsonl")]
+            open(recs[0], "wb").close()
+        return Inputs(w.folder, recs, epochs, len(w.seqs), len(rows), fallback)
 
     def column_types(self) -> dict[str, dict[str, Any]]:
         """The column types of the two inputs, as sqlglot data types."""
@@ -194,4 +268,4 @@ def type_of_params(ptypes: dict[str, T]) -> T:
     return T("object", fields=dict(ptypes))
 
 
-__all__ = ["Feeder", "Inputs", "ir", "plan_for", "shape_for", "sql_for", "steps_for"]
+__all__ = ["Feeder", "Found", "Inputs", "RecordsWriter", "ir", "plan_for", "shape_for", "sql_for", "steps_for"]

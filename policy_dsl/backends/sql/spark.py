@@ -13,9 +13,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from typing import Any
 
-from .run import Feeder, Inputs, sql_for, steps_for
+from .run import Feeder, Found, Inputs, sql_for, steps_for
 
 ONE_STATEMENT = 60_000  # characters: a larger program runs step by step
 PARTITIONS = 4  # files per intermediate step
@@ -66,26 +67,32 @@ def load(spark: Any, feeder: Feeder, inputs: Inputs) -> None:
         df.createOrReplaceTempView(table)
 
 
-def findings_rows(feeder: Feeder, inputs: Inputs, master: str | None = None) -> list[tuple]:
-    """The final findings rows (as `duck.findings`), computed on Spark."""
+def findings_rows(feeder: Feeder, inputs: Inputs, master: str | None = None) -> Found:
+    """The final findings rows (as `duck.findings`), computed on Spark. The steps run now; the
+    final query's rows are then handed over a partition at a time (`toLocalIterator`), so the
+    driver never holds the whole findings table. The inputs must stay until they are consumed."""
     spark = session(master or "local[*]")
     load(spark, feeder, inputs)
     steps = steps_for(feeder.ev, "spark", feeder.cache)
     if sum(len(sql) for _, sql in steps) <= ONE_STATEMENT:
-        rows = spark.sql(sql_for(feeder.ev, "spark", feeder.cache)).collect()
-    else:
-        # Each step is written to Parquet and read back before the next is planned: Spark's
-        # optimiser then sees one rule's branch at a time, never the whole program (or a cache
-        # of it). The folder must be one every executor reaches (QINQING_SPARK_WORKDIR).
-        work = tempfile.mkdtemp(prefix="qinqing-spark-", dir=os.environ.get("QINQING_SPARK_WORKDIR"))
-        try:
-            for name, sql in steps:
-                if name == "final":
-                    rows = spark.sql(sql).collect()
-                    break
-                path = os.path.join(work, name)
-                spark.sql(sql).coalesce(PARTITIONS).write.mode("overwrite").parquet(path)
-                spark.read.parquet(path).createOrReplaceTempView(name)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-    return [tuple(list(x) if isinstance(x, list) else x for x in row) for row in rows]
+        return Found(_rows(spark.sql(sql_for(feeder.ev, "spark", feeder.cache))))
+    # Each step is written to Parquet and read back before the next is planned: Spark's
+    # optimiser then sees one rule's branch at a time, never the whole program (or a cache
+    # of it). The folder must be one every executor reaches (QINQING_SPARK_WORKDIR).
+    work = tempfile.mkdtemp(prefix="qinqing-spark-", dir=os.environ.get("QINQING_SPARK_WORKDIR"))
+    try:
+        for name, sql in steps:
+            if name == "final":
+                return Found(_rows(spark.sql(sql)), lambda: shutil.rmtree(work, ignore_errors=True))
+            path = os.path.join(work, name)
+            spark.sql(sql).coalesce(PARTITIONS).write.mode("overwrite").parquet(path)
+            spark.read.parquet(path).createOrReplaceTempView(name)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    raise AssertionError("a program without a final step")
+
+
+def _rows(df: Any) -> Iterator[tuple]:
+    for row in df.toLocalIterator():
+        yield tuple(list(x) if isinstance(x, list) else x for x in row)

@@ -256,16 +256,16 @@ def test_detect_format() -> None:
     with pytest.raises(InputError) as info:
         detect_format("a.txt")
     assert info.value.message_zh == (
-        "无法根据扩展名判断 a.txt 的格式；请使用 --input-format（jsonl、json、yaml、csv、xlsx）"
+        "无法根据扩展名判断 a.txt 的格式；请使用 --input-format（jsonl、json、yaml、csv、xlsx、parquet）"
     )
     assert info.value.message_en == (
         "cannot tell the format of a.txt from its extension; "
-        "use --input-format (jsonl, json, yaml, csv, xlsx)"
+        "use --input-format (jsonl, json, yaml, csv, xlsx, parquet)"
     )
     with pytest.raises(InputError) as info:
         detect_format("a.json", "toml")
     assert info.value.message_en == (
-        "unsupported input format 'toml'; choose one of jsonl, json, yaml, csv, xlsx"
+        "unsupported input format 'toml'; choose one of jsonl, json, yaml, csv, xlsx, parquet"
     )
 
 
