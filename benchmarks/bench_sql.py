@@ -8,7 +8,8 @@
 
 Configurations (each the real CLI in a subprocess, bundled packs, `--fail-on never`):
 python `--jobs 1` and `--jobs 2`; duckdb with 1 and 2 threads, JSONL in → full JSONL report out,
-and JSONL in → findings tables (`--format parquet`); spark `local[1]`, `local[2]` and, with
+JSONL in → findings tables (`--format parquet`), and Parquet in (the batch written as Parquet,
+`parquet_batch`) → JSONL report or findings tables; spark `local[1]`, `local[2]` and, with
 `--spark-master`, a cluster. Batches come from `fixtures/generate_sample.py` (kept in `--data`).
 Wall time, CPU time and peak memory (PSS of the process tree) as in `bench_check.py`.
 
@@ -39,12 +40,33 @@ def configurations(only: str | None, master: str | None) -> list[tuple[str, list
         ("duckdb 1 thread, jsonl out", ["--engine", "duckdb", "--jobs", "1", "--format", "jsonl"]),
         ("duckdb 2 threads, jsonl out", ["--engine", "duckdb", "--jobs", "2", "--format", "jsonl"]),
         ("duckdb 2 threads, parquet out", ["--engine", "duckdb", "--jobs", "2", "--format", "parquet"]),
+        ("duckdb 2 threads, parquet in, jsonl out", ["--engine", "duckdb", "--jobs", "2", "--format", "jsonl"]),
+        ("duckdb 2 threads, parquet in, parquet out", ["--engine", "duckdb", "--jobs", "2", "--format", "parquet"]),
         ("spark local[1], jsonl out", ["--engine", "spark", "--spark-master", "local[1]", "--format", "jsonl"]),
         ("spark local[2], jsonl out", ["--engine", "spark", "--spark-master", "local[2]", "--format", "jsonl"]),
     ]
     if master:
         out.append((f"spark {master}, jsonl out", ["--engine", "spark", "--spark-master", master, "--format", "jsonl"]))
     return [c for c in out if only is None or only in c[0]]
+
+
+def parquet_batch(path: Path) -> Path:
+    """The batch as Parquet, made once beside it: its lines as DuckDB reads them (types inferred
+    from every line; a line that is not JSON becomes a row of NULLs, an invalid record still)."""
+    out = path.with_suffix(".parquet")
+    if not out.exists():
+        import duckdb
+
+        print(f"writing {out}", file=sys.stderr)
+        tmp = out.with_suffix(".tmp")
+        con = duckdb.connect()
+        con.execute("SET threads = 1")
+        con.execute("COPY (SELECT * FROM read_json($src, format = 'newline_delimited', ignore_errors = true, "
+                    "sample_size = -1, maximum_object_size = 16777216)) TO '" + str(tmp).replace("'", "''")
+                    + "' (FORMAT parquet)", {"src": str(path)})
+        con.close()
+        tmp.replace(out)
+    return out
 
 
 def split(path: Path, size: int) -> dict:
@@ -110,7 +132,8 @@ def main() -> None:
     for name, extra in configurations(args.only, args.spark_master):
         out = Path(tempfile.mkdtemp()) / "out.parquet"
         target = ["-o", str(out)] if "parquet" in extra else ["-o", os.devnull]
-        r = run(["check", str(path), *extra, *target, "--fail-on", "never"], env)
+        source = parquet_batch(path) if "parquet in" in name else path
+        r = run(["check", str(source), *extra, *target, "--fail-on", "never"], env)
         r.update(name=name, records=args.size, records_per_s=round(args.size / r["wall_s"]))
         results.append(r)
         print(f"{name:34} {r['wall_s']:9.1f} s {r['records_per_s']:>9,}/s {r['peak_rss_mb']:>8} MB exit {r['exit']}",

@@ -1,33 +1,28 @@
 """Parquet reader: one record a row, read with DuckDB a chunk of rows at a time.
 
-A row's columns are the record's fields; a STRUCT column is an object, a LIST a list. Each row
-is written as the JSON line it stands for and read as a JSONL line is (the fast path, else the
-validator), so a Parquet record is judged exactly as its JSON would be. Parquet has no
-"absent": a NULL field is left out (as a JSON record that does not give it), while a NULL
-element of a list stays `null` (the validator says it is not allowed). DECIMAL is written with
-its digits, DOUBLE as the shortest decimal that reads back as the same double (as JSON text
-`200.0` reads), DATE as `YYYY-MM-DD`, a TIMESTAMP with a time zone as the same instant at +08:00
-(Asia/Shanghai), one without as a time at +08:00 (as Excel cells), a column of DuckDB's JSON
-type parsed. A value JSON cannot hold (BLOB, INTERVAL, …) makes the row invalid, named.
+A row's columns are the record's fields; a STRUCT column is an object, a LIST a list. DuckDB
+writes each row as the JSON line it stands for, which is then read as a JSONL line is (the fast
+path, else the validator): a Parquet record is judged exactly as its JSON would be. Parquet has
+no "absent": a NULL field is left out (as a JSON record that does not give it), while a NULL
+element of a list stays `null` (the validator says it is not allowed). DECIMAL and DOUBLE are
+written as JSON numbers (NaN and infinities as text, which the validator refuses), DATE as
+`YYYY-MM-DD`, a TIMESTAMP with a time zone as the same instant at +08:00 (Asia/Shanghai), one
+without as that time at +08:00 (as Excel cells), a column of DuckDB's JSON type as its JSON. A
+column of a type JSON cannot hold (BLOB, BIT, INTERVAL) makes the file unreadable, naming it.
 The row number (1-based) is the record's line.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import uuid
 from collections.abc import Callable, Iterator
-from decimal import Decimal
 from typing import Any
-
-import orjson
 
 from checker.input.jsonl import Decoded, parse_json
 from checker.input.messages import RecordError
-from checker.input.sources import MAX_RECORD_BYTES, STDIN, XLSX_TIMEZONE, InputError, loader_error, too_large
+from checker.input.sources import MAX_RECORD_BYTES, STDIN, XLSX_TIMEZONE, InputError, too_large
 
 CHUNK = 2048  # rows fetched at a time
-_SHANGHAI = dt.timezone(dt.timedelta(hours=int(XLSX_TIMEZONE[1:3])))
+ZONE = "Asia/Shanghai"  # where an instant is shown (and a time without a zone is taken to be)
 
 
 def read_parquet(path: str, name: str, fast: Callable[[bytes], dict | None] | None = None
@@ -42,12 +37,24 @@ def read_parquet(path: str, name: str, fast: Callable[[bytes], dict | None] | No
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET threads = 1")
+        con.execute(f"SET TimeZone = '{ZONE}'")
         try:
-            cur = con.execute("SELECT * FROM read_parquet($path)", {"path": path})
+            columns = con.execute("SELECT * FROM read_parquet($path) LIMIT 0", {"path": path}).description
         except duckdb.Error as exc:
             raise InputError(name, f"无法作为 Parquet 读取 {name}：{_first_line(exc)}",
                              f"cannot read {name} as Parquet: {_first_line(exc)}") from None
-        columns = [(d[0], _converter(d[1])) for d in cur.description]
+        fields = []
+        for col, t, *_ in columns:
+            try:
+                conv = _expr(f"t.{_quote(col)}", t, 0)
+            except _Unsupported as exc:
+                raise InputError(name, f"{name} 的列 {col} 含 {exc} 类型的值，记录（JSON）无法表示；请删去或转换该列",
+                                 f"column {col} of {name} holds {exc} values, which a record (JSON) cannot; "
+                                 "drop or convert the column") from None
+            fields.append(f"{_quote(col)} := {conv or f't.{_quote(col)}'}")
+        query = (f"SELECT json_strip_nulls(to_json(struct_pack({', '.join(fields)}))) "
+                 "FROM read_parquet($path) t") if fields else "SELECT '{}' FROM read_parquet($path)"
+        cur = con.execute(query, {"path": path})
         row_no = 0
         while True:
             try:
@@ -57,15 +64,10 @@ def read_parquet(path: str, name: str, fast: Callable[[bytes], dict | None] | No
                                  f"cannot read {name} from row {row_no + 1}: {_first_line(exc)}") from None
             if not rows:
                 return
-            for row in rows:
+            for (text,) in rows:
                 row_no += 1
                 location = f"{name}:{row_no}"
-                try:
-                    body = orjson.dumps({c: conv(x) for (c, conv), x in zip(columns, row) if x is not None})
-                except (orjson.JSONEncodeError, TypeError) as exc:
-                    yield row_no, location, None, loader_error(
-                        "type", f"该行含有 JSON 无法表示的取值：{exc}", f"the row holds a value JSON cannot: {exc}")
-                    continue
+                body = text.encode()
                 if len(body) > MAX_RECORD_BYTES:
                     yield row_no, location, None, too_large(len(body), "该行", "the row")
                     continue
@@ -79,87 +81,45 @@ def read_parquet(path: str, name: str, fast: Callable[[bytes], dict | None] | No
         con.close()
 
 
-def _converter(t: Any) -> Callable[[Any], Any]:
-    """How a value of the DuckDB type `t` becomes what a JSON record holds (built once per
-    column: the rows only run it)."""
+class _Unsupported(ValueError):
+    """A column type JSON records cannot hold (its name)."""
+
+
+_REFUSED = ("blob", "bit", "interval", "varint")
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
+
+
+def _expr(sql: str, t: Any, depth: int) -> str | None:
+    """SQL for the value `sql` (of DuckDB type `t`) as a JSON record holds it (`to_json` of it),
+    or None when `to_json` of the value as it is already reads so."""
     tid = t.id
-    if str(t) == "JSON":  # (JSON text in a column: parsed)
-        return _json
+    if tid in _REFUSED:
+        raise _Unsupported(str(t))
     if tid == "struct":
-        fields = [(name, _converter(ct)) for name, ct in t.children]
-
-        def struct(x: dict) -> dict:
-            out = {}
-            for name, conv in fields:
-                v = x.get(name)
-                if v is not None:
-                    out[name] = conv(v)
-            return out
-        return struct
+        kids = [(name, _expr(f"{sql}.{_quote(name)}", ct, depth)) for name, ct in t.children]
+        if all(k is None for _, k in kids):
+            return None
+        packed = ", ".join(f"{_quote(n)} := {k or f'{sql}.{_quote(n)}'}" for n, k in kids)
+        return f"(CASE WHEN {sql} IS NULL THEN NULL ELSE struct_pack({packed}) END)"
     if tid in ("list", "array"):
-        elem = _converter(t.children[0][1])
-        return lambda x: [None if v is None else elem(v) for v in x]
-    if tid.startswith("timestamp"):
-        return _datetime
-    if tid in ("date", "time"):
-        return _iso
-    if tid == "decimal":
-        return _decimal
-    if tid in ("double", "float"):
-        return _float
-    if tid in ("varchar", "boolean") or tid.endswith("int"):
-        return _same
-    return _value
+        var = f"e{depth}"
+        elem = _expr(var, t.children[0][1], depth + 1)
+        return None if elem is None else f"list_transform({sql}, lambda {var}: {elem})"
+    if tid == "map":
+        key, value = t.children[0][1], t.children[1][1]
+        if _expr("k", key, depth + 1) is not None or _expr("v", value, depth + 1) is not None:
+            raise _Unsupported(str(t))
+        return None
+    if tid.startswith("timestamp"):  # (the session's time zone is Asia/Shanghai: an instant is shown there)
+        return (f"(CASE WHEN microsecond({sql}) % 1000000 = 0 THEN strftime({sql}, '{_TIME_FORMAT}') "
+                f"ELSE strftime({sql}, '{_TIME_FORMAT}.%f') END || '{XLSX_TIMEZONE}')")
+    if tid in ("double", "float"):  # (NaN and infinities are text: the validator names them)
+        return f"(CASE WHEN isfinite({sql}) THEN to_json({sql}) ELSE to_json(CAST({sql} AS VARCHAR)) END)"
+    return None
 
 
-def _same(x: Any) -> Any:
-    return x
-
-
-def _decimal(x: Any) -> Any:
-    return orjson.Fragment(format(x, "f")) if isinstance(x, Decimal) and x.is_finite() else _value(x)
-
-
-def _float(x: Any) -> Any:
-    return orjson.Fragment(repr(x)) if isinstance(x, float) and x - x == 0 else None
-
-
-def _iso(x: Any) -> Any:
-    return x.isoformat() if isinstance(x, (dt.date, dt.time)) else x
-
-
-def _datetime(x: Any) -> Any:
-    if not isinstance(x, dt.datetime):
-        return x  # (±infinity: the validator names the field)
-    at = x.replace(tzinfo=_SHANGHAI) if x.tzinfo is None else x.astimezone(_SHANGHAI)
-    return at.isoformat()
-
-
-def _json(x: Any) -> Any:
-    try:
-        return _value(orjson.loads(x))
-    except orjson.JSONDecodeError:
-        return x
-
-
-def _value(x: Any) -> Any:
-    """Any other value (or one parsed from a JSON column) as a JSON record holds it."""
-    t = x.__class__
-    if t is dict:
-        return {k: _value(v) for k, v in x.items() if v is not None}
-    if t is list:
-        return [None if v is None else _value(v) for v in x]
-    if t is float:
-        return _float(x)
-    if t is Decimal:
-        return _decimal(x) if x.is_finite() else None
-    if t is dt.datetime:
-        return _datetime(x)
-    if t is dt.date or t is dt.time:
-        return x.isoformat()
-    if t is uuid.UUID:
-        return str(x)
-    return x  # (str, int, bool; BLOB, INTERVAL, …: orjson refuses them, the row is named)
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _first_line(exc: Exception) -> str:

@@ -56,13 +56,20 @@ def test_a_null_field_is_absent_and_a_required_one_is_named(tmp_path: Path) -> N
         any("jurisdiction" in e.path for e in second.errors)
 
 
-def test_a_value_json_cannot_hold_makes_its_row_invalid_and_the_rest_go_on(tmp_path: Path) -> None:
-    path = parquet(tmp_path, "SELECT * FROM (" + BASE + ", NULL::BLOB AS note) UNION ALL "
-                   "SELECT 'R-2', 'completed', '150300', DATE '2024-03-05', {'id': 'O-1', 'name': NULL}, "
-                   "'\\xAA'::BLOB")
+def test_a_column_json_cannot_hold_is_refused_naming_it(tmp_path: Path) -> None:
+    path = parquet(tmp_path, BASE + ", '\\xAA'::BLOB AS note")
+    with pytest.raises(InputError) as exc:
+        list(iter_records([path]))
+    assert "column note" in exc.value.message("en") and "BLOB" in exc.value.message("en")
+
+
+def test_nan_and_list_nulls_are_left_for_the_validator_to_name(tmp_path: Path) -> None:
+    path = parquet(tmp_path, "SELECT * FROM (" + BASE + ", [{'type': 'lunch', 'total_cny': 'nan'::DOUBLE}] AS meals) "
+                   "UNION ALL SELECT 'R-2', 'completed', '150300', DATE '2024-03-05', {'id': 'O-1', 'name': NULL}, "
+                   "[NULL, {'type': 'lunch', 'total_cny': 10.0::DOUBLE}]")
     first, second = iter_records([path])
-    assert first.data is not None  # (a NULL BLOB is absent)
-    assert second.data is None and second.errors and second.line == 2
+    assert first.data is None and any("meals[0].total_cny" in e.path for e in first.errors)
+    assert second.data is None and any("meals[0]" in e.path for e in second.errors)
 
 
 def test_not_parquet_and_stdin_are_refused_naming_the_file(tmp_path: Path) -> None:
