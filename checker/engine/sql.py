@@ -13,6 +13,7 @@ window rules need the batch).
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from itertools import chain
@@ -210,7 +211,9 @@ class SqlRun:
         from policy_dsl.backends.sql import run
         from policy_dsl.backends.sql.program import kinds_read
 
-        writer = run.RecordsWriter(self.engine.ev, kinds_read(self.engine.ev.program))
+        # (Spark's executors read the files: a folder they all reach, as for its steps)
+        folder = os.environ.get("QINQING_SPARK_WORKDIR") if self.kind == "spark" else None
+        writer = run.RecordsWriter(self.engine.ev, kinds_read(self.engine.ev.program), folder)
         try:
             for i, h in enumerate(history):
                 writer.add(i - len(history), h)

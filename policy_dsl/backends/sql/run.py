@@ -137,10 +137,10 @@ class RecordsWriter:
     merged type), with its epoch (`Evaluator.epoch`). `kinds`: the kinds worth writing (judged
     or looked up by some rule)."""
 
-    def __init__(self, ev: Evaluator, kinds: frozenset[str]):
+    def __init__(self, ev: Evaluator, kinds: frozenset[str], folder: str | None = None):
         self.ev = ev
         self.kinds = kinds
-        self.folder = tempfile.mkdtemp(prefix="qinqing-sql-")
+        self.folder = tempfile.mkdtemp(prefix="qinqing-sql-", dir=folder)  # (`folder`: where, else the temp folder)
         self.files: dict[str, Any] = {}  # kind → its open file
         self._storers: dict[str, Any] = {}
         self.present: set[str] = set()  # the kinds of every record given
