@@ -287,6 +287,7 @@ def sql_entries(engine: Engine, kind: str, read: Callable[[], Iterator[Any]], hi
         fallback = [*fallback, *refused]
         if fallback:
             if engine.needs_windows or engine.needs_store:  # the others' windows or lookups need them
+                rows.close()
                 yield from python_entries()
                 return
         fallback_set = set(fallback)

@@ -20,6 +20,7 @@ import orjson
 
 from ... import ir
 from ...evaluate import Evaluator
+from ...store import record_kind
 from ...types import T, record_type
 from . import program as prog
 from .shape import Unrepresentable, representable, stored, storer
@@ -158,7 +159,7 @@ class RecordsWriter:
         return hit
 
     def add(self, seq: int, r: dict) -> None:
-        kind = r.get("record_kind") or ir.DEFAULT_KIND
+        kind = record_kind(r)
         self.present.add(kind)
         if kind not in self.kinds:
             return  # no rule judges it or looks it up: unlisted, without findings

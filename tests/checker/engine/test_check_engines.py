@@ -54,6 +54,16 @@ def test_other_inputs_identical(name: str) -> None:
     assert sql.stdout == py.stdout
 
 
+def test_parquet_input_identical(tmp_path: Path) -> None:
+    batch = tmp_path / "batch.parquet"
+    subprocess.run([sys.executable, str(ROOT / "fixtures" / "generate_sample.py"), "-n", "300", "-o", str(batch)],
+                   check=True, cwd=ROOT)
+    py, sql = both(batch, "--format", "json", "--fail-on", "never")
+    assert py.returncode == sql.returncode == 0
+    assert sql.stdout == py.stdout
+    assert json.loads(py.stdout)["summary"]["records"] == 299  # (the one line that is not JSON is no row)
+
+
 def test_scenarios_and_malformed_identical() -> None:
     files = sorted((ROOT / "fixtures" / "scenarios").glob("*.yaml"))
     py, sql = both(*files, "--format", "json", "--fail-on", "never")
