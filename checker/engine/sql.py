@@ -168,22 +168,20 @@ class SqlRun:
         # the SQL backend lacks are left out; that kind's records are then judged by the Python
         # engine (`refused`: kind → why).
         self.rule_kinds = {r.record_kind for r in engine.ev.program.rules}
-        self.lowered: set[str] = set()
-        self.refused: dict[str, str] = {}
+        self.why: dict[str, str | None] = {}  # kind → why its rules do not lower (None: they do)
         self.rebuild: Any = None  # (made by feeder_for, for the program it runs)
+
+    @property
+    def refused(self) -> dict[str, str]:
+        return {k: why for k, why in self.why.items() if why is not None}
 
     def refuses(self, kind: str) -> bool:
         """Whether the rules of `kind` do not lower (lowering them the first time it is asked)."""
-        if kind in self.lowered or kind not in self.rule_kinds:
+        if kind not in self.rule_kinds:
             return False
-        if kind in self.refused:
-            return True
-        why = _refusal(self.engine.ev, kind, self.dialect, self.cache)
-        if why is None:
-            self.lowered.add(kind)
-            return False
-        self.refused[kind] = why
-        return True
+        if kind not in self.why:
+            self.why[kind] = _refusal(self.engine.ev, kind, self.dialect, self.cache)
+        return self.why[kind] is not None
 
     def feeder_for(self, present: set[str]) -> Any:
         """The feeder of the program for a batch holding records of the kinds `present`: only the

@@ -267,7 +267,7 @@ class _Builder:
                 o_sub=1, rule=rule.id, via=None, winner=rule.id, kind=rule.kind, outcome=rule.outcome,
                 severity=rule.severity, cpath=cp_elem, idx=idx, n=n, undecided="FALSE", cref=None, miss=NO_PATHS,
                 wst="2", keep="coalesce(s__, FALSE)", wjson=wjson))
-        level3 = (f"SELECT seq, UNNEST(list_filter([{', '.join(cands)}], c__ -> c__.keep)) AS f "
+        level3 = (f"SELECT seq, UNNEST([{', '.join(cands)}]) AS f "
                   f"FROM ({level2})")
         branches.append(level3)
         return branches
@@ -377,7 +377,7 @@ def plan(program: ir.ProgramIR) -> Plan:
     fcols = ", ".join(f"f.{c} AS {c}" for c in ("o1", "rule", "via", "winner", "kind", "outcome", "severity",
                                                   "cpath", "idx", "n", "undecided", "cref", "miss", "wst", "wjson"))
     for k, br in enumerate(branches):
-        ctes.append(f"b{k} AS (SELECT seq, {fcols} FROM ({br}))")
+        ctes.append(f"b{k} AS (SELECT seq, {fcols} FROM ({br}) WHERE f.keep)")
     if branches:
         union = " UNION ALL ".join(f"SELECT * FROM b{k}" for k in range(len(branches)))
     else:

@@ -28,7 +28,7 @@ from .shape import Unrepresentable, representable, stored, storer
 _PLANS: dict[tuple[str, int], prog.Plan] = {}
 _SHAPES: dict[tuple[str, int], prog.Shape] = {}
 _STEPS: dict[tuple[str, int, str], list[tuple[str, str]]] = {}
-CACHE_FORMAT = 6  # bump when the generated SQL changes for the same program
+CACHE_FORMAT = 7  # bump when the generated SQL changes for the same program
 
 
 def _key(ev: Evaluator) -> tuple[str, int]:
